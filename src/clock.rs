@@ -1,0 +1,120 @@
+//! Time, injected: every part of chathost that asks "what time is it?" or
+//! waits for an instant does so through a [`Clock`], so a test or a rehearsal
+//! can run an hour-long chat in seconds and replay DST days.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// A boxed future, as returned by [`Clock::sleep_until`].
+pub type Sleep<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// A source of the current instant and a way to wait for a later one.
+pub trait Clock: Send + Sync + 'static {
+    /// The current instant.
+    fn now(&self) -> DateTime<Utc>;
+    /// Completes once [`Clock::now`] has reached `deadline`.
+    fn sleep_until(&self, deadline: DateTime<Utc>) -> Sleep<'_>;
+}
+
+/// A shared clock handle.
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The real wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn sleep_until(&self, deadline: DateTime<Utc>) -> Sleep<'_> {
+        Box::pin(async move {
+            // Sleep in bounded slices and look at the wall clock again: a
+            // suspended laptop or an NTP step must not make us post late.
+            loop {
+                let left = deadline - Utc::now();
+                let Ok(left) = left.to_std() else { return };
+                if left.is_zero() {
+                    return;
+                }
+                tokio::time::sleep(left.min(Duration::from_secs(30))).await;
+            }
+        })
+    }
+}
+
+/// A clock that starts at a chosen instant and runs `speed` times faster than
+/// real time: `chathost rehearse` and the tests use it to compress a chat.
+#[derive(Debug, Clone)]
+pub struct ScaledClock {
+    origin: DateTime<Utc>,
+    started: tokio::time::Instant,
+    speed: f64,
+}
+
+impl ScaledClock {
+    /// A clock reading `origin` now and advancing `speed` virtual seconds per
+    /// real second. `speed` must be positive.
+    pub fn new(origin: DateTime<Utc>, speed: f64) -> Self {
+        assert!(speed > 0.0, "clock speed must be positive");
+        ScaledClock {
+            origin,
+            started: tokio::time::Instant::now(),
+            speed,
+        }
+    }
+
+    /// How many virtual seconds pass per real second.
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
+    fn real_until(&self, deadline: DateTime<Utc>) -> Duration {
+        let virtual_left = (deadline - self.now()).to_std().unwrap_or_default();
+        virtual_left.div_f64(self.speed)
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> DateTime<Utc> {
+        let real = self.started.elapsed();
+        let virt = real.mul_f64(self.speed);
+        self.origin + chrono::Duration::from_std(virt).unwrap_or(chrono::Duration::MAX)
+    }
+
+    fn sleep_until(&self, deadline: DateTime<Utc>) -> Sleep<'_> {
+        Box::pin(async move {
+            loop {
+                let left = self.real_until(deadline);
+                if left.is_zero() {
+                    return;
+                }
+                tokio::time::sleep(left).await;
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn scaled_clock_runs_an_hour_in_six_seconds_at_600x() {
+        let start = DateTime::parse_from_rfc3339("2027-03-24T20:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let clock = ScaledClock::new(start, 600.0);
+        let real = tokio::time::Instant::now();
+        clock
+            .sleep_until(start + chrono::Duration::minutes(60))
+            .await;
+        assert!(clock.now() >= start + chrono::Duration::minutes(60));
+        assert_eq!(real.elapsed().as_secs(), 6);
+    }
+}
