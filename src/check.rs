@@ -1,0 +1,377 @@
+//! `chathost check`: is everything ready for the coming chats?
+//!
+//! Validates bot.toml, every upcoming question file and every template,
+//! renders every post of every prepared chat through the same
+//! [`plan::build_steps`] the host uses, and measures each against the
+//! instance's length limit. With `--online` it also asks the server for the
+//! limit and verifies the token and the account.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::config::{self, Chat, Loaded};
+use crate::diagnostic::{Diagnostic, Severity, SourceFile};
+use crate::length::post_length;
+use crate::plan::{self, Occurrence, Step, StepKind};
+use crate::prompts::{self, PostContext, QuestionSet, TemplateKind, Templates};
+use crate::secret::find_token;
+
+/// What `check` found.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Problems, errors first.
+    pub diagnostics: Vec<Diagnostic>,
+    /// What was checked, one line each.
+    pub notes: Vec<String>,
+}
+
+impl CheckReport {
+    /// How many errors.
+    pub fn errors(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// How many warnings.
+    pub fn warnings(&self) -> usize {
+        self.diagnostics.len() - self.errors()
+    }
+}
+
+/// Length limit to check posts against.
+#[derive(Debug, Clone, Copy)]
+struct Limit {
+    max: usize,
+    per_url: usize,
+    source: &'static str,
+}
+
+/// Runs the checks. `env` stands for the process environment.
+pub async fn check(
+    path: &Path,
+    online: bool,
+    env: &BTreeMap<String, String>,
+    now: DateTime<Utc>,
+) -> CheckReport {
+    let mut report = CheckReport::default();
+    let loaded = match config::load_with_env(path, env) {
+        Ok(l) => l,
+        Err(diags) => {
+            report.diagnostics = diags;
+            return report;
+        }
+    };
+    report.diagnostics.extend(loaded.warnings.iter().cloned());
+    let cfg = &loaded.config;
+    report.notes.push(format!(
+        "{}: {} chat{} on {}",
+        cfg.path.display(),
+        cfg.chats.len(),
+        if cfg.chats.len() == 1 { "" } else { "s" },
+        cfg.instance.url
+    ));
+
+    let mut limit = Limit {
+        max: cfg.instance.max_characters,
+        per_url: cfg.instance.characters_per_url,
+        source: "bot.toml",
+    };
+    let getenv = |k: &str| env.get(k).cloned();
+    match find_token(&cfg.account, &getenv) {
+        Ok(found) => {
+            report.notes.push(format!("token: from {}", found.source));
+            report.diagnostics.extend(found.warnings.iter().cloned());
+            if online {
+                check_online(&loaded, &found.token, &mut limit, &mut report).await;
+            }
+        }
+        Err(mut d) => {
+            if !online {
+                d.severity = Severity::Warning;
+                d.message = format!("{} — `chathost run` will need one", d.message);
+            }
+            report.diagnostics.push(d);
+        }
+    }
+
+    for chat in &cfg.chats {
+        check_chat(&loaded, chat, limit, now, &mut report);
+    }
+    report.diagnostics.sort_by(|a, b| b.severity.cmp(&a.severity));
+    report
+}
+
+async fn check_online(
+    loaded: &Loaded,
+    token: &crate::secret::Secret,
+    limit: &mut Limit,
+    report: &mut CheckReport,
+) {
+    let url = &loaded.config.instance.url;
+    let instance = match crate::instance::Instance::connect(&loaded.config.instance, token).await {
+        Ok(i) => i,
+        Err(e) => {
+            report.diagnostics.push(
+                loaded
+                    .diag_at(Severity::Error, &["instance", "url"], e.message)
+                    .with_help("check the URL and that the server is reachable from this machine"),
+            );
+            return;
+        }
+    };
+    match instance.facts().await {
+        Ok(f) => {
+            *limit = Limit {
+                max: f.max_characters,
+                per_url: f.characters_per_url.unwrap_or(limit.per_url),
+                source: "the instance",
+            };
+            report.notes.push(format!(
+                "instance: {url} ({:?} {}), posts up to {} characters",
+                instance.software, f.version, f.max_characters
+            ));
+            report.notes.push(format!(
+                "account: @{} — token verified{}",
+                f.acct,
+                if f.bot { ", marked as a bot" } else { "" }
+            ));
+            if !f.bot {
+                report.diagnostics.push(
+                    Diagnostic::warning(
+                        format!("account @{}", f.acct),
+                        "the account is not marked as a bot",
+                    )
+                    .with_help(
+                        "tick \"This is an automated account\" in the profile settings, so people know a bot hosts the chat",
+                    ),
+                );
+            }
+            if let Some(note) = posting_rights(url, token).await {
+                report.notes.push(note);
+            }
+        }
+        Err(e) => {
+            let origin = if e.status == Some(401) || e.status == Some(403) {
+                "the access token".to_string()
+            } else {
+                url.clone()
+            };
+            report.diagnostics.push(Diagnostic::error(origin, e.message).with_help(
+                "create a new application token with the scopes read and write in the bot account's settings (Development)",
+            ));
+        }
+    }
+}
+
+/// Whether the token may post, from `GET /api/v1/apps/verify_credentials`
+/// (servers that list the scopes say so; others do not).
+async fn posting_rights(url: &str, token: &crate::secret::Secret) -> Option<String> {
+    let client = reqwest::Client::builder()
+        .timeout(crate::instance::CALL_TIMEOUT)
+        .build()
+        .ok()?;
+    let answer = client
+        .get(format!("{url}/api/v1/apps/verify_credentials"))
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .ok()?;
+    let body: serde_json::Value = answer.json().await.ok()?;
+    let scopes: Vec<&str> = body.get("scopes")?.as_array()?.iter().filter_map(|s| s.as_str()).collect();
+    let can_post = scopes.iter().any(|s| *s == "write" || *s == "write:statuses");
+    Some(if can_post {
+        format!("token scopes: {} — can post", scopes.join(" "))
+    } else {
+        format!("token scopes: {} — CANNOT post (needs write or write:statuses)", scopes.join(" "))
+    })
+}
+
+fn check_chat(loaded: &Loaded, chat: &Chat, limit: Limit, now: DateTime<Utc>, report: &mut CheckReport) {
+    report.notes.push(format!(
+        "chat `{}`: #{} on {}s at {} {}, {} minutes",
+        chat.name,
+        chat.hashtag,
+        prompts::weekday_name(chat.weekday),
+        chat.time.format("%H:%M"),
+        chat.zone,
+        chat.duration_minutes
+    ));
+
+    // A start time that a DST change removes or doubles, within a year.
+    if let Some(o) = plan::occurrences(chat, now).take(53).find(|o| o.start_note.is_some()) {
+        report.diagnostics.push(
+            loaded
+                .diag_at(
+                    Severity::Warning,
+                    &["chats", &chat.name, "time"],
+                    o.start_note.clone().unwrap_or_default(),
+                )
+                .with_help("pick a start time away from the night the clocks change to avoid this"),
+        );
+    }
+
+    let templates = match Templates::load(&chat.prompts_dir) {
+        Ok((t, warnings)) => {
+            report.diagnostics.extend(warnings);
+            t
+        }
+        Err(errors) => {
+            report.diagnostics.extend(errors);
+            return;
+        }
+    };
+
+    let (files, warnings) = prompts::list_question_files(chat);
+    report.diagnostics.extend(warnings);
+    let mut upcoming = plan::occurrences(chat, now);
+    let Some(next) = upcoming.next() else { return };
+
+    let mut checked = 0;
+    for (date, path) in files.range(next.date..) {
+        let occ = plan::resolve_start(chat.zone, *date, chat.time);
+        if let Some(qs) = load(path, false, chat, report) {
+            check_posts(chat, &occ, &qs, &templates, limit, report);
+            checked += 1;
+        }
+    }
+    if let Some(fallback) = &chat.fallback
+        && let Some(qs) = load(fallback, true, chat, report)
+    {
+        check_posts(chat, &next, &qs, &templates, limit, report);
+        checked += 1;
+    }
+    if !files.contains_key(&next.date) {
+        let expected = prompts::dated_path(&chat.prompts_dir, next.date);
+        let d = match &chat.fallback {
+            Some(f) => Diagnostic::warning(
+                expected.display().to_string(),
+                format!(
+                    "no question file for the next chat ({}): the fallback {} will be used",
+                    next.date,
+                    f.display()
+                ),
+            ),
+            None => Diagnostic::warning(
+                expected.display().to_string(),
+                format!("no question file for the next chat ({}): that week will be skipped", next.date),
+            ),
+        };
+        report
+            .diagnostics
+            .push(d.with_help("create the file with a topic and [[question]] tables"));
+    }
+
+    // The recap head, with generous numbers, must fit too.
+    let recap = PostContext {
+        hashtag: chat.hashtag.clone(),
+        topic: "a topic of typical length for this chat".into(),
+        day: "Wednesday 30 September".into(),
+        questions: 10,
+        participants: 9999,
+        answers: 99999,
+        ..PostContext::default()
+    };
+    match templates.render(TemplateKind::Recap, &recap) {
+        Ok(text) => length_check(&text, "the recap post", limit, None, report),
+        Err(d) => report.diagnostics.push(d),
+    }
+    report.notes.push(format!(
+        "chat `{}`: {checked} question file{} checked; next chat {} ({})",
+        chat.name,
+        if checked == 1 { "" } else { "s" },
+        next.start.format("%a %-d %b %Y %H:%M %Z"),
+        next.start_utc().format("%H:%MZ")
+    ));
+}
+
+fn load(path: &Path, fallback: bool, chat: &Chat, report: &mut CheckReport) -> Option<QuestionSet> {
+    match prompts::load_questions(path, fallback, chat) {
+        Ok(qs) => Some(qs),
+        Err(diags) => {
+            report.diagnostics.extend(diags);
+            None
+        }
+    }
+}
+
+fn check_posts(
+    chat: &Chat,
+    occ: &Occurrence,
+    qs: &QuestionSet,
+    templates: &Templates,
+    limit: Limit,
+    report: &mut CheckReport,
+) {
+    let next = plan::resolve_start(chat.zone, occ.date + Duration::days(7), chat.time);
+    let steps = match plan::build_steps(chat, occ, qs, templates, Some(&next)) {
+        Ok(s) => s,
+        Err(d) => {
+            report.diagnostics.push(d);
+            return;
+        }
+    };
+    let source = SourceFile::read(&qs.path).ok();
+    for step in &steps {
+        check_step(chat, occ, qs, step, source.as_ref(), limit, report);
+    }
+}
+
+fn check_step(
+    chat: &Chat,
+    occ: &Occurrence,
+    qs: &QuestionSet,
+    step: &Step,
+    source: Option<&SourceFile>,
+    limit: Limit,
+    report: &mut CheckReport,
+) {
+    let what = format!("the {} post of {}", step.kind.label(), occ.date);
+    let question = match step.kind {
+        StepKind::Question { number } => qs.questions.get(number - 1),
+        _ => None,
+    };
+    let located = question.and_then(|q| source.map(|s| (s, q.span.clone())));
+    length_check(&step.text, &what, limit, located, report);
+    if matches!(step.kind, StepKind::Question { .. } | StepKind::Welcome)
+        && !step
+            .text
+            .to_lowercase()
+            .contains(&format!("#{}", chat.hashtag.to_lowercase()))
+    {
+        report.diagnostics.push(
+            Diagnostic::warning(
+                qs.path.display().to_string(),
+                format!("{what} does not contain #{}", chat.hashtag),
+            )
+            .with_help("posts without the hashtag do not appear on its timeline; keep #{{ hashtag }} in the template"),
+        );
+    }
+}
+
+fn length_check(
+    text: &str,
+    what: &str,
+    limit: Limit,
+    at: Option<(&SourceFile, std::ops::Range<usize>)>,
+    report: &mut CheckReport,
+) {
+    let len = post_length(text, limit.per_url);
+    if len <= limit.max {
+        return;
+    }
+    let over = len - limit.max;
+    let message = format!(
+        "{what} is {len} characters after templating; the limit ({}) is {}",
+        limit.source, limit.max
+    );
+    let d = match at {
+        Some((source, span)) => source
+            .diag(Severity::Error, span, message)
+            .with_help(format!("shorten this question by at least {over} characters")),
+        None => Diagnostic::error("templates", message).with_help(format!(
+            "shorten the topic, intro or template text by at least {over} characters"
+        )),
+    };
+    report.diagnostics.push(d);
+}

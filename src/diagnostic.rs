@@ -1,0 +1,300 @@
+//! Errors for people: every problem in a host's files becomes a
+//! [`Diagnostic`] that names the file, line and column, shows the line with a
+//! caret under the culprit, and ends with what to do — the way cargo and
+//! compilers do it, so a host can fix a typo at 7:55pm without guessing.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// How bad a problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; the chat still runs.
+    Warning,
+    /// The file (or that week's chat) cannot be used until it is fixed.
+    Error,
+}
+
+/// One problem, located in a file or in the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The file the problem is in, or a description of its source
+    /// (e.g. `environment variable CHATHOST__INSTANCE__URL`).
+    pub origin: String,
+    /// Where in the file, when known.
+    pub location: Option<Location>,
+    /// What is wrong, in one line.
+    pub message: String,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+/// A place in a text file, with the line shown under the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// 1-based line number.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub column: usize,
+    /// The text of that line (secrets already masked).
+    pub source_line: String,
+    /// How many characters the caret underline spans (at least 1).
+    pub width: usize,
+}
+
+impl Diagnostic {
+    /// An error about `origin` with no location.
+    pub fn error(origin: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            origin: origin.into(),
+            location: None,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// A warning about `origin` with no location.
+    pub fn warning(origin: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(origin, message)
+        }
+    }
+
+    /// Adds what to do.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a location.
+    pub fn at(mut self, location: Option<Location>) -> Self {
+        self.location = location;
+        self
+    }
+
+    /// True for errors.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// `file:line:col` (or just the origin when there is no location).
+    pub fn position(&self) -> String {
+        match &self.location {
+            Some(l) => format!("{}:{}:{}", self.origin, l.line, l.column),
+            None => self.origin.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(f, "{}: {kind}: {}", self.position(), self.message)?;
+        if let Some(l) = &self.location {
+            let gutter = " ".repeat(l.line.to_string().len());
+            writeln!(f, "{gutter} |")?;
+            writeln!(f, "{} | {}", l.line, l.source_line)?;
+            writeln!(
+                f,
+                "{gutter} | {}{}",
+                " ".repeat(l.column.saturating_sub(1)),
+                "^".repeat(l.width.max(1))
+            )?;
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A host's file held in memory, able to turn byte offsets into locations.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Where it was read from (as the host named it).
+    pub path: PathBuf,
+    /// The whole text.
+    pub text: String,
+}
+
+impl SourceFile {
+    /// Reads a file; the error names the file and says what to do.
+    pub fn read(path: &Path) -> Result<SourceFile, Diagnostic> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(SourceFile {
+                path: path.to_path_buf(),
+                text,
+            }),
+            Err(e) => Err(Diagnostic::error(
+                path.display().to_string(),
+                format!("cannot read this file: {e}"),
+            )
+            .with_help(match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "check the path, or pass --config PATH to name bot.toml"
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    "make the file readable by the user chathost runs as"
+                }
+                _ => "check that the file is a readable UTF-8 text file",
+            })),
+        }
+    }
+
+    /// A file from text already in memory (tests, embedded defaults).
+    pub fn from_text(path: impl Into<PathBuf>, text: impl Into<String>) -> SourceFile {
+        SourceFile {
+            path: path.into(),
+            text: text.into(),
+        }
+    }
+
+    /// The file name as shown in diagnostics.
+    pub fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// The location of a byte range (its start, underlined to its end on
+    /// the same line).
+    pub fn locate(&self, span: Range<usize>) -> Location {
+        let start = floor_char_boundary(&self.text, span.start.min(self.text.len()));
+        let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| start + i);
+        let line = self.text[..start].matches('\n').count() + 1;
+        let column = self.text[line_start..start].chars().count() + 1;
+        let end = floor_char_boundary(&self.text, span.end.clamp(start, line_end));
+        let width = self.text[start..end].chars().count().max(1);
+        let raw_line = self.text[line_start..line_end].trim_end_matches('\r');
+        Location {
+            line,
+            column,
+            source_line: mask_secret_line(raw_line),
+            width,
+        }
+    }
+
+    /// A diagnostic at a byte range of this file.
+    pub fn diag(
+        &self,
+        severity: Severity,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic {
+            severity,
+            origin: self.name(),
+            location: Some(self.locate(span)),
+            message: message.into(),
+            help: None,
+        }
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Masks the value on a `token = "…"` line so that a diagnostic shown for
+/// that line never prints the secret.
+pub fn mask_secret_line(line: &str) -> String {
+    let trimmed = line.trim_start();
+    let key = trimmed
+        .split(['=', ' ', '\t'])
+        .next()
+        .unwrap_or("")
+        .trim_matches('"');
+    let is_secret = matches!(key, "token" | "access_token" | "password" | "client_secret");
+    match (is_secret, line.find('=')) {
+        (true, Some(eq)) => format!("{}= \"********\"", &line[..eq]),
+        _ => line.to_string(),
+    }
+}
+
+/// The closest candidate to `word`, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word_l = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&word_l, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.chars().count() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, in characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Prints diagnostics to stderr, errors and warnings alike.
+pub fn print_all(diagnostics: &[Diagnostic]) {
+    for d in diagnostics {
+        eprintln!("{d}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_file_line_column_caret_and_help() {
+        let src = SourceFile::from_text("bot.toml", "[chats.x]\nzone = \"Europe/Londn\"\n");
+        let start = src.text.find("\"Europe").unwrap();
+        let d = src
+            .diag(Severity::Error, start..start + 14, "unknown time zone")
+            .with_help("did you mean \"Europe/London\"?");
+        assert_eq!(
+            d.to_string(),
+            "bot.toml:2:8: error: unknown time zone\n  |\n2 | zone = \"Europe/Londn\"\n  |        ^^^^^^^^^^^^^^\n  help: did you mean \"Europe/London\"?\n"
+        );
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let src = SourceFile::from_text("q.toml", "intro = \"Café\" x\n");
+        let at = src.text.find('x').unwrap();
+        assert_eq!(src.locate(at..at + 1).column, 16);
+    }
+
+    #[test]
+    fn a_token_line_is_masked() {
+        let src = SourceFile::from_text("bot.toml", "[account]\ntoken = \"s3cr3t-value\"\n");
+        let at = src.text.find("token").unwrap();
+        let shown = src.diag(Severity::Warning, at..at + 5, "inline token").to_string();
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("token = \"********\""), "{shown}");
+    }
+
+    #[test]
+    fn suggests_close_words_only() {
+        let keys = ["hashtag", "weekday", "time", "zone"];
+        assert_eq!(did_you_mean("hashtga", keys), Some("hashtag"));
+        assert_eq!(did_you_mean("Zone", keys), Some("zone"));
+        assert_eq!(did_you_mean("colour", keys), None);
+    }
+}
