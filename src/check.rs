@@ -98,7 +98,9 @@ pub async fn check(
     for chat in &cfg.chats {
         check_chat(&loaded, chat, limit, now, &mut report);
     }
-    report.diagnostics.sort_by(|a, b| b.severity.cmp(&a.severity));
+    report
+        .diagnostics
+        .sort_by_key(|d| std::cmp::Reverse(d.severity));
     report
 }
 
@@ -178,16 +180,32 @@ async fn posting_rights(url: &str, token: &crate::secret::Secret) -> Option<Stri
         .await
         .ok()?;
     let body: serde_json::Value = answer.json().await.ok()?;
-    let scopes: Vec<&str> = body.get("scopes")?.as_array()?.iter().filter_map(|s| s.as_str()).collect();
-    let can_post = scopes.iter().any(|s| *s == "write" || *s == "write:statuses");
+    let scopes: Vec<&str> = body
+        .get("scopes")?
+        .as_array()?
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    let can_post = scopes
+        .iter()
+        .any(|s| *s == "write" || *s == "write:statuses");
     Some(if can_post {
         format!("token scopes: {} — can post", scopes.join(" "))
     } else {
-        format!("token scopes: {} — CANNOT post (needs write or write:statuses)", scopes.join(" "))
+        format!(
+            "token scopes: {} — CANNOT post (needs write or write:statuses)",
+            scopes.join(" ")
+        )
     })
 }
 
-fn check_chat(loaded: &Loaded, chat: &Chat, limit: Limit, now: DateTime<Utc>, report: &mut CheckReport) {
+fn check_chat(
+    loaded: &Loaded,
+    chat: &Chat,
+    limit: Limit,
+    now: DateTime<Utc>,
+    report: &mut CheckReport,
+) {
     report.notes.push(format!(
         "chat `{}`: #{} on {}s at {} {}, {} minutes",
         chat.name,
@@ -199,7 +217,10 @@ fn check_chat(loaded: &Loaded, chat: &Chat, limit: Limit, now: DateTime<Utc>, re
     ));
 
     // A start time that a DST change removes or doubles, within a year.
-    if let Some(o) = plan::occurrences(chat, now).take(53).find(|o| o.start_note.is_some()) {
+    if let Some(o) = plan::occurrences(chat, now)
+        .take(53)
+        .find(|o| o.start_note.is_some())
+    {
         report.diagnostics.push(
             loaded
                 .diag_at(
@@ -254,7 +275,10 @@ fn check_chat(loaded: &Loaded, chat: &Chat, limit: Limit, now: DateTime<Utc>, re
             ),
             None => Diagnostic::warning(
                 expected.display().to_string(),
-                format!("no question file for the next chat ({}): that week will be skipped", next.date),
+                format!(
+                    "no question file for the next chat ({}): that week will be skipped",
+                    next.date
+                ),
             ),
         };
         report
@@ -368,7 +392,9 @@ fn length_check(
     let d = match at {
         Some((source, span)) => source
             .diag(Severity::Error, span, message)
-            .with_help(format!("shorten this question by at least {over} characters")),
+            .with_help(format!(
+                "shorten this question by at least {over} characters"
+            )),
         None => Diagnostic::error("templates", message).with_help(format!(
             "shorten the topic, intro or template text by at least {over} characters"
         )),

@@ -337,7 +337,12 @@ impl Loaded {
     /// A diagnostic about the value at a key path of bot.toml (e.g.
     /// `["chats", "wenurses", "time"]`), located in the file or naming the
     /// environment variable that set it.
-    pub fn diag_at(&self, severity: Severity, path: &[&str], message: impl Into<String>) -> Diagnostic {
+    pub fn diag_at(
+        &self,
+        severity: Severity,
+        path: &[&str],
+        message: impl Into<String>,
+    ) -> Diagnostic {
         match toml::de::DeTable::parse(&self.source.text) {
             Ok(doc) => Locator {
                 source: &self.source,
@@ -433,7 +438,10 @@ fn layer_env(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let built = config::Config::builder()
-        .add_source(config::File::from_str(&source.text, config::FileFormat::Toml))
+        .add_source(config::File::from_str(
+            &source.text,
+            config::FileFormat::Toml,
+        ))
         .add_source(
             config::Environment::with_prefix(ENV_PREFIX)
                 .prefix_separator("__")
@@ -470,13 +478,17 @@ fn toml_error(source: &SourceFile, e: &toml::de::Error) -> Diagnostic {
         } else {
             "key"
         };
-        d = d.with_help(match did_you_mean(&unknown, expected.iter().map(String::as_str)) {
-            Some(s) => format!("did you mean `{s}`? Allowed: {}", expected.join(", ")),
-            None if expected.is_empty() => format!("remove this {what}"),
-            None => format!("allowed here: {}", expected.join(", ")),
-        });
+        d = d.with_help(
+            match did_you_mean(&unknown, expected.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`? Allowed: {}", expected.join(", ")),
+                None if expected.is_empty() => format!("remove this {what}"),
+                None => format!("allowed here: {}", expected.join(", ")),
+            },
+        );
     } else if message.contains("missing field") {
-        d = d.with_help("add the missing key (see the commented example bot.toml in the repository)");
+        d = d.with_help(
+            "add the missing key (see the commented example bot.toml in the repository)",
+        );
     } else if message.contains("invalid type") && message.contains("expected a string") {
         d = d.with_help("put the value in double quotes, e.g. time = \"20:00\"");
     } else if message.contains("invalid type") {
@@ -551,8 +563,12 @@ fn check_settings(
     check_instance_url(&raw.instance.url, loc, diags);
     if raw.instance.max_characters < 100 {
         diags.push(
-            loc.at(Severity::Error, &["instance", "max_characters"], "max_characters is below 100")
-                .with_help("use the instance's limit: 500 on stock Mastodon, 5000 on GoToSocial"),
+            loc.at(
+                Severity::Error,
+                &["instance", "max_characters"],
+                "max_characters is below 100",
+            )
+            .with_help("use the instance's limit: 500 on stock Mastodon, 5000 on GoToSocial"),
         );
     }
 
@@ -582,9 +598,14 @@ fn check_settings(
                     loc.at(
                         Severity::Warning,
                         &["chats", &name, "hashtag"],
-                        format!("chats `{other}` and `{name}` use the same hashtag #{}", c.hashtag),
+                        format!(
+                            "chats `{other}` and `{name}` use the same hashtag #{}",
+                            c.hashtag
+                        ),
                     )
-                    .with_help("answers of the two chats will be mixed up unless they never overlap"),
+                    .with_help(
+                        "answers of the two chats will be mixed up unless they never overlap",
+                    ),
                 );
             }
             chats.push(c);
@@ -608,32 +629,51 @@ fn check_settings(
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
 }
 
 fn check_instance_url(url: &str, loc: &Locator<'_>, diags: &mut Vec<Diagnostic>) {
     let path = ["instance", "url"];
     match reqwest::Url::parse(url) {
         Ok(u) if u.scheme() != "https" && u.scheme() != "http" => diags.push(
-            loc.at(Severity::Error, &path, format!("`{}` is not a web address", u.scheme()))
-                .with_help("write the instance's address, e.g. url = \"https://mastodon.social\""),
-        ),
-        Ok(u) if !u.username().is_empty() || u.password().is_some() || u.query().is_some() => {
-            diags.push(
-                loc.at(Severity::Error, &path, "the instance URL must not carry credentials or a query")
-                    .with_help("give only the address; the token goes in [account]"),
+            loc.at(
+                Severity::Error,
+                &path,
+                format!("`{}` is not a web address", u.scheme()),
             )
-        }
+            .with_help("write the instance's address, e.g. url = \"https://mastodon.social\""),
+        ),
+        Ok(u) if !u.username().is_empty() || u.password().is_some() || u.query().is_some() => diags
+            .push(
+                loc.at(
+                    Severity::Error,
+                    &path,
+                    "the instance URL must not carry credentials or a query",
+                )
+                .with_help("give only the address; the token goes in [account]"),
+            ),
         Ok(u) if u.path() != "/" && !u.path().is_empty() => diags.push(
-            loc.at(Severity::Error, &path, format!("the instance URL has a path (`{}`)", u.path()))
-                .with_help("give only the server's address, e.g. \"https://mastodon.social\""),
+            loc.at(
+                Severity::Error,
+                &path,
+                format!("the instance URL has a path (`{}`)", u.path()),
+            )
+            .with_help("give only the server's address, e.g. \"https://mastodon.social\""),
         ),
         Ok(u) => {
             let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
             if u.scheme() == "http" && !loopback {
                 diags.push(
-                    loc.at(Severity::Warning, &path, "plain http sends the access token unencrypted")
-                        .with_help("use https:// unless the server is on this machine"),
+                    loc.at(
+                        Severity::Warning,
+                        &path,
+                        "plain http sends the access token unencrypted",
+                    )
+                    .with_help("use https:// unless the server is on this machine"),
                 );
             }
         }
@@ -739,9 +779,15 @@ fn check_chat(
             let names = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name());
             let help = match did_you_mean(&raw.zone, names) {
                 Some(s) => format!("did you mean \"{s}\"? Zones are IANA names"),
-                None => "use an IANA zone name such as \"Europe/London\" or \"America/New_York\"".into(),
+                None => {
+                    "use an IANA zone name such as \"Europe/London\" or \"America/New_York\"".into()
+                }
             };
-            diags.push(err(&at("zone"), format!("unknown time zone `{}`", raw.zone), help));
+            diags.push(err(
+                &at("zone"),
+                format!("unknown time zone `{}`", raw.zone),
+                help,
+            ));
             None
         }
     };
@@ -776,7 +822,9 @@ fn check_chat(
                     raw.hashtag
                 ),
             )
-            .with_help("participants following the hashtag will not see the questions; use \"public\""),
+            .with_help(
+                "participants following the hashtag will not see the questions; use \"public\"",
+            ),
         );
     }
 
@@ -787,7 +835,10 @@ fn check_chat(
             Some(d) if d.as_secs() >= 60 && d.as_secs() <= 14 * 86400 => reminders.push(d),
             _ => diags.push(err(
                 &path,
-                format!("reminder {} (`{r}`) is not a lead time between 1 minute and 14 days", i + 1),
+                format!(
+                    "reminder {} (`{r}`) is not a lead time between 1 minute and 14 days",
+                    i + 1
+                ),
                 "write lead times like \"24h\", \"1h\", \"30m\" or \"2d\"".into(),
             )),
         }
@@ -803,7 +854,8 @@ fn check_chat(
         diags.push(err(
             &at("fallback"),
             format!("fallback question file {} does not exist", f.display()),
-            "create it, or remove `fallback` so that weeks without a question file are skipped".into(),
+            "create it, or remove `fallback` so that weeks without a question file are skipped"
+                .into(),
         ));
     }
     if !prompts_dir.is_dir() {
@@ -1014,8 +1066,18 @@ mod tests {
         assert!(check_hashtag("WeNurses").is_ok());
         assert!(check_hashtag("nhs_chat2027").is_ok());
         assert!(check_hashtag("café").is_ok());
-        assert!(check_hashtag("#WeNurses").unwrap_err().1.contains("\"WeNurses\""));
-        assert!(check_hashtag("We Nurses").unwrap_err().0.contains("a space"));
+        assert!(
+            check_hashtag("#WeNurses")
+                .unwrap_err()
+                .1
+                .contains("\"WeNurses\"")
+        );
+        assert!(
+            check_hashtag("We Nurses")
+                .unwrap_err()
+                .0
+                .contains("a space")
+        );
         assert!(check_hashtag("we-nurses").unwrap_err().0.contains("`-`"));
         assert!(check_hashtag("2027").is_err());
         assert!(check_hashtag("").is_err());

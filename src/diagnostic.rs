@@ -26,7 +26,7 @@ pub struct Diagnostic {
     /// (e.g. `environment variable CHATHOST__INSTANCE__URL`).
     pub origin: String,
     /// Where in the file, when known.
-    pub location: Option<Location>,
+    pub location: Option<Box<Location>>,
     /// What is wrong, in one line.
     pub message: String,
     /// What to do about it.
@@ -74,7 +74,7 @@ impl Diagnostic {
 
     /// Adds a location.
     pub fn at(mut self, location: Option<Location>) -> Self {
-        self.location = location;
+        self.location = location.map(Box::new);
         self
     }
 
@@ -194,7 +194,7 @@ impl SourceFile {
         Diagnostic {
             severity,
             origin: self.name(),
-            location: Some(self.locate(span)),
+            location: Some(Box::new(self.locate(span))),
             message: message.into(),
             help: None,
         }
@@ -225,7 +225,10 @@ pub fn mask_secret_line(line: &str) -> String {
 }
 
 /// The closest candidate to `word`, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let word_l = word.to_lowercase();
     candidates
         .into_iter()
@@ -285,7 +288,9 @@ mod tests {
     fn a_token_line_is_masked() {
         let src = SourceFile::from_text("bot.toml", "[account]\ntoken = \"s3cr3t-value\"\n");
         let at = src.text.find("token").unwrap();
-        let shown = src.diag(Severity::Warning, at..at + 5, "inline token").to_string();
+        let shown = src
+            .diag(Severity::Warning, at..at + 5, "inline token")
+            .to_string();
         assert!(!shown.contains("s3cr3t"), "{shown}");
         assert!(shown.contains("token = \"********\""), "{shown}");
     }

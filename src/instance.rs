@@ -54,7 +54,10 @@ impl std::fmt::Display for CallError {
 impl Instance {
     /// Connects (no request yet, except to detect the software when the
     /// settings say `auto`).
-    pub async fn connect(settings: &InstanceSettings, token: &Secret) -> Result<Instance, CallError> {
+    pub async fn connect(
+        settings: &InstanceSettings,
+        token: &Secret,
+    ) -> Result<Instance, CallError> {
         let software = match settings.software {
             Software::Mastodon => SNS::Mastodon,
             Software::Gotosocial => SNS::Gotosocial,
@@ -123,7 +126,10 @@ async fn timed<T>(
 fn timeout_error(url: &str) -> CallError {
     CallError {
         status: None,
-        message: format!("{url} did not answer within {} seconds", CALL_TIMEOUT.as_secs()),
+        message: format!(
+            "{url} did not answer within {} seconds",
+            CALL_TIMEOUT.as_secs()
+        ),
     }
 }
 

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use chathost::{check, config, diagnostic, preview};
 
 #[derive(Parser)]
-#[command(name = "chathost", version, about = "Hosts a weekly hashtag chat on Mastodon-compatible servers")]
+#[command(
+    name = "chathost",
+    version,
+    about = "Hosts a weekly hashtag chat on Mastodon-compatible servers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -88,7 +92,9 @@ async fn run_check(path: PathBuf, online: bool) -> ExitCode {
         );
         ExitCode::SUCCESS
     } else {
-        eprintln!("{errors} error(s), {warnings} warning(s): fix the errors above and run `chathost check` again");
+        eprintln!(
+            "{errors} error(s), {warnings} warning(s): fix the errors above and run `chathost check` again"
+        );
         ExitCode::FAILURE
     }
 }
@@ -109,7 +115,11 @@ fn run_plan(path: PathBuf, count: usize, from: Option<NaiveDate>, format: Format
             .config
             .chats
             .iter()
-            .filter_map(|c| c.zone.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).earliest())
+            .filter_map(|c| {
+                c.zone
+                    .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+                    .earliest()
+            })
             .map(|t| t.with_timezone(&Utc))
             .min()
             .unwrap_or_else(|| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()),
@@ -120,7 +130,8 @@ fn run_plan(path: PathBuf, count: usize, from: Option<NaiveDate>, format: Format
         Format::Text => print!("{}", preview::render_text(&chats)),
         Format::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "chats": chats })).expect("serialisable")
+            serde_json::to_string_pretty(&serde_json::json!({ "chats": chats }))
+                .expect("serialisable")
         ),
     }
     ExitCode::SUCCESS

@@ -8,7 +8,9 @@
 //! 20:00 Europe/London stays at 20:00 local across the DST changes (20:00Z
 //! in winter, 19:00Z in summer).
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, Offset, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -75,7 +77,8 @@ pub fn resolve_start(zone: Tz, date: NaiveDate, time: NaiveTime) -> Occurrence {
                 .earliest()
                 .map(|t| t.offset().fix())
                 .unwrap_or_else(|| Utc.fix());
-            let instant = (naive - Duration::seconds(i64::from(before.local_minus_utc()))).and_utc();
+            let instant =
+                (naive - Duration::seconds(i64::from(before.local_minus_utc()))).and_utc();
             let start = instant.with_timezone(&zone);
             Occurrence {
                 date,
@@ -266,10 +269,22 @@ mod tests {
 
     #[test]
     fn eight_pm_london_is_eight_pm_utc_in_winter_and_seven_in_summer() {
-        assert_eq!(london("2027-03-24").start_utc().to_rfc3339(), "2027-03-24T20:00:00+00:00");
-        assert_eq!(london("2027-03-31").start_utc().to_rfc3339(), "2027-03-31T19:00:00+00:00");
-        assert_eq!(london("2027-10-27").start_utc().to_rfc3339(), "2027-10-27T19:00:00+00:00");
-        assert_eq!(london("2027-11-03").start_utc().to_rfc3339(), "2027-11-03T20:00:00+00:00");
+        assert_eq!(
+            london("2027-03-24").start_utc().to_rfc3339(),
+            "2027-03-24T20:00:00+00:00"
+        );
+        assert_eq!(
+            london("2027-03-31").start_utc().to_rfc3339(),
+            "2027-03-31T19:00:00+00:00"
+        );
+        assert_eq!(
+            london("2027-10-27").start_utc().to_rfc3339(),
+            "2027-10-27T19:00:00+00:00"
+        );
+        assert_eq!(
+            london("2027-11-03").start_utc().to_rfc3339(),
+            "2027-11-03T20:00:00+00:00"
+        );
     }
 
     #[test]

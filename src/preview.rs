@@ -109,12 +109,17 @@ fn preview(chat: &Chat, occ: &Occurrence) -> PlannedChat {
     planned.questions_file = Some(path.display().to_string());
     planned.fallback = fallback;
     let built = prompts::load_questions(&path, fallback, chat)
-        .map_err(|d| d.iter().map(|d| d.to_string().trim_end().to_string()).collect::<Vec<_>>())
+        .map_err(|d| {
+            d.iter()
+                .map(|d| d.to_string().trim_end().to_string())
+                .collect::<Vec<_>>()
+        })
         .and_then(|qs| {
             let templates = Templates::load(&chat.prompts_dir)
                 .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>())?
                 .0;
-            plan::build_steps(chat, occ, &qs, &templates, Some(&next)).map_err(|d| vec![d.to_string()])
+            plan::build_steps(chat, occ, &qs, &templates, Some(&next))
+                .map_err(|d| vec![d.to_string()])
         });
     match built {
         Ok(steps) => {

@@ -138,14 +138,22 @@ pub fn parse_questions(
         if q.text.get_ref().trim().is_empty() {
             diags.push(
                 source
-                    .diag(Severity::Error, q.text.span(), format!("question {n} is empty"))
+                    .diag(
+                        Severity::Error,
+                        q.text.span(),
+                        format!("question {n} is empty"),
+                    )
                     .with_help("write the question, or remove the [[question]] table"),
             );
         }
         let at = q.at.as_ref().map(|a| *a.get_ref());
         if let Some(a) = &q.at {
             let minute = *a.get_ref();
-            let ending = if pacing.last_call.is_some() { "last call" } else { "wrap-up" };
+            let ending = if pacing.last_call.is_some() {
+                "last call"
+            } else {
+                "wrap-up"
+            };
             if minute <= pacing.welcome || minute >= end {
                 diags.push(
                     source
@@ -197,7 +205,10 @@ pub fn parse_questions(
         fallback,
         topic: raw.topic.trim().to_string(),
         guest: raw.guest.filter(|g| !g.trim().is_empty()),
-        intro: raw.intro.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        intro: raw
+            .intro
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
         questions,
     })
 }
@@ -220,7 +231,11 @@ pub fn question_minutes(questions: &[Question], pacing: &Pacing) -> Result<Vec<u
             .find(|&j| questions[j].at.is_some())
             .unwrap_or(questions.len());
         let k = (run_end - i) as f64;
-        let next = questions.get(run_end).and_then(|q| q.at).map(f64::from).unwrap_or(end);
+        let next = questions
+            .get(run_end)
+            .and_then(|q| q.at)
+            .map(f64::from)
+            .unwrap_or(end);
         match minutes.last() {
             // Leading run: the first one at `first_question`, the rest evenly.
             None => {
@@ -302,7 +317,9 @@ pub fn list_question_files(chat: &Chat) -> (BTreeMap<NaiveDate, PathBuf>, Vec<Di
                     path.display().to_string(),
                     "this file is not named after a chat date, so it will never be used",
                 )
-                .with_help("name question files YYYY-MM-DD.toml, or set it as `fallback` in bot.toml"),
+                .with_help(
+                    "name question files YYYY-MM-DD.toml, or set it as `fallback` in bot.toml",
+                ),
             ),
         }
     }
@@ -498,20 +515,19 @@ impl Templates {
             .env
             .get_template(kind.file_name())
             .expect("every kind is loaded");
-        template
-            .render(ctx)
-            .map(|s| tidy(&s))
-            .map_err(|e| {
-                let origin = self.overrides.get(&kind).map_or_else(
-                    || format!("(built-in) {}", kind.file_name()),
-                    |p| p.display().to_string(),
-                );
-                let source = match self.overrides.get(&kind) {
-                    Some(p) => SourceFile::read(p).unwrap_or_else(|_| SourceFile::from_text(&origin, "")),
-                    None => SourceFile::from_text(&origin, kind.builtin()),
-                };
-                template_error(&source, &e)
-            })
+        template.render(ctx).map(|s| tidy(&s)).map_err(|e| {
+            let origin = self.overrides.get(&kind).map_or_else(
+                || format!("(built-in) {}", kind.file_name()),
+                |p| p.display().to_string(),
+            );
+            let source = match self.overrides.get(&kind) {
+                Some(p) => {
+                    SourceFile::read(p).unwrap_or_else(|_| SourceFile::from_text(&origin, ""))
+                }
+                None => SourceFile::from_text(&origin, kind.builtin()),
+            };
+            template_error(&source, &e)
+        })
     }
 }
 
@@ -547,7 +563,10 @@ fn template_error(source: &SourceFile, e: &minijinja::Error) -> Diagnostic {
             .sum::<usize>();
         start..start
     });
-    let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+    let detail = e
+        .detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| e.kind().to_string());
     let help = match e.kind() {
         minijinja::ErrorKind::UndefinedError => {
             "templates can use: hashtag, topic, guest, intro, day, start, end, zone, questions, \
@@ -587,20 +606,30 @@ mod tests {
     #[test]
     fn five_questions_every_ten_minutes() {
         let qs: Vec<_> = (0..5).map(|_| q(None)).collect();
-        assert_eq!(question_minutes(&qs, &pacing()).unwrap(), vec![5, 15, 25, 35, 45]);
+        assert_eq!(
+            question_minutes(&qs, &pacing()).unwrap(),
+            vec![5, 15, 25, 35, 45]
+        );
     }
 
     #[test]
     fn explicit_minutes_anchor_the_rest() {
         let qs = vec![q(None), q(Some(20)), q(None), q(None)];
         // After 20, two questions share the 35 minutes to the last call.
-        assert_eq!(question_minutes(&qs, &pacing()).unwrap(), vec![5, 20, 32, 43]);
+        assert_eq!(
+            question_minutes(&qs, &pacing()).unwrap(),
+            vec![5, 20, 32, 43]
+        );
     }
 
     #[test]
     fn too_many_questions_do_not_fit() {
         let qs: Vec<_> = (0..80).map(|_| q(None)).collect();
-        assert!(question_minutes(&qs, &pacing()).unwrap_err().contains("do not fit"));
+        assert!(
+            question_minutes(&qs, &pacing())
+                .unwrap_err()
+                .contains("do not fit")
+        );
     }
 
     #[test]

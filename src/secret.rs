@@ -128,14 +128,15 @@ pub fn find_token(
             warnings: vec![],
         });
     }
-    Err(
-        Diagnostic::error("bot.toml", format!("no access token found (looked at: {})", looked.join("; ")))
-            .with_help(format!(
-                "create an application token with the scopes read and write in the bot account's \
-                 settings (Development), then export {}=… or set [account] token_file",
-                account.token_env
-            )),
+    Err(Diagnostic::error(
+        "bot.toml",
+        format!("no access token found (looked at: {})", looked.join("; ")),
     )
+    .with_help(format!(
+        "create an application token with the scopes read and write in the bot account's \
+                 settings (Development), then export {}=… or set [account] token_file",
+        account.token_env
+    )))
 }
 
 fn found(token: String, source: TokenSource, warnings: Vec<Diagnostic>) -> FoundToken {
