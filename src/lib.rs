@@ -14,9 +14,12 @@
 //! - [`plan`] — pure: the exact posts of a chat date, with their instants.
 //! - [`check`] and [`preview`] — the `chathost check` and `chathost plan`
 //!   commands a host uses to see that the chat is ready.
-//! - [`instance`] — talks to the server (megalodon, with timeouts).
+//! - [`instance`] — talks to the server: megalodon for reads, our own
+//!   call for posting (Idempotency-Key, timeout); failures classed as
+//!   retry, wait or give up.
 //! - [`secret`] — the access token and where it comes from; never printed.
-//! - [`length`] — post length as servers count it.
+//! - [`length`] — post length as servers count it; [`html`] — status HTML
+//!   back to text, to recognise our own posts.
 //! - [`clock`] — injected time: the wall clock, or a faster one for tests
 //!   and rehearsals.
 
@@ -24,6 +27,7 @@ pub mod check;
 pub mod clock;
 pub mod config;
 pub mod diagnostic;
+pub mod html;
 pub mod instance;
 pub mod length;
 pub mod plan;

@@ -1,0 +1,122 @@
+//! Status content arrives as HTML (`<p>`, `<br>`, linked hashtags and
+//! mentions). To recognise our own post on the server after an unknown
+//! outcome we turn that HTML back into text and compare it with what we
+//! sent, loosely enough to survive each server's rendering.
+
+/// Plain text of a status's HTML content: paragraphs and line breaks become
+/// newlines, tags go, entities are decoded.
+pub fn to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&decode_entities(&rest[..lt]));
+        let Some(gt) = rest[lt..].find('>') else {
+            rest = &rest[lt..];
+            break;
+        };
+        let tag = rest[lt + 1..lt + gt].trim().to_ascii_lowercase();
+        let name = tag
+            .trim_start_matches('/')
+            .split([' ', '/'])
+            .next()
+            .unwrap_or("");
+        match name {
+            "br" => out.push('\n'),
+            "p" if tag.starts_with('/') => out.push_str("\n\n"),
+            _ => {}
+        }
+        rest = &rest[lt + gt + 1..];
+    }
+    out.push_str(&decode_entities(rest));
+    out.trim().to_string()
+}
+
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp..];
+        let Some(semi) = after.find(';').filter(|&i| i <= 10) else {
+            out.push('&');
+            rest = &after[1..];
+            continue;
+        };
+        let entity = &after[1..semi];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "nbsp" => Some(' '),
+            e if e.starts_with("#x") || e.starts_with("#X") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
+            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &after[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A comparison form: whitespace folded, `@user@domain` shortened to
+/// `@user` (servers render remote mentions by user name only).
+fn comparable(text: &str) -> String {
+    text.split_whitespace()
+        .map(
+            |w| match w.strip_prefix('@').and_then(|u| u.split_once('@')) {
+                Some((user, _)) if !user.is_empty() => format!("@{user}"),
+                _ => w.to_string(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// True when the server's HTML `content` is the post whose text we sent.
+pub fn same_post(sent_text: &str, content_html: &str) -> bool {
+    comparable(sent_text) == comparable(&to_text(content_html))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gotosocial_and_mastodon_content_read_back_as_sent() {
+        // As recorded from GoToSocial 0.19 (shared/samples/gotosocial/07).
+        let gts = r#"<p>Q1: What is the capital of France? <a href="http://127.0.0.1:8089/tags/testchat" class="mention hashtag" rel="tag nofollow noreferrer noopener" target="_blank">#<span>testchat</span></a></p>"#;
+        assert!(same_post(
+            "Q1: What is the capital of France? #testchat",
+            gts
+        ));
+        let masto = "<p>Q2: Tea &amp; biscuits?</p><p>Answer with &quot;A2: …&quot; <a href=\"https://m.example/tags/WeNurses\" class=\"mention hashtag\" rel=\"tag\">#<span>WeNurses</span></a></p>";
+        assert!(same_post(
+            "Q2: Tea & biscuits?\n\nAnswer with \"A2: …\" #WeNurses",
+            masto
+        ));
+        assert!(!same_post("Q3: Tea & biscuits?", masto));
+    }
+
+    #[test]
+    fn line_breaks_and_mentions() {
+        let html = "<p>Welcome<br>with <span class=\"h-card\"><a href=\"https://n.example/@sam\">@<span>sam</span></a></span></p>";
+        assert_eq!(to_text(html), "Welcome\nwith @sam");
+        assert!(same_post("Welcome\nwith @sam@n.example", html));
+    }
+}
