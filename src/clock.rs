@@ -69,6 +69,18 @@ impl ScaledClock {
         }
     }
 
+    /// A clock that read `origin` at the wall-clock instant `anchor`: two
+    /// processes given the same anchor agree on the time (the crash tests
+    /// run the engine in a child process against a sandbox in the test).
+    pub fn anchored(origin: DateTime<Utc>, anchor: std::time::SystemTime, speed: f64) -> Self {
+        let mut clock = ScaledClock::new(origin, speed);
+        let elapsed = anchor.elapsed().unwrap_or_default();
+        clock.started = tokio::time::Instant::now()
+            .checked_sub(elapsed)
+            .unwrap_or(clock.started);
+        clock
+    }
+
     /// How many virtual seconds pass per real second.
     pub fn speed(&self) -> f64 {
         self.speed

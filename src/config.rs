@@ -91,6 +91,8 @@ struct RawChat {
     #[serde(default)]
     pacing: RawPacing,
     #[serde(default)]
+    catch_up: CatchUp,
+    #[serde(default)]
     recap: RecapSettings,
     #[serde(default)]
     archive: RawArchive,
@@ -260,10 +262,58 @@ pub struct Chat {
     pub reminders: Vec<std::time::Duration>,
     /// When each part of the hour happens.
     pub pacing: Pacing,
+    /// What to do with steps missed while chathost was down.
+    pub catch_up: CatchUp,
     /// The recap thread after the chat.
     pub recap: RecapSettings,
     /// The archive written after the chat.
     pub archive: ArchiveSettings,
+}
+
+/// What to do with steps whose time passed while chathost was not running
+/// (started late, restarted, or the server was down).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatchUp {
+    /// `post`: post missed questions late, in order, spaced, until the chat
+    /// ends; `skip`: leave them out. The wrap-up always goes out.
+    #[serde(default)]
+    pub missed: Missed,
+    /// Seconds between two posts caught up late, so nobody is flooded.
+    #[serde(default = "default_spacing")]
+    pub spacing_seconds: u32,
+    /// A reminder later than this many minutes is left out (it would say
+    /// "in 1 hour" at the wrong time).
+    #[serde(default = "default_reminder_grace")]
+    pub reminder_grace_minutes: u32,
+}
+
+impl Default for CatchUp {
+    fn default() -> Self {
+        CatchUp {
+            missed: Missed::default(),
+            spacing_seconds: default_spacing(),
+            reminder_grace_minutes: default_reminder_grace(),
+        }
+    }
+}
+
+/// Whether to post missed questions late.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Missed {
+    /// Post them late, in order, spaced, while the chat lasts.
+    #[default]
+    Post,
+    /// Leave them out.
+    Skip,
+}
+
+fn default_spacing() -> u32 {
+    60
+}
+fn default_reminder_grace() -> u32 {
+    10
 }
 
 /// Minutes after the start at which each part of the chat happens.
@@ -892,6 +942,7 @@ fn check_chat(
         pin_welcome: raw.pin_welcome,
         reminders,
         pacing: pacing?,
+        catch_up: raw.catch_up,
         recap: raw.recap,
         archive: ArchiveSettings {
             enabled: raw.archive.enabled,

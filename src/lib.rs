@@ -31,6 +31,8 @@ pub mod html;
 pub mod instance;
 pub mod length;
 pub mod plan;
+pub mod policy;
 pub mod preview;
 pub mod prompts;
+pub mod schedule;
 pub mod secret;
