@@ -149,7 +149,7 @@ async fn check_online(
                     ),
                 );
             }
-            if let Some(note) = posting_rights(url, token).await {
+            if let Some(note) = posting_rights(url, token, loaded.config.instance.timeout).await {
                 report.notes.push(note);
             }
         }
@@ -168,9 +168,13 @@ async fn check_online(
 
 /// Whether the token may post, from `GET /api/v1/apps/verify_credentials`
 /// (servers that list the scopes say so; others do not).
-async fn posting_rights(url: &str, token: &crate::secret::Secret) -> Option<String> {
+async fn posting_rights(
+    url: &str,
+    token: &crate::secret::Secret,
+    timeout: std::time::Duration,
+) -> Option<String> {
     let client = reqwest::Client::builder()
-        .timeout(crate::instance::CALL_TIMEOUT)
+        .timeout(timeout)
         .build()
         .ok()?;
     let answer = client

@@ -112,6 +112,44 @@ impl Clock for ScaledClock {
     }
 }
 
+/// A clock for tests that jumps straight to each instant waited for, so a
+/// whole season of chats runs in moments and every post lands at exactly
+/// its planned instant. Only one party may wait on it at a time (with
+/// several, whoever waits first would move the time for all).
+#[derive(Debug)]
+pub struct JumpClock {
+    now: std::sync::Mutex<DateTime<Utc>>,
+}
+
+impl JumpClock {
+    /// A clock reading `start`.
+    pub fn new(start: DateTime<Utc>) -> Self {
+        JumpClock {
+            now: std::sync::Mutex::new(start),
+        }
+    }
+
+    /// Moves the time forward (never back).
+    pub fn advance_to(&self, t: DateTime<Utc>) {
+        let mut now = self.now.lock().expect("clock lock");
+        if t > *now {
+            *now = t;
+        }
+    }
+}
+
+impl Clock for JumpClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().expect("clock lock")
+    }
+
+    fn sleep_until(&self, deadline: DateTime<Utc>) -> Sleep<'_> {
+        self.advance_to(deadline);
+        // Yield, so that a waiter in a loop lets other tasks run.
+        Box::pin(tokio::task::yield_now())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,8 @@ struct RawInstance {
     characters_per_url: usize,
     #[serde(default)]
     software: Software,
+    #[serde(default = "default_timeout")]
+    timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -130,6 +132,9 @@ fn default_max_characters() -> usize {
 fn default_url_length() -> usize {
     23
 }
+fn default_timeout() -> u64 {
+    15
+}
 fn default_duration() -> u32 {
     60
 }
@@ -178,6 +183,8 @@ pub struct InstanceSettings {
     pub characters_per_url: usize,
     /// Which server software to speak to; `auto` asks the server.
     pub software: Software,
+    /// How long one API call may take before it counts as failed.
+    pub timeout: std::time::Duration,
 }
 
 /// Server software, which decides quirks (see `platform-facts.md`).
@@ -622,6 +629,12 @@ fn check_settings(
         );
     }
 
+    if !(1..=300).contains(&raw.instance.timeout_seconds) {
+        diags.push(
+            loc.at(Severity::Error, &["instance", "timeout_seconds"], "timeout_seconds must be between 1 and 300")
+                .with_help("15 suits most servers; raise it for a slow one"),
+        );
+    }
     let account = check_account(raw.account, base_dir, loc, diags);
 
     let state_dir = match raw.state.dir {
@@ -671,6 +684,7 @@ fn check_settings(
             max_characters: raw.instance.max_characters,
             characters_per_url: raw.instance.characters_per_url,
             software: raw.instance.software,
+            timeout: std::time::Duration::from_secs(raw.instance.timeout_seconds),
         },
         account,
         state_dir,

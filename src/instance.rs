@@ -16,9 +16,6 @@ use reqwest::header::HeaderMap;
 use crate::config::{InstanceSettings, Software, Visibility};
 use crate::secret::Secret;
 
-/// How long any one API call may take before we give up on it.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
-
 /// Below this many requests left in the rate-limit window we pause until it
 /// resets, keeping a reserve for the chat's own posts.
 const RATE_RESERVE: u64 = 3;
@@ -29,8 +26,11 @@ pub enum FailureClass {
     /// A passing fault (timeout, reset, 5xx): try again after a backoff.
     /// The request may have reached the server: reconcile before a repost.
     Transient,
-    /// Rate limited: try again at this instant.
+    /// Rate limited: try again at this instant (from `X-RateLimit-Reset`).
     Wait(DateTime<Utc>),
+    /// Rate limited: try again after this long (`Retry-After`, or a default
+    /// when the server gives no hint).
+    WaitFor(Duration),
     /// Retrying cannot help (401, 403, 404, 422, 400…).
     Permanent,
 }
@@ -123,21 +123,10 @@ pub struct Instance {
 
 impl Instance {
     /// Connects (no request yet, except to detect the software when the
-    /// settings say `auto`).
-    pub async fn connect(
-        settings: &InstanceSettings,
-        token: &Secret,
-    ) -> Result<Instance, CallError> {
-        Self::connect_with_timeout(settings, token, CALL_TIMEOUT).await
-    }
-
-    /// Like [`Instance::connect`], with another per-call timeout (tests use
-    /// a short one to meet lost answers quickly).
-    pub async fn connect_with_timeout(
-        settings: &InstanceSettings,
-        token: &Secret,
-        timeout: Duration,
-    ) -> Result<Instance, CallError> {
+    /// settings say `auto`). Every call times out after
+    /// `settings.timeout`.
+    pub async fn connect(settings: &InstanceSettings, token: &Secret) -> Result<Instance, CallError> {
+        let timeout = settings.timeout;
         let software = match settings.software {
             Software::Mastodon => SNS::Mastodon,
             Software::Gotosocial => SNS::Gotosocial,
@@ -400,15 +389,22 @@ fn http_error(status: u16, body: &str, headers: &HeaderMap) -> CallError {
         .unwrap_or_default();
     let (class, message) = match status {
         429 => {
-            let until = header(headers, "retry-after")
-                .and_then(|s| s.trim().parse::<i64>().ok())
-                .map(|secs| Utc::now() + chrono::Duration::seconds(secs))
-                .or_else(|| header(headers, "x-ratelimit-reset").and_then(|v| parse_instant(&v)))
-                .unwrap_or_else(|| Utc::now() + chrono::Duration::minutes(5));
-            (
-                FailureClass::Wait(until),
-                format!("rate limited by the server (429); waiting until {}", until.format("%H:%M:%SZ")),
-            )
+            let retry_after = header(headers, "retry-after").and_then(|s| s.trim().parse::<u64>().ok());
+            let reset = header(headers, "x-ratelimit-reset").and_then(|v| parse_instant(&v));
+            match (retry_after, reset) {
+                (Some(secs), _) => (
+                    FailureClass::WaitFor(Duration::from_secs(secs)),
+                    format!("rate limited by the server (429); waiting {secs} s as it asks"),
+                ),
+                (None, Some(until)) => (
+                    FailureClass::Wait(until),
+                    format!("rate limited by the server (429); waiting until {}", until.format("%H:%M:%SZ")),
+                ),
+                (None, None) => (
+                    FailureClass::WaitFor(Duration::from_secs(300)),
+                    "rate limited by the server (429) with no hint when to retry; waiting 5 minutes".into(),
+                ),
+            }
         }
         401 => (
             FailureClass::Permanent,

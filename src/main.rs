@@ -1,20 +1,20 @@
 //! The `chathost` command line. Each subcommand is a thin shell around the
 //! library; see `lib.rs` for the layout.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use chathost::{check, config, diagnostic, preview};
+use chathost::clock::{Clock, ScaledClock, SharedClock, SystemClock};
+use chathost::host::Shutdown;
+use chathost::{check, config, diagnostic, preview, rehearse, sandbox, service};
 
 #[derive(Parser)]
-#[command(
-    name = "chathost",
-    version,
-    about = "Hosts a weekly hashtag chat on Mastodon-compatible servers"
-)]
+#[command(name = "chathost", version, about = "Hosts a weekly hashtag chat on Mastodon-compatible servers")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,6 +46,38 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Host every configured chat, week after week (the systemd service).
+    Run {
+        /// The settings file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+    },
+    /// Host one chat right now on the real account, with the next chat's questions.
+    Chat {
+        /// The settings file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+        /// Start now (required: this posts for real).
+        #[arg(long, required = true)]
+        now: bool,
+        /// Which chat, when bot.toml has several.
+        #[arg(long)]
+        chat: Option<String>,
+    },
+    /// Rehearse a whole chat from the shipped files against the built-in sandbox.
+    Rehearse {
+        /// The settings file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+        /// How many times faster than real time (60: an hour in a minute).
+        #[arg(long, default_value_t = 60.0)]
+        speed: f64,
+        /// Simulated participants.
+        #[arg(long, default_value_t = 8)]
+        participants: usize,
+    },
+    /// Run a Mastodon-compatible sandbox server with simulated participants.
+    Sandbox(sandbox::cli::SandboxArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -56,6 +88,7 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -69,8 +102,45 @@ fn main() -> ExitCode {
                 from,
                 format,
             } => run_plan(config, count, from, format),
+            Command::Run { config } => run_service(config).await,
+            Command::Chat { config, chat, .. } => run_chat_now(config, chat).await,
+            Command::Rehearse {
+                config,
+                speed,
+                participants,
+            } => match rehearse::rehearse(&config, speed, participants, &mut std::io::stdout()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            Command::Sandbox(args) => match sandbox::cli::run(args, &mut std::io::stdout()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            },
         }
     })
+}
+
+/// Logs go to stderr: plain under systemd (journald adds time and level
+/// colours), coloured on a terminal. `RUST_LOG` overrides the level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_cron_scheduler=warn"));
+    let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && !under_systemd);
+    if under_systemd {
+        builder.without_time().init();
+    } else {
+        builder.init();
+    }
 }
 
 async fn run_check(path: PathBuf, online: bool) -> ExitCode {
@@ -92,22 +162,15 @@ async fn run_check(path: PathBuf, online: bool) -> ExitCode {
         );
         ExitCode::SUCCESS
     } else {
-        eprintln!(
-            "{errors} error(s), {warnings} warning(s): fix the errors above and run `chathost check` again"
-        );
+        eprintln!("{errors} error(s), {warnings} warning(s): fix the errors above and run `chathost check` again");
         ExitCode::FAILURE
     }
 }
 
 fn run_plan(path: PathBuf, count: usize, from: Option<NaiveDate>, format: Format) -> ExitCode {
-    let loaded = match config::load(&path) {
-        Ok(l) => l,
-        Err(diags) => {
-            diagnostic::print_all(&diags);
-            return ExitCode::FAILURE;
-        }
+    let Some(loaded) = load(&path) else {
+        return ExitCode::FAILURE;
     };
-    diagnostic::print_all(&loaded.warnings);
     // A date means that day's first instant in each chat's own zone; using
     // the earliest zone across chats keeps a chat on that date included.
     let start = match from {
@@ -115,11 +178,7 @@ fn run_plan(path: PathBuf, count: usize, from: Option<NaiveDate>, format: Format
             .config
             .chats
             .iter()
-            .filter_map(|c| {
-                c.zone
-                    .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
-                    .earliest()
-            })
+            .filter_map(|c| c.zone.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).earliest())
             .map(|t| t.with_timezone(&Utc))
             .min()
             .unwrap_or_else(|| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()),
@@ -130,9 +189,157 @@ fn run_plan(path: PathBuf, count: usize, from: Option<NaiveDate>, format: Format
         Format::Text => print!("{}", preview::render_text(&chats)),
         Format::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "chats": chats }))
-                .expect("serialisable")
+            serde_json::to_string_pretty(&serde_json::json!({ "chats": chats })).expect("serialisable")
         ),
     }
+    ExitCode::SUCCESS
+}
+
+fn load(path: &std::path::Path) -> Option<config::Loaded> {
+    match config::load(path) {
+        Ok(l) => {
+            diagnostic::print_all(&l.warnings);
+            Some(l)
+        }
+        Err(diags) => {
+            diagnostic::print_all(&diags);
+            None
+        }
+    }
+}
+
+/// The real clock, unless `CHATHOST_FAKE_CLOCK=ORIGIN,ANCHOR_MS,SPEED` asks
+/// for a scaled one (the crash tests run the service against a sandbox on a
+/// shared fast clock). Returns whether the clock is the real one.
+fn clock_from_env() -> Result<(SharedClock, bool), String> {
+    let Ok(spec) = std::env::var("CHATHOST_FAKE_CLOCK") else {
+        return Ok((Arc::new(SystemClock), true));
+    };
+    let parts: Vec<&str> = spec.split(',').collect();
+    let bad = || format!("CHATHOST_FAKE_CLOCK={spec:?}: expected ORIGIN(RFC 3339),ANCHOR(unix ms),SPEED");
+    let [origin, anchor, speed] = parts[..] else { return Err(bad()) };
+    let origin = chrono::DateTime::parse_from_rfc3339(origin).map_err(|_| bad())?.with_timezone(&Utc);
+    let anchor_ms: u64 = anchor.parse().map_err(|_| bad())?;
+    let speed: f64 = speed.parse().map_err(|_| bad())?;
+    let anchor = std::time::UNIX_EPOCH + std::time::Duration::from_millis(anchor_ms);
+    Ok((Arc::new(ScaledClock::anchored(origin, anchor, speed)), false))
+}
+
+async fn run_service(path: PathBuf) -> ExitCode {
+    let Some(loaded) = load(&path) else {
+        return ExitCode::FAILURE;
+    };
+    let token = match chathost::secret::find_token(&loaded.config.account, &|k| std::env::var(k).ok()) {
+        Ok(t) => {
+            diagnostic::print_all(&t.warnings);
+            t.token
+        }
+        Err(d) => {
+            diagnostic::print_all(&[d]);
+            return ExitCode::FAILURE;
+        }
+    };
+    let (clock, real) = match clock_from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (trigger, shutdown) = Shutdown::new();
+    let started = match service::start(service::Parts {
+        config: loaded.config,
+        token,
+        clock,
+        use_scheduler: real,
+        events: None,
+        shutdown,
+    })
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let reload = started.reload.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::hangup()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot listen for signals");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => match config::load(&path) {
+                    Ok(l) => {
+                        diagnostic::print_all(&l.warnings);
+                        tracing::info!("SIGHUP: settings re-read from {}", path.display());
+                        let _ = reload.send(Arc::new(l.config));
+                    }
+                    Err(diags) => {
+                        diagnostic::print_all(&diags);
+                        tracing::error!("SIGHUP: {} has errors; keeping the current settings", path.display());
+                    }
+                },
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+            }
+        }
+        tracing::info!("stopping: finishing any post in flight");
+        trigger.trigger();
+    });
+    service::run_all(&started).await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+async fn run_chat_now(path: PathBuf, name: Option<String>) -> ExitCode {
+    let Some(loaded) = load(&path) else {
+        return ExitCode::FAILURE;
+    };
+    let token = match chathost::secret::find_token(&loaded.config.account, &|k| std::env::var(k).ok()) {
+        Ok(t) => t.token,
+        Err(d) => {
+            diagnostic::print_all(&[d]);
+            return ExitCode::FAILURE;
+        }
+    };
+    let clock: SharedClock = Arc::new(SystemClock);
+    let (config, occ, chat_name) = match chathost::rehearse::one_off(&loaded.config, name.as_deref(), clock.now()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (trigger, shutdown) = Shutdown::new();
+    let started = match service::start(service::Parts {
+        config,
+        token,
+        clock,
+        use_scheduler: false,
+        events: None,
+        shutdown,
+    })
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        trigger.trigger();
+    });
+    let mut host = started.host.clone();
+    host.run_occurrence(&chat_name, &occ).await;
     ExitCode::SUCCESS
 }

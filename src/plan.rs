@@ -142,6 +142,23 @@ impl StepKind {
         }
     }
 
+    /// The kind a [`StepKind::key`] names.
+    pub fn from_key(key: &str) -> Option<StepKind> {
+        Some(match key {
+            "welcome" => StepKind::Welcome,
+            "last-call" => StepKind::LastCall,
+            "wrap-up" => StepKind::WrapUp,
+            k => {
+                if let Some(n) = k.strip_prefix('q') {
+                    StepKind::Question { number: n.parse().ok()? }
+                } else {
+                    let m = k.strip_prefix("reminder-")?.strip_suffix('m')?;
+                    StepKind::Reminder { lead_minutes: m.parse().ok()? }
+                }
+            }
+        })
+    }
+
     /// A short label for people: "reminder", "Q3", "wrap-up".
     pub fn label(&self) -> String {
         match self {
@@ -285,6 +302,21 @@ mod tests {
             london("2027-11-03").start_utc().to_rfc3339(),
             "2027-11-03T20:00:00+00:00"
         );
+    }
+
+    #[test]
+    fn step_keys_read_back() {
+        for kind in [
+            StepKind::Reminder { lead_minutes: 1440 },
+            StepKind::Welcome,
+            StepKind::Question { number: 12 },
+            StepKind::LastCall,
+            StepKind::WrapUp,
+        ] {
+            assert_eq!(StepKind::from_key(&kind.key()), Some(kind));
+        }
+        assert_eq!(StepKind::from_key("q"), None);
+        assert_eq!(StepKind::from_key("reminder-x"), None);
     }
 
     #[test]

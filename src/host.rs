@@ -1,0 +1,581 @@
+//! The hosting engine: carries out each chat's steps exactly once, on time,
+//! through crashes, restarts, timeouts and server errors.
+//!
+//! One task per configured chat. Each waits for its next chat's first step
+//! (a reminder, usually a day ahead), then walks the steps in order:
+//!
+//! 1. re-read the question file and templates and re-plan (a host may edit
+//!    during the week; a broken edit is reported and the last good version,
+//!    kept in the store, is used);
+//! 2. ask [`policy::decide`] what to do with the next step: wait, post, or
+//!    leave it out (catch-up after downtime);
+//! 3. post it: record the intent (and its idempotency key) in the store,
+//!    POST, record the remote id. If the outcome is unknown (timeout, reset,
+//!    5xx, crash), the next attempt first looks for the post among the
+//!    bot's own statuses — GoToSocial ignores `Idempotency-Key`.
+//!
+//! A shutdown (SIGTERM) interrupts waits, never a post in flight: the post's
+//! outcome is recorded before the task ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::{Chat, Config};
+use crate::diagnostic::Diagnostic;
+use crate::html;
+use crate::instance::{FailureClass, Instance, NewStatus};
+use crate::plan::{self, Occurrence, StepKind};
+use crate::policy::{self, ChatTimes, Decision};
+use crate::prompts::{self, Templates};
+use crate::schedule::Waiter;
+use crate::store::{ChatId, ChatState, NewChat, RemotePost, StepRecord, StepState, Store};
+
+/// How far before its planned instant a status can have been created and
+/// still be the post of that step (server clock skew).
+const RECONCILE_MARGIN: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Longest pause between two attempts at a post.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Something worth telling a person watching (rehearsals, tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostEvent {
+    /// A step was posted.
+    Posted {
+        /// Chat name.
+        chat: String,
+        /// Step key (`q3`).
+        key: String,
+        /// Planned instant.
+        planned: DateTime<Utc>,
+        /// When it went out (our clock).
+        at: DateTime<Utc>,
+        /// The text.
+        text: String,
+        /// The server's id.
+        remote_id: String,
+    },
+    /// A step was left out.
+    Skipped {
+        /// Chat name.
+        chat: String,
+        /// Step key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// A step could not be posted.
+    Failed {
+        /// Chat name.
+        chat: String,
+        /// Step key.
+        key: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// A chat date is over (all steps posted, left out or failed).
+    ChatDone {
+        /// Chat name.
+        chat: String,
+        /// Its local date.
+        date: chrono::NaiveDate,
+    },
+}
+
+/// Ends waits when the service is asked to stop.
+#[derive(Clone)]
+pub struct Shutdown {
+    rx: watch::Receiver<bool>,
+}
+
+/// Asks every task holding a [`Shutdown`] to stop.
+pub struct ShutdownTrigger {
+    tx: watch::Sender<bool>,
+}
+
+impl Shutdown {
+    /// A pair: the trigger and the first receiver.
+    pub fn new() -> (ShutdownTrigger, Shutdown) {
+        let (tx, rx) = watch::channel(false);
+        (ShutdownTrigger { tx }, Shutdown { rx })
+    }
+
+    /// True once stopping was asked for.
+    pub fn requested(&self) -> bool {
+        *self.rx.borrow()
+    }
+
+    /// Completes when stopping is asked for.
+    pub async fn wait(&mut self) {
+        let _ = self.rx.wait_for(|stop| *stop).await;
+    }
+}
+
+impl ShutdownTrigger {
+    /// Stop, everyone.
+    pub fn trigger(&self) {
+        let _ = self.tx.send(true);
+    }
+}
+
+/// What every chat task shares.
+#[derive(Clone)]
+pub struct Host {
+    /// The settings; replaced on SIGHUP.
+    pub config: watch::Receiver<Arc<Config>>,
+    /// The database.
+    pub store: Store,
+    /// The server.
+    pub instance: Arc<Instance>,
+    /// The bot account's id on the server.
+    pub account_id: String,
+    /// The bot account's handle.
+    pub acct: String,
+    /// Waits for instants.
+    pub waiter: Waiter,
+    /// Stop request.
+    pub shutdown: Shutdown,
+    /// Where to report events (optional).
+    pub events: Option<mpsc::UnboundedSender<HostEvent>>,
+}
+
+/// How a wait ended.
+enum Woke {
+    /// The instant came.
+    Time,
+    /// The settings changed: plan again.
+    Reload,
+    /// Stop.
+    Stop,
+}
+
+impl Host {
+    fn now(&self) -> DateTime<Utc> {
+        self.waiter.clock().now()
+    }
+
+    fn emit(&self, event: HostEvent) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(event);
+        }
+    }
+
+    fn chat_settings(&self, name: &str) -> Option<Chat> {
+        self.config.borrow().chats.iter().find(|c| c.name == name).cloned()
+    }
+
+    async fn wait_until(&mut self, t: DateTime<Utc>) -> Woke {
+        let mut config = self.config.clone();
+        let waiter = self.waiter.clone();
+        tokio::select! {
+            _ = waiter.wait_until(t) => Woke::Time,
+            _ = self.shutdown.wait() => Woke::Stop,
+            changed = config.changed() => if changed.is_ok() { Woke::Reload } else { Woke::Time },
+        }
+    }
+
+    /// Hosts the chat `name` week after week, until shutdown or until the
+    /// chat is removed from bot.toml.
+    pub async fn run_chat_forever(mut self, name: String) {
+        loop {
+            if self.shutdown.requested() {
+                return;
+            }
+            let Some(chat) = self.chat_settings(&name) else {
+                tracing::info!(chat = %name, "chat removed from bot.toml; no longer hosting it");
+                return;
+            };
+            let Some(occ) = self.next_occurrence(&chat) else { return };
+            let opens = occ.start_utc() - longest_lead(&chat);
+            if opens > self.now() {
+                tracing::info!(
+                    chat = %name,
+                    date = %occ.date,
+                    starts = %occ.start.format("%Y-%m-%d %H:%M %Z"),
+                    "next chat; waiting until {}",
+                    opens.format("%Y-%m-%d %H:%MZ")
+                );
+                match self.wait_until(opens).await {
+                    Woke::Stop => return,
+                    Woke::Reload => continue,
+                    Woke::Time => {}
+                }
+            }
+            if !self.run_occurrence(&name, &occ).await {
+                return;
+            }
+        }
+    }
+
+    /// The chat date to host next: one begun and not finished (its wrap-up
+    /// still goes out after a restart), else the next one not yet over.
+    /// A chat that ended while chathost was not running at all is not
+    /// started late.
+    fn next_occurrence(&self, chat: &Chat) -> Option<Occurrence> {
+        let now = self.now();
+        let length = chrono::Duration::minutes(i64::from(chat.duration_minutes));
+        let from = now - length - chrono::Duration::hours(1);
+        plan::occurrences(chat, from).take(4).find(|occ| {
+            match self.store.chat(&chat.name, occ.date).ok().flatten().map(|r| r.state) {
+                Some(ChatState::Done | ChatState::Skipped) => false,
+                Some(_) => true,
+                None => occ.start_utc() + length > now,
+            }
+        })
+    }
+
+    /// Hosts one chat date to its end. Returns false when stopped early.
+    pub async fn run_occurrence(&mut self, name: &str, occ: &Occurrence) -> bool {
+        let Some(chat) = self.chat_settings(name) else { return true };
+        let questions_file = prompts::question_file_for(&chat, occ.date).map(|(p, _)| p.display().to_string());
+        let new = NewChat {
+            name: name.to_string(),
+            date: occ.date,
+            start_utc: occ.start_utc(),
+            instance_url: self.instance.url.clone(),
+            account: self.acct.clone(),
+            questions_file,
+        };
+        let record = match self.store.upsert_chat(&new, self.now()) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(chat = %name, "cannot record the chat in the database: {e}");
+                return self.pause_after_store_error().await;
+            }
+        };
+        if matches!(record.state, ChatState::Done | ChatState::Skipped) {
+            return true;
+        }
+        let chat_id = record.id;
+        let mut pinned = false;
+        loop {
+            // Settings may change on SIGHUP; a chat removed mid-way finishes
+            // with the settings it had.
+            let chat = self.chat_settings(name).unwrap_or_else(|| chat.clone());
+            let times = chat_times(&chat, occ);
+            if !self.replan(&chat, occ, chat_id) {
+                // No question file at all, and nothing planned before.
+                tracing::warn!(
+                    chat = %name,
+                    date = %occ.date,
+                    "no question file {}: this week's chat is skipped",
+                    prompts::dated_path(&chat.prompts_dir, occ.date).display()
+                );
+                let _ = self.store.set_chat_state(chat_id, ChatState::Skipped, self.now());
+                return true;
+            }
+            let steps = match self.store.steps(chat_id) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(chat = %name, "cannot read the chat's steps: {e}");
+                    if !self.pause_after_store_error().await {
+                        return false;
+                    }
+                    continue;
+                }
+            };
+            let last_post = steps.iter().filter_map(|s| s.posted_at).max();
+            if steps.iter().any(|s| s.state != StepState::Pending) {
+                let _ = self.store.set_chat_state(chat_id, ChatState::Running, self.now());
+            }
+            let Some(step) = steps
+                .iter()
+                .find(|s| matches!(s.state, StepState::Pending | StepState::Posting))
+                .cloned()
+            else {
+                self.finish(&chat, occ, chat_id, &steps).await;
+                return true;
+            };
+            let kind = step.kind;
+            // A step already begun (crash, or an unknown outcome) is resolved
+            // before anything else, whatever the time.
+            let decision = if step.state == StepState::Posting {
+                Decision::PostNow
+            } else {
+                policy::decide(kind, step.planned_at, self.now(), times, last_post, &chat.catch_up)
+            };
+            match decision {
+                Decision::WaitUntil(t) => match self.wait_until(t).await {
+                    Woke::Stop => return false,
+                    Woke::Reload | Woke::Time => continue,
+                },
+                Decision::Skip(reason) => {
+                    tracing::warn!(chat = %name, step = %step.key, "left out: {reason}");
+                    let _ = self.store.mark_skipped(step.id, &reason, self.now());
+                    self.emit(HostEvent::Skipped {
+                        chat: name.to_string(),
+                        key: step.key.clone(),
+                        reason,
+                    });
+                }
+                Decision::PostNow => {
+                    let deadline = give_up_at(kind, times);
+                    match self.post_step(&chat, &step, deadline).await {
+                        Some(remote_id) => {
+                            if kind == StepKind::Welcome && chat.pin_welcome && !pinned {
+                                pinned = true;
+                                if let Err(e) = self.instance.pin(&remote_id).await {
+                                    tracing::warn!(chat = %name, "could not pin the welcome: {e}");
+                                }
+                            }
+                        }
+                        None if self.shutdown.requested() => return false,
+                        None => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Re-reads the question file and templates and updates the planned
+    /// steps. False when there is no question file and nothing was planned.
+    fn replan(&self, chat: &Chat, occ: &Occurrence, chat_id: ChatId) -> bool {
+        let planned_before = self.store.steps(chat_id).map(|s| !s.is_empty()).unwrap_or(false);
+        let Some((path, fallback)) = prompts::question_file_for(chat, occ.date) else {
+            return planned_before;
+        };
+        let next = plan::resolve_start(chat.zone, occ.date + chrono::Duration::days(7), chat.time);
+        let built = prompts::load_questions(&path, fallback, chat).and_then(|qs| {
+            let templates = Templates::load(&chat.prompts_dir)?.0;
+            plan::build_steps(chat, occ, &qs, &templates, Some(&next)).map_err(|d| vec![d])
+        });
+        match built {
+            Ok(steps) => {
+                if let Err(e) = self.store.sync_steps(chat_id, &steps, self.now()) {
+                    tracing::error!(chat = %chat.name, "cannot save the plan: {e}");
+                }
+                true
+            }
+            Err(diags) => {
+                let first = diags.first().map(Diagnostic::to_string).unwrap_or_default();
+                if planned_before {
+                    tracing::warn!(
+                        chat = %chat.name,
+                        "{} has errors; keeping the last good version (run `chathost check`):\n{first}",
+                        path.display()
+                    );
+                } else {
+                    tracing::error!(
+                        chat = %chat.name,
+                        "{} has errors and there is no earlier good version (run `chathost check`):\n{first}",
+                        path.display()
+                    );
+                }
+                planned_before
+            }
+        }
+    }
+
+    /// Posts one step exactly once. Returns the remote id when posted.
+    async fn post_step(&mut self, chat: &Chat, step: &StepRecord, deadline: DateTime<Utc>) -> Option<String> {
+        let mut unknown_outcome = step.state == StepState::Posting;
+        loop {
+            if let Some(until) = self.instance.pause_until(self.now()) {
+                tracing::info!(chat = %chat.name, step = %step.key, "close to the rate limit; pausing until {}", until.format("%H:%M:%SZ"));
+                if let Woke::Stop = self.wait_until(until).await {
+                    return None;
+                }
+            }
+            if unknown_outcome {
+                match self.find_posted(step).await {
+                    Ok(Some(remote)) => {
+                        tracing::info!(chat = %chat.name, step = %step.key, remote_id = %remote.id, "found on the server after an unknown outcome; not posting again");
+                        return self.posted(chat, step, remote);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        // Posting blind could post twice: try again later.
+                        tracing::warn!(chat = %chat.name, step = %step.key, "cannot check whether it was posted: {e}");
+                        if !self.backoff(chat, step, 1, deadline, &e.message).await {
+                            return None;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let now = self.now();
+            let attempt = match self.store.begin_attempt(step.id, now) {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::error!(chat = %chat.name, step = %step.key, "cannot record the attempt, not posting: {e}");
+                    self.pause_after_store_error().await;
+                    return None;
+                }
+            };
+            tracing::info!(chat = %chat.name, step = %step.key, attempt = attempt.number, planned = %step.planned_at.format("%H:%M:%SZ"), "posting");
+            let result = self
+                .instance
+                .post_status(&NewStatus {
+                    text: &step.text,
+                    visibility: chat.visibility,
+                    language: &chat.language,
+                    in_reply_to_id: None,
+                    idempotency_key: &attempt.idempotency_key,
+                })
+                .await;
+            match result {
+                Ok(remote) => return self.posted(chat, step, remote),
+                Err(e) => {
+                    let _ = self.store.record_attempt_error(step.id, &e.message, e.status, self.now());
+                    match e.class {
+                        FailureClass::Permanent => {
+                            tracing::error!(chat = %chat.name, step = %step.key, "not posted, and retrying cannot help: {}", e.message);
+                            let _ = self.store.mark_failed(step.id, &e.message, e.status, self.now());
+                            self.emit(HostEvent::Failed {
+                                chat: chat.name.clone(),
+                                key: step.key.clone(),
+                                reason: e.message,
+                            });
+                            return None;
+                        }
+                        FailureClass::Wait(_) | FailureClass::WaitFor(_) => {
+                            let until = match e.class {
+                                FailureClass::Wait(t) => t,
+                                FailureClass::WaitFor(d) => self.now() + chrono::Duration::from_std(d).unwrap_or_default(),
+                                _ => unreachable!("matched above"),
+                            };
+                            unknown_outcome = false;
+                            tracing::warn!(chat = %chat.name, step = %step.key, "{}", e.message);
+                            if until > deadline {
+                                return self.give_up(chat, step, &e.message);
+                            }
+                            if let Woke::Stop = self.wait_until(until).await {
+                                return None;
+                            }
+                        }
+                        FailureClass::Transient => {
+                            unknown_outcome = true;
+                            tracing::warn!(chat = %chat.name, step = %step.key, attempt = attempt.number, "{}; will check and retry", e.message);
+                            if !self.backoff(chat, step, attempt.number, deadline, &e.message).await {
+                                return None;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits before the next attempt (exponential, with jitter). False when
+    /// the step was given up or shutdown came.
+    async fn backoff(&mut self, chat: &Chat, step: &StepRecord, attempt: u32, deadline: DateTime<Utc>, why: &str) -> bool {
+        let base = Duration::from_secs(1u64 << attempt.min(6)).min(MAX_BACKOFF);
+        let jitter = rand::thread_rng().gen_range(0.0..0.5);
+        let pause = base.mul_f64(1.0 + jitter);
+        let until = self.now() + chrono::Duration::from_std(pause).unwrap_or_default();
+        if until > deadline {
+            self.give_up(chat, step, why);
+            return false;
+        }
+        !matches!(self.wait_until(until).await, Woke::Stop)
+    }
+
+    fn give_up(&self, chat: &Chat, step: &StepRecord, why: &str) -> Option<String> {
+        let reason = format!("gave up: the moment for it has passed ({why})");
+        tracing::error!(chat = %chat.name, step = %step.key, "{reason}");
+        let _ = self.store.mark_failed(step.id, &reason, None, self.now());
+        self.emit(HostEvent::Failed {
+            chat: chat.name.clone(),
+            key: step.key.clone(),
+            reason,
+        });
+        None
+    }
+
+    fn posted(&self, chat: &Chat, step: &StepRecord, remote: crate::instance::RemoteStatus) -> Option<String> {
+        let now = self.now();
+        let late_ms = (now - step.planned_at).num_milliseconds();
+        let record = RemotePost {
+            id: remote.id.clone(),
+            uri: remote.uri.clone(),
+            url: remote.url.clone(),
+            created_at: remote.created_at,
+        };
+        if let Err(e) = self.store.mark_posted(step.id, &record, now) {
+            // The post exists; the database could not say so. Loud: a
+            // restart would reconcile and find it, not post it again.
+            tracing::error!(chat = %chat.name, step = %step.key, remote_id = %remote.id, "posted, but the database could not record it: {e}");
+        }
+        tracing::info!(chat = %chat.name, step = %step.key, remote_id = %remote.id, late_ms, "posted");
+        self.emit(HostEvent::Posted {
+            chat: chat.name.clone(),
+            key: step.key.clone(),
+            planned: step.planned_at,
+            at: now,
+            text: step.text.clone(),
+            remote_id: remote.id.clone(),
+        });
+        Some(remote.id)
+    }
+
+    /// Looks for the step's post among the bot's recent statuses.
+    async fn find_posted(&self, step: &StepRecord) -> Result<Option<crate::instance::RemoteStatus>, crate::instance::CallError> {
+        let recent = self.instance.own_recent_statuses(&self.account_id).await?;
+        let taken: Vec<String> = self
+            .store
+            .steps(step.chat_id)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.id != step.id)
+            .filter_map(|s| s.remote.map(|r| r.id))
+            .collect();
+        Ok(recent.into_iter().find(|s| {
+            s.created_at >= step.planned_at - RECONCILE_MARGIN
+                && !taken.contains(&s.id)
+                && html::same_post(&step.text, &s.content)
+        }))
+    }
+
+    async fn finish(&self, chat: &Chat, occ: &Occurrence, chat_id: ChatId, steps: &[StepRecord]) {
+        if chat.pin_welcome
+            && let Some(welcome) = steps
+                .iter()
+                .find(|s| s.kind == StepKind::Welcome)
+                .and_then(|s| s.remote.as_ref().map(|r| r.id.clone()))
+            && let Err(e) = self.instance.unpin(&welcome).await
+        {
+            tracing::warn!(chat = %chat.name, "could not unpin the welcome: {e}");
+        }
+        let _ = self.store.set_chat_state(chat_id, ChatState::Done, self.now());
+        let posted = steps.iter().filter(|s| s.state == StepState::Posted).count();
+        tracing::info!(chat = %chat.name, date = %occ.date, posted, of = steps.len(), "chat over");
+        self.emit(HostEvent::ChatDone {
+            chat: chat.name.clone(),
+            date: occ.date,
+        });
+    }
+
+    /// After a database error: wait a little before trying again. False on
+    /// shutdown.
+    async fn pause_after_store_error(&mut self) -> bool {
+        let until = self.now() + chrono::Duration::seconds(30);
+        !matches!(self.wait_until(until).await, Woke::Stop)
+    }
+}
+
+fn longest_lead(chat: &Chat) -> chrono::Duration {
+    let lead = chat.reminders.iter().max().copied().unwrap_or_default();
+    chrono::Duration::from_std(lead).unwrap_or_default() + chrono::Duration::minutes(1)
+}
+
+fn chat_times(chat: &Chat, occ: &Occurrence) -> ChatTimes {
+    let start = occ.start_utc();
+    ChatTimes {
+        start,
+        wrap_up: start + chrono::Duration::minutes(i64::from(chat.pacing.wrap_up)),
+    }
+}
+
+/// The last moment worth retrying a step: reminders until the start, chat
+/// posts until the wrap-up, the wrap-up for an hour after it.
+fn give_up_at(kind: StepKind, times: ChatTimes) -> DateTime<Utc> {
+    match kind {
+        StepKind::Reminder { .. } => times.start,
+        StepKind::WrapUp => times.wrap_up + chrono::Duration::hours(1),
+        _ => times.wrap_up,
+    }
+}

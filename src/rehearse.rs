@@ -1,0 +1,164 @@
+//! One-off chats: `chathost chat --now` (on the real account) and
+//! `chathost rehearse` (a whole chat from the host's files against the
+//! built-in sandbox, with simulated participants, on a fast clock).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use tokio::sync::mpsc;
+
+use crate::clock::{Clock, ScaledClock, SharedClock};
+use crate::config::{self, Config, Software};
+use crate::host::{HostEvent, Shutdown};
+use crate::plan::{self, Occurrence};
+use crate::prompts;
+use crate::sandbox::{Flavour, Sandbox, SandboxConfig};
+use crate::secret::Secret;
+use crate::service;
+
+/// Settings for a chat starting about a minute after `now`, with the
+/// questions of the chat's next date and no reminders; returns the
+/// settings, the chat date and the one-off chat's name (distinct from the
+/// weekly chat's, so the weekly record is not touched).
+pub fn one_off(
+    config: &Config,
+    name: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(Config, Occurrence, String), String> {
+    let names: Vec<&str> = config.chats.iter().map(|c| c.name.as_str()).collect();
+    let chat = match name {
+        Some(n) => config
+            .chats
+            .iter()
+            .find(|c| c.name == n)
+            .ok_or_else(|| format!("no chat `{n}` in bot.toml (chats: {})", names.join(", ")))?,
+        None if config.chats.len() == 1 => &config.chats[0],
+        None => return Err(format!("bot.toml has several chats; pick one with --chat ({})", names.join(", "))),
+    };
+    let next = plan::occurrences(chat, now)
+        .next()
+        .ok_or("no upcoming chat date")?;
+    let (questions, _) = prompts::question_file_for(chat, next.date).ok_or_else(|| {
+        format!(
+            "no question file for the next chat ({}) and no fallback: add {}",
+            next.date,
+            prompts::dated_path(&chat.prompts_dir, next.date).display()
+        )
+    })?;
+    let start = now.duration_trunc(Duration::minutes(1)).unwrap_or(now) + Duration::minutes(2);
+    let local = start.with_timezone(&chat.zone);
+    let mut one = chat.clone();
+    one.name = format!("{}_now_{}", chat.name, now.format("%Y%m%d%H%M%S"));
+    one.reminders.clear();
+    // The next date's questions, whatever today's date is.
+    one.fallback = Some(questions);
+    one.prompts_dir = chat.prompts_dir.clone();
+    let occ = Occurrence {
+        date: local.date_naive(),
+        start: local,
+        start_note: None,
+    };
+    let mut settings = config.clone();
+    settings.chats = vec![one.clone()];
+    Ok((settings, occ, one.name))
+}
+
+/// Runs a whole chat from the host's files against an in-process sandbox,
+/// `speed` times faster than real time, printing each post as it goes.
+pub async fn rehearse(
+    path: &Path,
+    speed: f64,
+    participants: usize,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    if !(speed > 0.0 && speed <= 100_000.0) {
+        return Err("--speed must be between 0 and 100000".into());
+    }
+    let loaded = config::load(path).map_err(|d| d.iter().map(ToString::to_string).collect::<String>())?;
+    let clock: SharedClock = Arc::new(ScaledClock::new(Utc::now(), speed));
+    let (mut settings, occ, name) = one_off(&loaded.config, None, clock.now())?;
+    let chat = settings.chats[0].clone();
+
+    let sandbox = Sandbox::start(SandboxConfig {
+        flavour: Flavour::Mastodon,
+        participants,
+        hashtag: chat.hashtag.clone(),
+        clock: clock.clone(),
+        max_characters: Some(settings.instance.max_characters),
+        ..SandboxConfig::default()
+    })
+    .await
+    .map_err(|e| format!("cannot start the sandbox: {e}"))?;
+    let state = std::env::temp_dir().join(format!("chathost-rehearsal-{}", std::process::id()));
+    settings.instance.url = sandbox.base_url().to_string();
+    settings.instance.software = Software::Mastodon;
+    settings.state_dir = state.clone();
+    let _ = writeln!(
+        out,
+        "Rehearsing #{} at {speed}x against the sandbox at {} with {participants} simulated participants.\nQuestions: {}\n",
+        chat.hashtag,
+        sandbox.base_url(),
+        chat.fallback.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+    );
+
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let (_trigger, shutdown) = Shutdown::new();
+    let started = service::start(service::Parts {
+        config: settings,
+        token: Secret::new(sandbox.bot().token.expose()),
+        clock: clock.clone(),
+        use_scheduler: false,
+        events: Some(events_tx),
+        shutdown,
+    })
+    .await?;
+    let mut host = started.host.clone();
+    let run = tokio::spawn(async move { host.run_occurrence(&name, &occ).await });
+
+    let zone = chat.zone;
+    let mut posted = 0;
+    while let Some(event) = events.recv().await {
+        match event {
+            HostEvent::Posted { planned, at, text, .. } => {
+                posted += 1;
+                let late = (at - planned).num_milliseconds() as f64 / 1000.0;
+                let _ = writeln!(
+                    out,
+                    "{}  (+{late:.1}s)  {}",
+                    planned.with_timezone(&zone).format("%H:%M"),
+                    text.replace('\n', "\n                ")
+                );
+            }
+            HostEvent::Skipped { key, reason, .. } => {
+                let _ = writeln!(out, "       left out {key}: {reason}");
+            }
+            HostEvent::Failed { key, reason, .. } => {
+                let _ = writeln!(out, "       FAILED {key}: {reason}");
+            }
+            HostEvent::ChatDone { .. } => break,
+        }
+        let _ = out.flush();
+    }
+    let _ = run.await;
+
+    let bot = sandbox.bot().acct;
+    let answers: Vec<_> = sandbox
+        .accounts()
+        .into_iter()
+        .filter(|a| a.acct != bot)
+        .flat_map(|a| sandbox.statuses_of(&a.acct))
+        .filter(|s| s.deleted_at.is_none())
+        .collect();
+    let people: std::collections::BTreeSet<_> = answers.iter().map(|s| s.acct.clone()).collect();
+    let _ = writeln!(
+        out,
+        "\nDone: {posted} posts by the bot; {} answers from {} participants reached the sandbox.",
+        answers.len(),
+        people.len()
+    );
+    sandbox.shutdown().await;
+    let _ = std::fs::remove_dir_all(&state);
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! Puts the engine together: settings, token, server, database, one task per
+//! chat — for `chathost run`, `chathost chat --now` and `chathost rehearse`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::host::{Host, HostEvent, Shutdown};
+use crate::instance::Instance;
+use crate::schedule::Waiter;
+use crate::secret::Secret;
+use crate::store::Store;
+
+/// The database file under the state directory.
+pub const DATABASE: &str = "chathost.sqlite3";
+
+/// What the engine needs to start.
+pub struct Parts {
+    /// Checked settings.
+    pub config: Config,
+    /// The access token.
+    pub token: Secret,
+    /// Time.
+    pub clock: SharedClock,
+    /// Hand long waits to tokio-cron-scheduler (the real clock only).
+    pub use_scheduler: bool,
+    /// Where to report events, if anyone listens.
+    pub events: Option<mpsc::UnboundedSender<HostEvent>>,
+    /// Stop request.
+    pub shutdown: Shutdown,
+}
+
+/// A started engine: its host (for one-off chats) and a way to swap in new
+/// settings (SIGHUP).
+pub struct Started {
+    /// The shared engine state.
+    pub host: Host,
+    /// Send new settings here.
+    pub reload: watch::Sender<Arc<Config>>,
+}
+
+/// Connects to the server, opens the database and builds the host.
+pub async fn start(parts: Parts) -> Result<Started, String> {
+    let config = parts.config;
+    let instance = Instance::connect(&config.instance, &parts.token)
+        .await
+        .map_err(|e| format!("{}: {e}", config.instance.url))?;
+    let facts = instance
+        .facts()
+        .await
+        .map_err(|e| format!("{}: {e}", config.instance.url))?;
+    if !facts.bot {
+        tracing::warn!(
+            "the account @{} is not marked as a bot; tick \"This is an automated account\" in its profile settings",
+            facts.acct
+        );
+    }
+    tracing::info!(
+        account = %facts.acct,
+        instance = %config.instance.url,
+        version = %facts.version,
+        max_characters = facts.max_characters,
+        "connected"
+    );
+    let store = open_store(&config.state_dir)?;
+    let waiter = if parts.use_scheduler {
+        Waiter::with_scheduler(parts.clock.clone()).await?
+    } else {
+        Waiter::on_clock(parts.clock.clone())
+    };
+    let (reload, config_rx) = watch::channel(Arc::new(config));
+    Ok(Started {
+        host: Host {
+            config: config_rx,
+            store,
+            instance: Arc::new(instance),
+            account_id: facts.account_id,
+            acct: facts.acct,
+            waiter,
+            shutdown: parts.shutdown,
+            events: parts.events,
+        },
+        reload,
+    })
+}
+
+/// Opens (creating) the database under the state directory.
+pub fn open_store(state_dir: &Path) -> Result<Store, String> {
+    std::fs::create_dir_all(state_dir).map_err(|e| {
+        format!(
+            "cannot create the state directory {}: {e} (set [state] dir in bot.toml, or StateDirectory= under systemd)",
+            state_dir.display()
+        )
+    })?;
+    Store::open(&state_dir.join(DATABASE)).map_err(|e| e.to_string())
+}
+
+/// Hosts every configured chat until shutdown; a chat added to bot.toml
+/// (SIGHUP) gets its own task.
+pub async fn run_all(started: &Started) {
+    let mut tasks: BTreeMap<String, JoinHandle<()>> = BTreeMap::new();
+    let mut config = started.host.config.clone();
+    let mut shutdown = started.host.shutdown.clone();
+    loop {
+        tasks.retain(|_, t| !t.is_finished());
+        let names: Vec<String> = config.borrow().chats.iter().map(|c| c.name.clone()).collect();
+        for name in names {
+            if !tasks.contains_key(&name) {
+                let task = tokio::spawn(started.host.clone().run_chat_forever(name.clone()));
+                tasks.insert(name, task);
+            }
+        }
+        tokio::select! {
+            changed = config.changed() => if changed.is_err() { break },
+            _ = shutdown.wait() => break,
+        }
+    }
+    for (name, task) in tasks {
+        if let Err(e) = task.await {
+            tracing::error!(chat = %name, "the chat's task ended abnormally: {e}");
+        }
+    }
+}
