@@ -4,5 +4,8 @@
 //!
 //! - [`clock`] — injected time: the wall clock, or a faster one for tests and
 //!   rehearsals.
+//! - [`sandbox`] — an embedded Mastodon-compatible server with simulated
+//!   participants, for tests, benchmarks and `chathost rehearse`.
 
 pub mod clock;
+pub mod sandbox;
