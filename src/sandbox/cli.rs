@@ -65,10 +65,20 @@ pub fn print_banner(sandbox: &Sandbox, out: &mut impl Write) -> io::Result<()> {
     let url = sandbox.base_url();
     let bot = sandbox.bot();
     let tag = sandbox.hashtag();
-    writeln!(out, "chathost sandbox ({} flavour) listening on {url}", sandbox.flavour())?;
+    writeln!(
+        out,
+        "chathost sandbox ({} flavour) listening on {url}",
+        sandbox.flavour()
+    )?;
     writeln!(out, "hashtag: #{tag}")?;
     writeln!(out)?;
-    writeln!(out, "bot account:  {:<12} id {}  token {}", bot.acct, bot.id, bot.token.expose())?;
+    writeln!(
+        out,
+        "bot account:  {:<12} id {}  token {}",
+        bot.acct,
+        bot.id,
+        bot.token.expose()
+    )?;
     writeln!(out, "participants:")?;
     for a in sandbox.accounts().iter().skip(1) {
         let mut traits = Vec::new();
@@ -87,11 +97,20 @@ pub fn print_banner(sandbox: &Sandbox, out: &mut impl Write) -> io::Result<()> {
         if a.note.contains("#nobot") {
             traits.push("#nobot".into());
         }
-        writeln!(out, "  {:<12} token {}  ({})", a.acct, a.token.expose(), traits.join(", "))?;
+        writeln!(
+            out,
+            "  {:<12} token {}  ({})",
+            a.acct,
+            a.token.expose(),
+            traits.join(", ")
+        )?;
     }
     let token = bot.token.expose();
     writeln!(out)?;
-    writeln!(out, "Post a question (participants answer within the answer window):")?;
+    writeln!(
+        out,
+        "Post a question (participants answer within the answer window):"
+    )?;
     writeln!(
         out,
         "  curl -s -H 'Authorization: Bearer {token}' --data-urlencode 'status=#{tag} Q1: What helps you learn?' {url}/api/v1/statuses"

@@ -128,7 +128,9 @@ pub fn local_mentions(text: &str, local_domain: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for s in parse(text) {
         if let Segment::Mention { username, domain } = s {
-            let local = domain.as_deref().is_none_or(|d| d.eq_ignore_ascii_case(local_domain));
+            let local = domain
+                .as_deref()
+                .is_none_or(|d| d.eq_ignore_ascii_case(local_domain));
             if local && !out.iter().any(|u| u.eq_ignore_ascii_case(&username)) {
                 out.push(username);
             }
@@ -192,7 +194,9 @@ pub fn render_html(
             Segment::Tag(name) => inline.push_str(&tag_link(flavour, base_url, &name)),
             Segment::Url(url) => inline.push_str(&url_link(flavour, &url)),
             Segment::Mention { username, domain } => {
-                let local = domain.as_deref().is_none_or(|d| d.eq_ignore_ascii_case(local_domain));
+                let local = domain
+                    .as_deref()
+                    .is_none_or(|d| d.eq_ignore_ascii_case(local_domain));
                 match is_local_user(&username).filter(|_| local) {
                     Some(canonical) => {
                         inline.push_str(&mention_link(flavour, base_url, &canonical))
@@ -248,7 +252,9 @@ fn tag_link(flavour: Flavour, base_url: &str, name: &str) -> String {
     let name = escape(name);
     match flavour {
         Flavour::Mastodon => {
-            format!(r#"<a href="{href}" class="mention hashtag" rel="tag">#<span>{name}</span></a>"#)
+            format!(
+                r#"<a href="{href}" class="mention hashtag" rel="tag">#<span>{name}</span></a>"#
+            )
         }
         Flavour::GoToSocial => format!(
             r#"<a href="{href}" class="mention hashtag" rel="tag nofollow noreferrer noopener" target="_blank">#<span>{name}</span></a>"#
@@ -286,7 +292,9 @@ fn url_link(flavour: Flavour, url: &str) -> String {
             )
         }
         Flavour::GoToSocial => {
-            format!(r#"<a href="{href}" rel="nofollow noreferrer noopener" target="_blank">{href}</a>"#)
+            format!(
+                r#"<a href="{href}" rel="nofollow noreferrer noopener" target="_blank">{href}</a>"#
+            )
         }
     }
 }
@@ -374,8 +382,14 @@ mod tests {
         let url = format!("https://example.com/{}", "x".repeat(100));
         let text = format!("A1: {url}");
         assert_eq!(counted_length(Flavour::Mastodon, &text, ""), 4 + 23);
-        assert_eq!(counted_length(Flavour::GoToSocial, &text, ""), text.chars().count());
+        assert_eq!(
+            counted_length(Flavour::GoToSocial, &text, ""),
+            text.chars().count()
+        );
         assert_eq!(counted_length(Flavour::Mastodon, "héllo", "cw"), 7);
-        assert_eq!(counted_length(Flavour::Mastodon, "@bob@elsewhere.social", ""), 4);
+        assert_eq!(
+            counted_length(Flavour::Mastodon, "@bob@elsewhere.social", ""),
+            4
+        );
     }
 }

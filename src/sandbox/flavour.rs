@@ -115,7 +115,9 @@ impl Flavour {
     /// Error text of an over-long post.
     pub fn too_long_error(self, max: usize) -> String {
         match self {
-            Flavour::Mastodon => format!("Validation failed: Text character limit of {max} exceeded"),
+            Flavour::Mastodon => {
+                format!("Validation failed: Text character limit of {max} exceeded")
+            }
             Flavour::GoToSocial => {
                 format!("Bad Request: text with spoiler exceed max chars ({max})")
             }

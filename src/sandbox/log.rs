@@ -146,11 +146,19 @@ pub fn token_of(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
 }
 
 /// The outermost middleware: identifies the caller and records the request.
-pub(crate) async fn layer(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+pub(crate) async fn layer(
+    State(shared): State<Arc<Shared>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let caller = match token_of(request.headers(), request.uri().query()) {
         None => Caller::default(),
         Some(token) => {
-            let account = shared.state.lock().expect("state lock").account_by_token(&token);
+            let account = shared
+                .state
+                .lock()
+                .expect("state lock")
+                .account_by_token(&token);
             Caller {
                 account,
                 bad_token: account.is_none(),
@@ -190,7 +198,10 @@ mod tests {
     #[test]
     fn token_comes_from_the_header_or_the_query() {
         let mut headers = HeaderMap::new();
-        assert_eq!(token_of(&headers, Some("stream=user&access_token=a%2Bb")), Some("a+b".into()));
+        assert_eq!(
+            token_of(&headers, Some("stream=user&access_token=a%2Bb")),
+            Some("a+b".into())
+        );
         headers.insert("authorization", "Bearer xyz".parse().unwrap());
         assert_eq!(token_of(&headers, None), Some("xyz".into()));
         assert_eq!(token_of(&HeaderMap::new(), Some("stream=user")), None);

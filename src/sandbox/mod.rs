@@ -57,7 +57,7 @@ pub use content::{counted_length, render_html};
 pub use faults::{Fault, FaultKind, Faults};
 pub use flavour::Flavour;
 pub use log::{RequestLog, RequestRecord};
-pub use participants::{AnswerStyle, Afterwards, Persona, question_number};
+pub use participants::{Afterwards, AnswerStyle, Persona, question_number};
 pub use state::{Token, Visibility};
 
 use crate::clock::{SharedClock, SystemClock};
@@ -191,7 +191,10 @@ impl Sandbox {
                 .max_characters
                 .unwrap_or_else(|| config.flavour.default_max_characters()),
             clock: config.clock.clone(),
-            ids: IdGen::new(config.flavour.id_style(), StdRng::seed_from_u64(config.seed)),
+            ids: IdGen::new(
+                config.flavour.id_style(),
+                StdRng::seed_from_u64(config.seed),
+            ),
             accounts: Vec::new(),
             tokens: HashMap::new(),
             statuses: BTreeMap::new(),
@@ -222,7 +225,9 @@ impl Sandbox {
             events: events.clone(),
             faults: Faults::default(),
             log: RequestLog::default(),
-            limiter: config.rate_limit.then(|| ratelimit::RateLimiter::new(config.flavour)),
+            limiter: config
+                .rate_limit
+                .then(|| ratelimit::RateLimiter::new(config.flavour)),
             shutdown: shutdown.clone(),
         });
         let router = server::router(shared.clone());
@@ -328,7 +333,10 @@ impl Sandbox {
         }
         if let Some(server) = self.server.take() {
             let abort = server.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(5), server).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(5), server)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }

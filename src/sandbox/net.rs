@@ -80,7 +80,13 @@ impl Listener for KillableListener {
                         addr,
                         control: control.clone(),
                     };
-                    return (KillableStream { inner: stream, control }, info);
+                    return (
+                        KillableStream {
+                            inner: stream,
+                            control,
+                        },
+                        info,
+                    );
                 }
                 // Out of file descriptors and the like: wait and go on, as
                 // axum's own TcpListener does.

@@ -133,17 +133,41 @@ mod tests {
         // gotosocial/13_tag_timeline_next.json: the last page still has next.
         let url = "http://127.0.0.1:8089/api/v1/timelines/tag/testchat";
         let page = ids(&["01M8B046QKBBJZ44242GKF0MSY"]);
-        let link = link_header(Flavour::GoToSocial, url, &page, 2, true, NextLink::Always, &[]);
+        let link = link_header(
+            Flavour::GoToSocial,
+            url,
+            &page,
+            2,
+            true,
+            NextLink::Always,
+            &[],
+        );
         assert_eq!(
             link.unwrap(),
             "<http://127.0.0.1:8089/api/v1/timelines/tag/testchat?limit=2&max_id=01M8B046QKBBJZ44242GKF0MSY>; rel=\"next\", \
              <http://127.0.0.1:8089/api/v1/timelines/tag/testchat?limit=2&min_id=01M8B046QKBBJZ44242GKF0MSY>; rel=\"prev\""
         );
         // No limit sent: GoToSocial still writes limit=20.
-        let link = link_header(Flavour::GoToSocial, url, &page, 20, false, NextLink::Always, &[]);
+        let link = link_header(
+            Flavour::GoToSocial,
+            url,
+            &page,
+            20,
+            false,
+            NextLink::Always,
+            &[],
+        );
         assert!(link.unwrap().contains("?limit=20&max_id="));
         assert_eq!(
-            link_header(Flavour::GoToSocial, url, &[], 20, false, NextLink::Always, &[]),
+            link_header(
+                Flavour::GoToSocial,
+                url,
+                &[],
+                20,
+                false,
+                NextLink::Always,
+                &[]
+            ),
             None
         );
     }
@@ -153,12 +177,28 @@ mod tests {
         let url = "https://m.example/api/v1/accounts/1/statuses";
         let page = ids(&["5", "4"]);
         let kept = [("exclude_replies", "true".to_string())];
-        let link = link_header(Flavour::Mastodon, url, &page, 20, false, NextLink::WhenFull, &kept);
+        let link = link_header(
+            Flavour::Mastodon,
+            url,
+            &page,
+            20,
+            false,
+            NextLink::WhenFull,
+            &kept,
+        );
         assert_eq!(
             link.unwrap(),
             "<https://m.example/api/v1/accounts/1/statuses?exclude_replies=true&min_id=5>; rel=\"prev\""
         );
-        let link = link_header(Flavour::Mastodon, url, &page, 2, true, NextLink::Always, &[]);
+        let link = link_header(
+            Flavour::Mastodon,
+            url,
+            &page,
+            2,
+            true,
+            NextLink::Always,
+            &[],
+        );
         assert_eq!(
             link.unwrap(),
             "<https://m.example/api/v1/accounts/1/statuses?limit=2&max_id=4>; rel=\"next\", \

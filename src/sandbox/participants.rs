@@ -191,7 +191,9 @@ fn is_question(shared: &Shared, status: &StatusEvent) -> Option<u32> {
 
 /// A reproducible random source for participant `index` and question `q`.
 fn rng_for(seed: u64, q: u32, index: usize) -> StdRng {
-    StdRng::seed_from_u64(seed ^ (u64::from(q) << 32) ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    StdRng::seed_from_u64(
+        seed ^ (u64::from(q) << 32) ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    )
 }
 
 /// The answer text of `persona` to question `q`.
@@ -267,7 +269,10 @@ async fn answer(shared: Arc<Shared>, question: Arc<StatusEvent>, q: u32, index: 
         Afterwards::Nothing => Ok(()),
     };
     if let Err(e) = result {
-        tracing::debug!("participant {index} could not change its answer: {}", e.message);
+        tracing::debug!(
+            "participant {index} could not change its answer: {}",
+            e.message
+        );
     }
 }
 
@@ -281,7 +286,11 @@ pub(crate) async fn burst(shared: &Shared, q: u32, posts: usize) -> Vec<String> 
     }
     for k in 0..posts {
         let index = 1 + k % participants;
-        let text = format!("A{q}: {} (#{k}) #{}", PHRASES[k % PHRASES.len()], shared.hashtag);
+        let text = format!(
+            "A{q}: {} (#{k}) #{}",
+            PHRASES[k % PHRASES.len()],
+            shared.hashtag
+        );
         let posted = shared.state.lock().expect("state lock").post(
             index,
             NewStatus {
@@ -304,7 +313,10 @@ mod tests {
 
     #[test]
     fn questions_are_found_after_leading_hashtags_and_in_any_case() {
-        assert_eq!(question_number("#testchat Q1: What is it? [run 2fe2ee]"), Some(1));
+        assert_eq!(
+            question_number("#testchat Q1: What is it? [run 2fe2ee]"),
+            Some(1)
+        );
         assert_eq!(question_number("Welcome!\nq12: and you?"), Some(12));
         assert_eq!(question_number("A1: Paris #testchat"), None);
         assert_eq!(question_number("Q: no number"), None);
@@ -322,7 +334,11 @@ mod tests {
                 .count(),
             1
         );
-        for style in [AnswerStyle::ReplyWithTag, AnswerStyle::TopLevel, AnswerStyle::ReplyWithoutTag] {
+        for style in [
+            AnswerStyle::ReplyWithTag,
+            AnswerStyle::TopLevel,
+            AnswerStyle::ReplyWithoutTag,
+        ] {
             assert!(s.iter().any(|s| s.persona.style == style));
         }
         for after in [Afterwards::Edit, Afterwards::Delete] {

@@ -111,7 +111,11 @@ pub fn reset_header(flavour: Flavour, reset: DateTime<Utc>) -> String {
 }
 
 /// The middleware: counts the request and adds the headers.
-pub(crate) async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+pub(crate) async fn layer(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(limiter) = shared.limiter.as_ref() else {
         return next.run(request).await;
     };
@@ -121,7 +125,9 @@ pub(crate) async fn layer(State(shared): State<Arc<Shared>>, request: Request, n
         (_, _) => request
             .extensions()
             .get::<axum::extract::ConnectInfo<super::net::ConnInfo>>()
-            .map_or("ip:unknown".to_string(), |c| format!("ip:{}", c.0.addr.ip())),
+            .map_or("ip:unknown".to_string(), |c| {
+                format!("ip:{}", c.0.addr.ip())
+            }),
     };
     let decision = limiter.check(&key, shared.clock.now());
     let mut response = if decision.allowed {
@@ -131,7 +137,10 @@ pub(crate) async fn layer(State(shared): State<Arc<Shared>>, request: Request, n
     };
     let headers = response.headers_mut();
     headers.insert("x-ratelimit-limit", HeaderValue::from(LIMIT));
-    headers.insert("x-ratelimit-remaining", HeaderValue::from(decision.remaining));
+    headers.insert(
+        "x-ratelimit-remaining",
+        HeaderValue::from(decision.remaining),
+    );
     if let Ok(v) = HeaderValue::from_str(&reset_header(shared.flavour, decision.reset)) {
         headers.insert("x-ratelimit-reset", v);
     }
@@ -157,7 +166,10 @@ mod tests {
             assert_eq!(d.reset, at("2026-11-26T04:00:00Z"));
         }
         assert!(!limiter.check("a", t).allowed);
-        assert!(limiter.check("b", t).allowed, "other clients are not affected");
+        assert!(
+            limiter.check("b", t).allowed,
+            "other clients are not affected"
+        );
         let d = limiter.check("a", at("2026-11-26T04:00:00Z"));
         assert!(d.allowed);
         assert_eq!(d.reset, at("2026-11-26T04:05:00Z"));

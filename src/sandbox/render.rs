@@ -15,7 +15,11 @@ pub fn time(t: DateTime<Utc>) -> String {
 }
 
 fn streaming_url(state: &State) -> String {
-    let scheme = if state.flavour.advertises_wss() { "wss" } else { "ws" };
+    let scheme = if state.flavour.advertises_wss() {
+        "wss"
+    } else {
+        "ws"
+    };
     format!("{scheme}://{}", state.domain)
 }
 
@@ -54,7 +58,11 @@ fn polls_config() -> Value {
 /// `GET /api/v1/instance`. GoToSocial's has no `contact_account`, which is
 /// why megalodon's `SNS::Mastodon` cannot decode it (a recorded fact).
 pub fn instance_v1(state: &State) -> Value {
-    let status_count = state.statuses.values().filter(|s| s.deleted_at.is_none()).count();
+    let status_count = state
+        .statuses
+        .values()
+        .filter(|s| s.deleted_at.is_none())
+        .count();
     let stats = json!({
         "user_count": state.accounts.len(),
         "status_count": status_count,
@@ -388,13 +396,40 @@ pub fn history(state: &State, s: &Status) -> Value {
     Value::Array(entries)
 }
 
-/// A followed (or not) hashtag.
+/// A followed (or not) hashtag. Mastodon adds a week of daily use counts
+/// (numbers as strings, newest day first); GoToSocial sends `[]`.
 pub fn tag(state: &State, name: &str, following: bool) -> Value {
     let name = name.to_lowercase();
+    let history: Vec<Value> = match state.flavour {
+        Flavour::GoToSocial => Vec::new(),
+        Flavour::Mastodon => {
+            let today = state.now().date_naive();
+            (0..7)
+                .map(|back| {
+                    let day = today - chrono::Days::new(back);
+                    let used: Vec<&Status> = state
+                        .statuses
+                        .values()
+                        .filter(|s| s.deleted_at.is_none() && s.tags.contains(&name))
+                        .filter(|s| s.created_at.date_naive() == day)
+                        .collect();
+                    let mut authors: Vec<usize> = used.iter().map(|s| s.author).collect();
+                    authors.sort_unstable();
+                    authors.dedup();
+                    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+                    json!({
+                        "day": midnight.timestamp().to_string(),
+                        "uses": used.len().to_string(),
+                        "accounts": authors.len().to_string()
+                    })
+                })
+                .collect()
+        }
+    };
     json!({
         "name": name,
         "url": format!("{}/tags/{name}", state.base_url),
-        "history": [],
+        "history": history,
         "following": following
     })
 }

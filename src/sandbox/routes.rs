@@ -34,10 +34,16 @@ impl FromRequestParts<Arc<Shared>> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared>) -> Result<Self, ApiError> {
-        let caller = parts.extensions.get::<Caller>().copied().unwrap_or_default();
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .copied()
+            .unwrap_or_default();
         match caller.account {
             Some(account) => Ok(Authed(account)),
-            None if caller.bad_token => Err(ApiError::new(401, shared.flavour.invalid_token_error())),
+            None if caller.bad_token => {
+                Err(ApiError::new(401, shared.flavour.invalid_token_error()))
+            }
             None => Err(ApiError::new(401, shared.flavour.missing_token_error())),
         }
     }
@@ -47,9 +53,17 @@ impl FromRequestParts<Arc<Shared>> for Viewer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared>) -> Result<Self, ApiError> {
-        let caller = parts.extensions.get::<Caller>().copied().unwrap_or_default();
-        if caller.account.is_none() && (caller.bad_token || !shared.flavour.allows_anonymous_reads()) {
-            return Authed::from_request_parts(parts, shared).await.map(|a| Viewer(Some(a.0)));
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .copied()
+            .unwrap_or_default();
+        if caller.account.is_none()
+            && (caller.bad_token || !shared.flavour.allows_anonymous_reads())
+        {
+            return Authed::from_request_parts(parts, shared)
+                .await
+                .map(|a| Viewer(Some(a.0)));
         }
         Ok(Viewer(caller.account))
     }
@@ -149,7 +163,10 @@ fn new_status(p: &Params, headers: &HeaderMap) -> Result<NewStatus, ApiError> {
     let visibility = match p.str("visibility").filter(|v| !v.is_empty()) {
         None => None,
         Some(v) => Some(Visibility::parse(&v).ok_or_else(|| {
-            ApiError::new(422, format!("Validation failed: Visibility '{v}' is not valid"))
+            ApiError::new(
+                422,
+                format!("Validation failed: Visibility '{v}' is not valid"),
+            )
         })?),
     };
     Ok(NewStatus {
@@ -295,7 +312,9 @@ pub(crate) async fn lookup(
     Query(q): Query<LookupQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let state = lock(&shared);
-    let index = state.account_by_acct(&q.acct).ok_or_else(|| state.not_found())?;
+    let index = state
+        .account_by_acct(&q.acct)
+        .ok_or_else(|| state.not_found())?;
     Ok(Json(render::account(&state, index, false)))
 }
 
@@ -308,11 +327,20 @@ pub(crate) async fn account_statuses(
 ) -> Result<Response, ApiError> {
     let state = lock(&shared);
     let index = state.account_by_id(&id).ok_or_else(|| state.not_found())?;
-    let exclude = q.exclude_replies.as_deref().is_some_and(|v| v == "true" || v == "1");
+    let exclude = q
+        .exclude_replies
+        .as_deref()
+        .is_some_and(|v| v == "true" || v == "1");
     let ids = state.statuses_by(index, viewer, exclude);
-    Ok(list_response(&state, &uri, ids, &q, 20, NextLink::WhenFull, |id| {
-        render::status(&state, &state.statuses[id])
-    }))
+    Ok(list_response(
+        &state,
+        &uri,
+        ids,
+        &q,
+        20,
+        NextLink::WhenFull,
+        |id| render::status(&state, &state.statuses[id]),
+    ))
 }
 
 pub(crate) async fn post_status(
@@ -378,7 +406,9 @@ pub(crate) async fn source(
     let state = lock(&shared);
     let status = state.visible_status(&id, Some(me))?;
     let v = status.current();
-    Ok(Json(json!({ "id": status.id.as_str(), "text": v.text, "spoiler_text": v.spoiler_text })))
+    Ok(Json(
+        json!({ "id": status.id.as_str(), "text": v.text, "spoiler_text": v.spoiler_text }),
+    ))
 }
 
 pub(crate) async fn context(
@@ -389,7 +419,9 @@ pub(crate) async fn context(
     let state = lock(&shared);
     let (ancestors, descendants) = state.context(&id, viewer)?;
     let render_all = |ids: Vec<Id>| -> Vec<Value> {
-        ids.iter().map(|i| render::status(&state, &state.statuses[i])).collect()
+        ids.iter()
+            .map(|i| render::status(&state, &state.statuses[i]))
+            .collect()
     };
     Ok(Json(json!({
         "ancestors": render_all(ancestors),
@@ -406,9 +438,15 @@ pub(crate) async fn tag_timeline(
 ) -> Result<Response, ApiError> {
     let state = lock(&shared);
     let ids = state.tagged(&tag)?;
-    Ok(list_response(&state, &uri, ids, &q, 20, NextLink::Always, |id| {
-        render::status(&state, &state.statuses[id])
-    }))
+    Ok(list_response(
+        &state,
+        &uri,
+        ids,
+        &q,
+        20,
+        NextLink::Always,
+        |id| render::status(&state, &state.statuses[id]),
+    ))
 }
 
 pub(crate) async fn get_tag(
@@ -519,7 +557,11 @@ mod tests {
     fn params_read_json_strings_as_booleans() {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", "application/json".parse().unwrap());
-        let p = Params::parse(&headers, br#"{"sensitive":"true","bot":false,"status":"hi"}"#).unwrap();
+        let p = Params::parse(
+            &headers,
+            br#"{"sensitive":"true","bot":false,"status":"hi"}"#,
+        )
+        .unwrap();
         assert_eq!(p.bool("sensitive"), Some(true));
         assert_eq!(p.bool("bot"), Some(false));
         assert_eq!(p.str("status").as_deref(), Some("hi"));

@@ -54,7 +54,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v2/instance", get(instance_v2))
         .route("/.well-known/nodeinfo", get(nodeinfo_links))
         .route("/nodeinfo/2.0", get(nodeinfo))
-        .route("/api/v1/accounts/verify_credentials", get(verify_credentials))
+        .route(
+            "/api/v1/accounts/verify_credentials",
+            get(verify_credentials),
+        )
         .route(
             "/api/v1/accounts/update_credentials",
             axum::routing::patch(update_credentials),

@@ -155,7 +155,9 @@ pub struct Status {
 impl Status {
     /// The current version.
     pub fn current(&self) -> &Version {
-        self.versions.last().expect("a status has at least one version")
+        self.versions
+            .last()
+            .expect("a status has at least one version")
     }
 }
 
@@ -303,7 +305,8 @@ impl State {
             token: Token::random(),
             persona,
         };
-        self.tokens.insert(account.token.clone(), self.accounts.len());
+        self.tokens
+            .insert(account.token.clone(), self.accounts.len());
         self.accounts.push(account);
         self.accounts.len() - 1
     }
@@ -336,8 +339,9 @@ impl State {
         }
         match status.visibility {
             Visibility::Public | Visibility::Unlisted => true,
-            Visibility::Private | Visibility::Direct => viewer
-                .is_some_and(|v| v == status.author || status.mentions.contains(&v)),
+            Visibility::Private | Visibility::Direct => {
+                viewer.is_some_and(|v| v == status.author || status.mentions.contains(&v))
+            }
         }
     }
 
@@ -380,9 +384,11 @@ impl State {
     /// (Mastodon only) `Idempotency-Key`. Returns the status id.
     pub fn post(&mut self, author: usize, new: NewStatus) -> Result<Id, ApiError> {
         let now = self.now();
-        if let Some(key) = new.idempotency_key.as_ref().filter(|_| {
-            self.flavour.honours_idempotency_key()
-        }) {
+        if let Some(key) = new
+            .idempotency_key
+            .as_ref()
+            .filter(|_| self.flavour.honours_idempotency_key())
+        {
             if let Some((id, at)) = self.idempotency.get(&(author, key.clone())) {
                 if now - *at < IDEMPOTENCY_TTL {
                     return Ok(id.clone());
@@ -519,7 +525,10 @@ impl State {
         answer["text"] = Value::String(self.statuses[&key].current().text.clone());
         let event = self.status_event(&key);
         let now = self.now();
-        self.statuses.get_mut(&key).expect("checked above").deleted_at = Some(now);
+        self.statuses
+            .get_mut(&key)
+            .expect("checked above")
+            .deleted_at = Some(now);
         let _ = self.events.send(Event::Deleted(event));
         Ok(answer)
     }
@@ -540,7 +549,12 @@ impl State {
     }
 
     /// Ids of `account`'s statuses that `viewer` may see.
-    pub fn statuses_by(&self, account: usize, viewer: Option<usize>, exclude_replies: bool) -> Vec<Id> {
+    pub fn statuses_by(
+        &self,
+        account: usize,
+        viewer: Option<usize>,
+        exclude_replies: bool,
+    ) -> Vec<Id> {
         self.statuses
             .values()
             .filter(|s| s.author == account && self.visible_to(s, viewer))
@@ -599,7 +613,11 @@ impl State {
     /// Follows `tag` for `account` (idempotent).
     pub fn follow_tag(&mut self, account: usize, tag: &str) {
         let tag = tag.to_lowercase();
-        if !self.follows.iter().any(|f| f.account == account && f.tag == tag) {
+        if !self
+            .follows
+            .iter()
+            .any(|f| f.account == account && f.tag == tag)
+        {
             let id = self.ids.next(self.now());
             self.follows.push(TagFollow { id, account, tag });
         }
@@ -608,12 +626,15 @@ impl State {
     /// Unfollows `tag` for `account`.
     pub fn unfollow_tag(&mut self, account: usize, tag: &str) {
         let tag = tag.to_lowercase();
-        self.follows.retain(|f| !(f.account == account && f.tag == tag));
+        self.follows
+            .retain(|f| !(f.account == account && f.tag == tag));
     }
 
     /// Whether `account` follows `tag`.
     pub fn follows_tag(&self, account: usize, tag: &str) -> bool {
         let tag = tag.to_lowercase();
-        self.follows.iter().any(|f| f.account == account && f.tag == tag)
+        self.follows
+            .iter()
+            .any(|f| f.account == account && f.tag == tag)
     }
 }

@@ -181,7 +181,9 @@ fn control(subs: &mut Vec<Sub>, account: Option<usize>, text: &str) -> Option<St
     let stream = msg["stream"].as_str()?;
     let sub = match Sub::parse(stream, msg["tag"].as_str(), account) {
         Ok(sub) => sub,
-        Err(e) => return Some(json!({ "error": e.message, "status": e.status.as_u16() }).to_string()),
+        Err(e) => {
+            return Some(json!({ "error": e.message, "status": e.status.as_u16() }).to_string());
+        }
     };
     match msg["type"].as_str()? {
         "subscribe" if !subs.contains(&sub) => subs.push(sub),
@@ -201,7 +203,11 @@ fn frames(shared: &Shared, subs: &[Sub], event: &Event) -> Vec<String> {
         match event {
             Event::Created(s) | Event::Edited(s) => {
                 if hears(shared, sub, s) {
-                    let name = if matches!(event, Event::Created(_)) { "update" } else { "status.update" };
+                    let name = if matches!(event, Event::Created(_)) {
+                        "update"
+                    } else {
+                        "status.update"
+                    };
                     out.push(frame(sub, name, &s.payload));
                 }
             }
@@ -237,7 +243,9 @@ fn hears(shared: &Shared, sub: &Sub, s: &StatusEvent) -> bool {
                 })
         }
         Sub::Hashtag { name, .. } => {
-            shared.flavour.hashtag_stream_delivers() && public && s.tags.contains(&name.to_lowercase())
+            shared.flavour.hashtag_stream_delivers()
+                && public
+                && s.tags.contains(&name.to_lowercase())
         }
         Sub::Public { .. } => shared.flavour.public_stream_delivers_updates() && public,
     }
