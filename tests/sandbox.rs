@@ -945,3 +945,59 @@ async fn chathost_sandbox_starts_fast_prints_tokens_and_serves_a_stock_client() 
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     assert!(rest.iter().any(|l| l.contains("stopping")), "{rest:?}");
 }
+
+#[tokio::test]
+async fn account_statuses_page_newest_first_and_can_leave_out_replies() {
+    let sandbox = common::sandbox(Flavour::Mastodon).await;
+    let api = Api::new(sandbox.base_url());
+    let bot = sandbox.bot();
+    let alice = sandbox.account("alice").unwrap();
+    let token = alice.token.expose();
+    let first = api.status(token, post_body("first #testchat")).await;
+    let reply = api
+        .status(
+            token,
+            json!({ "status": "a reply", "in_reply_to_id": first["id"] }),
+        )
+        .await;
+    let secret = api
+        .status(
+            token,
+            json!({ "status": "@chatbot psst", "visibility": "direct" }),
+        )
+        .await;
+    let path = format!("/api/v1/accounts/{}/statuses", alice.id);
+    let ids = |v: &[&serde_json::Value]| -> Vec<String> {
+        v.iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let own = api.get(&path, Some(token)).await;
+    assert_eq!(own.ids(), ids(&[&secret, &reply, &first]));
+    let others = api.get(&path, Some(bot.token.expose())).await;
+    assert_eq!(
+        others.ids(),
+        ids(&[&reply, &first]),
+        "direct posts stay private"
+    );
+    let no_replies = api
+        .get(&format!("{path}?exclude_replies=true"), Some(token))
+        .await;
+    assert_eq!(no_replies.ids(), ids(&[&secret, &first]));
+    let page = api.get(&format!("{path}?limit=2"), Some(token)).await;
+    assert_eq!(page.ids(), ids(&[&secret, &reply]));
+    let older = api.get(&page.link("next").unwrap(), Some(token)).await;
+    assert_eq!(older.ids(), ids(&[&first]));
+    assert_eq!(
+        older.link("next"),
+        None,
+        "Mastodon: no next link on a short page"
+    );
+    let unknown = api.get("/api/v1/nothing/here", Some(token)).await;
+    assert_eq!(
+        (unknown.status, unknown.json["error"].as_str()),
+        (404, Some("Record not found"))
+    );
+    assert_eq!(sandbox.log().count("GET", "unmatched"), 1);
+    sandbox.shutdown().await;
+}

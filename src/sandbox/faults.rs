@@ -1,10 +1,15 @@
 //! Fault injection a test scripts at runtime: what goes wrong, for which
 //! requests (method + path prefix), how many times.
 //!
-//! ```ignore
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use chathost::sandbox::{Fault, FaultKind, Method, Sandbox, SandboxConfig};
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! // The next post is stored, but its answer never arrives.
 //! sandbox.faults().inject(
 //!     Fault::new(Method::POST, "/api/v1/statuses", FaultKind::LoseResponse).times(1),
 //! );
+//! # Ok(()) }
 //! ```
 //!
 //! HTTP faults act in a middleware in front of rate limiting and the

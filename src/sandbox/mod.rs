@@ -16,11 +16,17 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules: [`server`](self) wiring and [`routes`](self) handlers; `state`
-//! the data; `flavour` the differences; `content` text to HTML; `render` the
-//! JSON; `paging` cursors and `Link`; `stream` WebSockets; `faults`,
-//! `ratelimit`, `log` the middleware; `net` resettable connections;
-//! `participants` the simulated people; `ids` snowflakes and ULIDs.
+//! Inside, one concern per module:
+//!
+//! - `server` — wiring: shared state, router, middleware order, serving;
+//! - `routes` — the HTTP handlers; `stream` — the WebSocket streaming API;
+//! - `state` — accounts, statuses, follows, notifications and their rules;
+//! - `flavour` — every Mastodon / GoToSocial difference in one place;
+//! - `content` — text to HTML, tags, mentions, counted length;
+//! - `render` — the JSON shapes; `paging` — cursors and `Link` headers;
+//! - `faults`, `ratelimit`, `log` — the middleware; `net` — resettable
+//!   connections; `participants` — the simulated people; `ids` — snowflakes
+//!   and ULIDs; `cli` — `chathost sandbox`.
 
 mod content;
 mod error;
@@ -198,6 +204,7 @@ impl Sandbox {
             accounts: Vec::new(),
             tokens: HashMap::new(),
             statuses: BTreeMap::new(),
+            children: HashMap::new(),
             tags_used: HashSet::new(),
             follows: Vec::new(),
             notifications: BTreeMap::new(),

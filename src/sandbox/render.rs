@@ -197,12 +197,7 @@ pub fn nodeinfo(state: &State) -> Value {
 pub fn account(state: &State, index: usize, credentials: bool) -> Value {
     let a = &state.accounts[index];
     let base = &state.base_url;
-    let last_status_at = state
-        .statuses
-        .values()
-        .rev()
-        .find(|s| s.author == index && s.deleted_at.is_none())
-        .map(|s| s.created_at.format("%Y-%m-%d").to_string());
+    let last_status_at = a.last_status_at.map(|t| t.format("%Y-%m-%d").to_string());
     let note = if a.note.is_empty() {
         String::new()
     } else {
@@ -230,7 +225,7 @@ pub fn account(state: &State, index: usize, credentials: bool) -> Value {
             "header_static": format!("{base}/headers/original/missing.png"),
             "followers_count": 0,
             "following_count": 0,
-            "statuses_count": state.statuses_count(index),
+            "statuses_count": a.statuses_count,
             "last_status_at": last_status_at,
             "hide_collections": null,
             "noindex": false,
@@ -257,7 +252,7 @@ pub fn account(state: &State, index: usize, credentials: bool) -> Value {
             "header_description": "Flat gray background (default header).",
             "followers_count": 0,
             "following_count": 0,
-            "statuses_count": state.statuses_count(index),
+            "statuses_count": a.statuses_count,
             "last_status_at": last_status_at,
             "emojis": [],
             "fields": [],

@@ -106,6 +106,10 @@ pub struct Account {
     pub token: Token,
     /// How a simulated participant behaves; `None` for the bot.
     pub persona: Option<Persona>,
+    /// Live (not deleted) statuses, kept as a counter as servers do.
+    pub statuses_count: usize,
+    /// When it last posted (not reset by deletes, as on Mastodon).
+    pub last_status_at: Option<DateTime<Utc>>,
 }
 
 /// One version of a status, for the edit history.
@@ -267,6 +271,8 @@ pub struct State {
     pub tokens: HashMap<Token, usize>,
     /// Statuses by id (creation order), tombstones included.
     pub statuses: BTreeMap<Id, Status>,
+    /// Status id → ids of its replies, oldest first (tombstones included).
+    pub children: HashMap<Id, Vec<Id>>,
     /// Every tag any status ever used (GoToSocial's 404 depends on it).
     pub tags_used: HashSet<String>,
     /// Tag follows.
@@ -304,6 +310,8 @@ impl State {
             created_at: now,
             token: Token::random(),
             persona,
+            statuses_count: 0,
+            last_status_at: None,
         };
         self.tokens
             .insert(account.token.clone(), self.accounts.len());
@@ -428,7 +436,15 @@ impl State {
             mentions: mentions.clone(),
             deleted_at: None,
         };
+        if let Some(parent) = &status.in_reply_to {
+            self.children
+                .entry(parent.clone())
+                .or_default()
+                .push(id.clone());
+        }
         self.statuses.insert(id.clone(), status);
+        self.accounts[author].statuses_count += 1;
+        self.accounts[author].last_status_at = Some(now);
         if let Some(key) = new.idempotency_key {
             self.idempotency.insert((author, key), (id.clone(), now));
         }
@@ -585,28 +601,21 @@ impl State {
     }
 
     fn collect_replies(&self, id: &Id, viewer: Option<usize>, out: &mut Vec<Id>) {
-        // BTreeMap order is creation order, so siblings come oldest first.
-        for s in self.statuses.values() {
-            if s.in_reply_to.as_ref() == Some(id) && self.visible_to(s, viewer) {
-                out.push(s.id.clone());
-                self.collect_replies(&s.id, viewer, out);
+        for child in self.children.get(id).into_iter().flatten() {
+            if self.visible_to(&self.statuses[child], viewer) {
+                out.push(child.clone());
+                self.collect_replies(child, viewer, out);
             }
         }
     }
 
-    /// Number of visible direct replies to `id` (for `replies_count`).
+    /// Number of live direct replies to `id` (for `replies_count`).
     pub fn replies_count(&self, id: &Id) -> usize {
-        self.statuses
-            .values()
-            .filter(|s| s.in_reply_to.as_ref() == Some(id) && s.deleted_at.is_none())
-            .count()
-    }
-
-    /// Number of live statuses of `account`.
-    pub fn statuses_count(&self, account: usize) -> usize {
-        self.statuses
-            .values()
-            .filter(|s| s.author == account && s.deleted_at.is_none())
+        self.children
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter(|c| self.statuses[*c].deleted_at.is_none())
             .count()
     }
 
