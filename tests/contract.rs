@@ -909,7 +909,8 @@ async fn contract(server: Server) -> Vec<String> {
     let mut ws = common::stream(&api.base, &query, None)
         .await
         .expect("hashtag stream opens");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // mastodon-mock subscribes only after the handshake: give it a moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let s = api
         .post(
             "/api/v1/statuses",
