@@ -22,6 +22,8 @@
 //!   back to text, to recognise our own posts.
 //! - [`clock`] — injected time: the wall clock, or a faster one for tests
 //!   and rehearsals.
+//! - [`sandbox`] — an embedded Mastodon-compatible server with simulated
+//!   participants, for tests, benchmarks and `chathost rehearse`.
 
 pub mod check;
 pub mod clock;
@@ -34,5 +36,6 @@ pub mod plan;
 pub mod policy;
 pub mod preview;
 pub mod prompts;
+pub mod sandbox;
 pub mod schedule;
 pub mod secret;

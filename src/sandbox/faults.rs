@@ -1,0 +1,287 @@
+//! Fault injection a test scripts at runtime: what goes wrong, for which
+//! requests (method + path prefix), how many times.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use chathost::sandbox::{Fault, FaultKind, Method, Sandbox, SandboxConfig};
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! // The next post is stored, but its answer never arrives.
+//! sandbox.faults().inject(
+//!     Fault::new(Method::POST, "/api/v1/statuses", FaultKind::LoseResponse).times(1),
+//! );
+//! # Ok(()) }
+//! ```
+//!
+//! HTTP faults act in a middleware in front of rate limiting and the
+//! handlers; stream faults act on the next event a matching WebSocket stream
+//! would deliver.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use super::log::LogSlot;
+use super::net::ConnInfo;
+use super::server::Shared;
+
+/// What goes wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Wait this long (real time) before handling the request normally.
+    Latency(Duration),
+    /// Answer with this status (500, 502, 503, …) without handling the
+    /// request; 502/503/504 come with an HTML body, as from a proxy.
+    Status(u16),
+    /// Answer 429 with `X-RateLimit-Remaining: 0` and no `Retry-After`.
+    RateLimited,
+    /// Reset the TCP connection without handling the request or answering.
+    Reset,
+    /// Handle the request (a post IS stored) and then never answer: the
+    /// client waits until its own timeout. The connection is reset when the
+    /// sandbox shuts down.
+    LoseResponse,
+    /// Handle the request (a post IS stored), then reset the connection: the
+    /// client gets a connection error and cannot know the outcome.
+    ResetAfterHandling,
+    /// Streams only: close the WebSocket abruptly (TCP reset) instead of
+    /// delivering the next event; that event is lost to this client.
+    StreamDisconnect,
+    /// Streams only: hold the next event back and deliver it right after the
+    /// one that follows it.
+    StreamReorder,
+}
+
+impl FaultKind {
+    /// Whether this fault acts on stream events rather than HTTP requests.
+    pub fn is_stream_fault(&self) -> bool {
+        matches!(self, FaultKind::StreamDisconnect | FaultKind::StreamReorder)
+    }
+}
+
+/// A fault with the requests it matches and how often it fires.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    /// Method to match; `None` matches any.
+    method: Option<Method>,
+    /// The request path must start with this.
+    path_prefix: String,
+    /// What happens.
+    kind: FaultKind,
+    /// Firings left; `None` means every time.
+    remaining: Option<usize>,
+}
+
+impl Fault {
+    /// A fault for `method` requests whose path starts with `path_prefix`,
+    /// firing once unless [`Fault::times`] or [`Fault::always`] says otherwise.
+    pub fn new(method: Method, path_prefix: &str, kind: FaultKind) -> Self {
+        Fault {
+            method: Some(method),
+            path_prefix: path_prefix.to_string(),
+            kind,
+            remaining: Some(1),
+        }
+    }
+
+    /// A fault on the streaming endpoint (`GET /api/v1/streaming`).
+    pub fn stream(kind: FaultKind) -> Self {
+        Fault::new(Method::GET, "/api/v1/streaming", kind)
+    }
+
+    /// Matches any method.
+    pub fn any_method(mut self) -> Self {
+        self.method = None;
+        self
+    }
+
+    /// Fires `n` times, then disarms.
+    pub fn times(mut self, n: usize) -> Self {
+        self.remaining = Some(n);
+        self
+    }
+
+    /// Fires on every matching request until [`Faults::clear`].
+    pub fn always(mut self) -> Self {
+        self.remaining = None;
+        self
+    }
+
+    fn matches(&self, method: &Method, path: &str, stream: bool) -> bool {
+        self.kind.is_stream_fault() == stream
+            && self.remaining != Some(0)
+            && self.method.as_ref().is_none_or(|m| m == method)
+            && path.starts_with(&self.path_prefix)
+    }
+}
+
+/// The armed faults of a sandbox; cheap to clone, shared with the server.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Armed faults, first match wins.
+    armed: Arc<Mutex<Vec<Fault>>>,
+    /// Every firing, in order.
+    fired: Arc<Mutex<Vec<FaultKind>>>,
+}
+
+impl Faults {
+    /// Arms a fault.
+    pub fn inject(&self, fault: Fault) {
+        self.armed.lock().expect("faults lock").push(fault);
+    }
+
+    /// Disarms every fault.
+    pub fn clear(&self) {
+        self.armed.lock().expect("faults lock").clear();
+    }
+
+    /// The faults that fired so far, in order.
+    pub fn fired(&self) -> Vec<FaultKind> {
+        self.fired.lock().expect("faults lock").clone()
+    }
+
+    /// How many armed faults still have firings left (`always` ones count).
+    pub fn pending(&self) -> usize {
+        let armed = self.armed.lock().expect("faults lock");
+        armed.iter().filter(|f| f.remaining != Some(0)).count()
+    }
+
+    /// Takes one firing of the first fault matching the request, if any.
+    pub(crate) fn take(&self, method: &Method, path: &str, stream: bool) -> Option<FaultKind> {
+        let mut armed = self.armed.lock().expect("faults lock");
+        let fault = armed.iter_mut().find(|f| f.matches(method, path, stream))?;
+        if let Some(n) = fault.remaining.as_mut() {
+            *n -= 1;
+        }
+        let kind = fault.kind.clone();
+        armed.retain(|f| f.remaining != Some(0));
+        self.fired.lock().expect("faults lock").push(kind.clone());
+        Some(kind)
+    }
+}
+
+/// Marks a response that must not reach the client (the log records no status).
+#[derive(Clone, Copy, Debug)]
+pub struct NoAnswer;
+
+/// The middleware that applies HTTP faults.
+pub(crate) async fn layer(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    let Some(kind) = shared.faults.take(request.method(), &path, false) else {
+        return next.run(request).await;
+    };
+    if let Some(slot) = request.extensions().get::<LogSlot>() {
+        shared.log.set_fault(*slot, &kind);
+    }
+    match kind {
+        FaultKind::Latency(delay) => {
+            tokio::time::sleep(delay).await;
+            next.run(request).await
+        }
+        FaultKind::Status(code) => status_answer(code),
+        FaultKind::RateLimited => {
+            let now = shared.clock.now();
+            let reset = now + chrono::Duration::minutes(5);
+            let mut response =
+                ApiError::new(429, shared.flavour.rate_limited_error()).into_response();
+            let headers = response.headers_mut();
+            let reset = super::ratelimit::reset_header(shared.flavour, reset);
+            headers.insert("x-ratelimit-limit", HeaderValue::from_static("300"));
+            headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+            if let Ok(v) = HeaderValue::from_str(&reset) {
+                headers.insert("x-ratelimit-reset", v);
+            }
+            response
+        }
+        FaultKind::Reset => cut(conn),
+        FaultKind::ResetAfterHandling => {
+            let _ = next.run(request).await;
+            cut(conn)
+        }
+        FaultKind::LoseResponse => {
+            let _ = next.run(request).await;
+            // Hold the connection open and silent until shutdown.
+            super::server::stopped(&mut shared.shutdown.clone()).await;
+            cut(conn)
+        }
+        FaultKind::StreamDisconnect | FaultKind::StreamReorder => {
+            unreachable!("stream faults are taken by streams only")
+        }
+    }
+}
+
+fn cut(conn: ConnInfo) -> Response {
+    conn.reset();
+    let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    response.extensions_mut().insert(NoAnswer);
+    response
+}
+
+fn status_answer(code: u16) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if matches!(code, 502..=504) {
+        // What nginx in front of a stuck Mastodon sends.
+        let reason = status.canonical_reason().unwrap_or("Error");
+        let body = format!(
+            "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+        );
+        (status, [("content-type", "text/html")], body).into_response()
+    } else {
+        ApiError::new(code, status.canonical_reason().unwrap_or("Error")).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_match_method_and_prefix_and_fire_n_times() {
+        let faults = Faults::default();
+        faults.inject(Fault::new(Method::POST, "/api/v1/statuses", FaultKind::Reset).times(2));
+        faults.inject(Fault::stream(FaultKind::StreamReorder));
+        assert_eq!(faults.take(&Method::GET, "/api/v1/statuses/1", false), None);
+        assert_eq!(faults.take(&Method::POST, "/api/v1/other", false), None);
+        assert_eq!(
+            faults.take(&Method::POST, "/api/v1/statuses", false),
+            Some(FaultKind::Reset)
+        );
+        assert_eq!(
+            faults.take(&Method::POST, "/api/v1/statuses/9/favourite", false),
+            Some(FaultKind::Reset)
+        );
+        assert_eq!(faults.take(&Method::POST, "/api/v1/statuses", false), None);
+        // The stream fault is not taken by an HTTP request to the stream path.
+        assert_eq!(faults.take(&Method::GET, "/api/v1/streaming", false), None);
+        assert_eq!(
+            faults.take(&Method::GET, "/api/v1/streaming", true),
+            Some(FaultKind::StreamReorder)
+        );
+        assert_eq!(faults.pending(), 0);
+        assert_eq!(faults.fired().len(), 3);
+    }
+
+    #[test]
+    fn always_faults_keep_firing_until_cleared() {
+        let faults = Faults::default();
+        faults.inject(
+            Fault::new(Method::GET, "/", FaultKind::Status(503))
+                .any_method()
+                .always(),
+        );
+        for _ in 0..5 {
+            assert!(faults.take(&Method::DELETE, "/api/v1/x", false).is_some());
+        }
+        faults.clear();
+        assert!(faults.take(&Method::GET, "/api/v1/x", false).is_none());
+    }
+}

@@ -1,0 +1,649 @@
+//! The sandbox's data: accounts, statuses (deleted ones kept as tombstones so
+//! tests can list everything an account ever posted), tag follows,
+//! notifications and idempotency keys; and the operations on them that the
+//! routes and the simulated participants share.
+//!
+//! Every change is announced on an [`Event`] channel while the lock is held,
+//! so streams and participants see changes in the order they happened.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use super::content;
+use super::error::ApiError;
+use super::flavour::Flavour;
+use super::ids::{Id, IdGen};
+use super::participants::Persona;
+use super::render;
+use crate::clock::SharedClock;
+
+/// An access token. Its `Debug` hides the value so it never lands in a log.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Token(String);
+
+impl Token {
+    /// A fresh random token (not from the seed: tokens differ on every start).
+    pub fn random() -> Self {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut rng = rand::thread_rng();
+        Token(
+            (0..43)
+                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+                .collect(),
+        )
+    }
+
+    /// The secret itself, for a client's `Authorization` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// Who may see a status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    /// Everyone; listed in tag timelines.
+    Public,
+    /// Everyone, but left out of tag and public timelines.
+    Unlisted,
+    /// Followers and mentioned accounts (here: the mentioned ones).
+    Private,
+    /// Mentioned accounts only.
+    Direct,
+}
+
+impl Visibility {
+    /// The API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Unlisted => "unlisted",
+            Visibility::Private => "private",
+            Visibility::Direct => "direct",
+        }
+    }
+
+    /// Parses an API name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(Visibility::Public),
+            "unlisted" => Some(Visibility::Unlisted),
+            "private" => Some(Visibility::Private),
+            "direct" => Some(Visibility::Direct),
+            _ => None,
+        }
+    }
+}
+
+/// An account of the sandbox: the bot or a participant.
+#[derive(Clone, Debug)]
+pub struct Account {
+    /// Opaque id.
+    pub id: Id,
+    /// Local username, also its `acct`.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Profile note as plain text (may hold `#nobot`).
+    pub note: String,
+    /// Marked as automated.
+    pub bot: bool,
+    /// When the account was made (clock time).
+    pub created_at: DateTime<Utc>,
+    /// Its bearer token.
+    pub token: Token,
+    /// How a simulated participant behaves; `None` for the bot.
+    pub persona: Option<Persona>,
+    /// Live (not deleted) statuses, kept as a counter as servers do.
+    pub statuses_count: usize,
+    /// When it last posted (not reset by deletes, as on Mastodon).
+    pub last_status_at: Option<DateTime<Utc>>,
+}
+
+/// One version of a status, for the edit history.
+#[derive(Clone, Debug)]
+pub struct Version {
+    /// Text as posted.
+    pub text: String,
+    /// Content warning.
+    pub spoiler_text: String,
+    /// Sensitive flag.
+    pub sensitive: bool,
+    /// Rendered HTML.
+    pub content: String,
+    /// When this version was made.
+    pub at: DateTime<Utc>,
+}
+
+/// A status, current version plus history.
+#[derive(Clone, Debug)]
+pub struct Status {
+    /// Opaque id.
+    pub id: Id,
+    /// Index of the author in [`State::accounts`].
+    pub author: usize,
+    /// The status this replies to.
+    pub in_reply_to: Option<Id>,
+    /// Author of that status.
+    pub in_reply_to_account: Option<usize>,
+    /// Who may see it.
+    pub visibility: Visibility,
+    /// Language code, if given.
+    pub language: Option<String>,
+    /// Creation time (clock).
+    pub created_at: DateTime<Utc>,
+    /// Time of the last edit.
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Every version, oldest first; the last one is current.
+    pub versions: Vec<Version>,
+    /// Lower-cased hashtags of the current version.
+    pub tags: Vec<String>,
+    /// Indices of mentioned local accounts.
+    pub mentions: Vec<usize>,
+    /// When it was deleted; deleted statuses are kept as tombstones.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl Status {
+    /// The current version.
+    pub fn current(&self) -> &Version {
+        self.versions
+            .last()
+            .expect("a status has at least one version")
+    }
+}
+
+/// A notification (only mentions are made).
+#[derive(Clone, Debug)]
+pub struct Notification {
+    /// Opaque id.
+    pub id: Id,
+    /// Account notified.
+    pub to: usize,
+    /// Account that caused it.
+    pub from: usize,
+    /// The status that mentions `to`.
+    pub status: Id,
+    /// When it was made.
+    pub at: DateTime<Utc>,
+}
+
+/// An account following a hashtag.
+#[derive(Clone, Debug)]
+pub struct TagFollow {
+    /// Opaque id, for paging `followed_tags`.
+    pub id: Id,
+    /// The follower.
+    pub account: usize,
+    /// Lower-cased tag name.
+    pub tag: String,
+}
+
+/// What changed, for streams and participants. Payloads are rendered once,
+/// when the change happens.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A new status.
+    Created(Arc<StatusEvent>),
+    /// An edited status.
+    Edited(Arc<StatusEvent>),
+    /// A deleted status.
+    Deleted(Arc<StatusEvent>),
+    /// A new notification for account `to`.
+    Notified {
+        /// Account notified.
+        to: usize,
+        /// Notification JSON.
+        payload: Arc<str>,
+    },
+}
+
+/// The facts about a status that decide who hears of it, and its JSON.
+#[derive(Clone, Debug)]
+pub struct StatusEvent {
+    /// Status id.
+    pub id: Id,
+    /// Author index.
+    pub author: usize,
+    /// Visibility.
+    pub visibility: Visibility,
+    /// Lower-cased tags.
+    pub tags: Vec<String>,
+    /// Mentioned account indices.
+    pub mentions: Vec<usize>,
+    /// Current text.
+    pub text: String,
+    /// Status JSON (for `update` / `status.update`).
+    pub payload: String,
+}
+
+/// What a client asked to post or edit.
+#[derive(Clone, Debug, Default)]
+pub struct NewStatus {
+    /// The text.
+    pub text: String,
+    /// Content warning.
+    pub spoiler_text: String,
+    /// Sensitive flag.
+    pub sensitive: bool,
+    /// Visibility; public when `None`.
+    pub visibility: Option<Visibility>,
+    /// Language code.
+    pub language: Option<String>,
+    /// Parent status id.
+    pub in_reply_to_id: Option<String>,
+    /// `Idempotency-Key` header.
+    pub idempotency_key: Option<String>,
+}
+
+/// How long Mastodon remembers an `Idempotency-Key`.
+const IDEMPOTENCY_TTL: Duration = Duration::hours(1);
+
+/// All data of one sandbox.
+pub struct State {
+    /// Which server we imitate.
+    pub flavour: Flavour,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// `127.0.0.1:PORT`, the local domain.
+    pub domain: String,
+    /// Length limit for posts.
+    pub max_characters: usize,
+    /// Source of time for every timestamp.
+    pub clock: SharedClock,
+    /// Id generator.
+    pub ids: IdGen,
+    /// Accounts; index 0 is the bot.
+    pub accounts: Vec<Account>,
+    /// Token → account index.
+    pub tokens: HashMap<Token, usize>,
+    /// Statuses by id (creation order), tombstones included.
+    pub statuses: BTreeMap<Id, Status>,
+    /// Status id → ids of its replies, oldest first (tombstones included).
+    pub children: HashMap<Id, Vec<Id>>,
+    /// Every tag any status ever used (GoToSocial's 404 depends on it).
+    pub tags_used: HashSet<String>,
+    /// Tag follows.
+    pub follows: Vec<TagFollow>,
+    /// Notifications by id.
+    pub notifications: BTreeMap<Id, Notification>,
+    /// (account, key) → (status, when first used).
+    pub idempotency: HashMap<(usize, String), (Id, DateTime<Utc>)>,
+    /// Where changes are announced.
+    pub events: broadcast::Sender<Event>,
+}
+
+impl State {
+    /// The current time of the injected clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Adds an account and returns its index.
+    pub fn add_account(
+        &mut self,
+        username: &str,
+        display_name: &str,
+        note: &str,
+        bot: bool,
+        persona: Option<Persona>,
+    ) -> usize {
+        let now = self.now();
+        let account = Account {
+            id: self.ids.next(now),
+            username: username.to_string(),
+            display_name: display_name.to_string(),
+            note: note.to_string(),
+            bot,
+            created_at: now,
+            token: Token::random(),
+            persona,
+            statuses_count: 0,
+            last_status_at: None,
+        };
+        self.tokens
+            .insert(account.token.clone(), self.accounts.len());
+        self.accounts.push(account);
+        self.accounts.len() - 1
+    }
+
+    /// The account holding `token`.
+    pub fn account_by_token(&self, token: &str) -> Option<usize> {
+        self.tokens.get(&Token(token.to_string())).copied()
+    }
+
+    /// The account with id `id`.
+    pub fn account_by_id(&self, id: &str) -> Option<usize> {
+        self.accounts.iter().position(|a| a.id.as_str() == id)
+    }
+
+    /// The account named `acct` (case-insensitive; `@` prefix allowed).
+    pub fn account_by_acct(&self, acct: &str) -> Option<usize> {
+        let acct = acct.trim_start_matches('@');
+        let local = acct
+            .strip_suffix(&format!("@{}", self.domain))
+            .unwrap_or(acct);
+        self.accounts
+            .iter()
+            .position(|a| a.username.eq_ignore_ascii_case(local))
+    }
+
+    /// Whether `viewer` may see `status` (never a deleted one).
+    pub fn visible_to(&self, status: &Status, viewer: Option<usize>) -> bool {
+        if status.deleted_at.is_some() {
+            return false;
+        }
+        match status.visibility {
+            Visibility::Public | Visibility::Unlisted => true,
+            Visibility::Private | Visibility::Direct => {
+                viewer.is_some_and(|v| v == status.author || status.mentions.contains(&v))
+            }
+        }
+    }
+
+    /// A visible status by id, or the flavour's 404.
+    pub fn visible_status(&self, id: &str, viewer: Option<usize>) -> Result<&Status, ApiError> {
+        self.statuses
+            .get(&Id(id.to_string()))
+            .filter(|s| self.visible_to(s, viewer))
+            .ok_or_else(|| self.not_found())
+    }
+
+    /// The flavour's 404.
+    pub fn not_found(&self) -> ApiError {
+        ApiError::new(404, self.flavour.not_found_error())
+    }
+
+    fn render_text(&self, text: &str) -> String {
+        content::render_html(self.flavour, &self.base_url, text, |name| {
+            self.account_by_acct(name)
+                .map(|i| self.accounts[i].username.clone())
+        })
+    }
+
+    fn check_text(&self, new: &NewStatus) -> Result<(), ApiError> {
+        let status = self.flavour.too_long_status();
+        if new.text.trim().is_empty() && new.spoiler_text.trim().is_empty() {
+            return Err(ApiError::new(status, self.flavour.blank_error()));
+        }
+        if content::counted_length(self.flavour, &new.text, &new.spoiler_text) > self.max_characters
+        {
+            return Err(ApiError::new(
+                status,
+                self.flavour.too_long_error(self.max_characters),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Posts a status for `author`, honouring the flavour's length limit and
+    /// (Mastodon only) `Idempotency-Key`. Returns the status id.
+    pub fn post(&mut self, author: usize, new: NewStatus) -> Result<Id, ApiError> {
+        let now = self.now();
+        if let Some(key) = new
+            .idempotency_key
+            .as_ref()
+            .filter(|_| self.flavour.honours_idempotency_key())
+        {
+            if let Some((id, at)) = self.idempotency.get(&(author, key.clone())) {
+                if now - *at < IDEMPOTENCY_TTL {
+                    return Ok(id.clone());
+                }
+            }
+        }
+        self.check_text(&new)?;
+        let (in_reply_to, in_reply_to_account) = match new.in_reply_to_id.as_deref() {
+            Some(parent) if !parent.is_empty() => {
+                let parent = self.visible_status(parent, Some(author))?;
+                (Some(parent.id.clone()), Some(parent.author))
+            }
+            _ => (None, None),
+        };
+        let id = self.ids.next(now);
+        let version = Version {
+            content: self.render_text(&new.text),
+            text: new.text.clone(),
+            spoiler_text: new.spoiler_text.clone(),
+            sensitive: new.sensitive,
+            at: now,
+        };
+        let tags = content::tags(&new.text);
+        let mentions = self.mentions_in(&new.text);
+        self.tags_used.extend(tags.iter().cloned());
+        let status = Status {
+            id: id.clone(),
+            author,
+            in_reply_to,
+            in_reply_to_account,
+            visibility: new.visibility.unwrap_or(Visibility::Public),
+            language: new.language.clone().filter(|l| !l.is_empty()),
+            created_at: now,
+            edited_at: None,
+            versions: vec![version],
+            tags,
+            mentions: mentions.clone(),
+            deleted_at: None,
+        };
+        if let Some(parent) = &status.in_reply_to {
+            self.children
+                .entry(parent.clone())
+                .or_default()
+                .push(id.clone());
+        }
+        self.statuses.insert(id.clone(), status);
+        self.accounts[author].statuses_count += 1;
+        self.accounts[author].last_status_at = Some(now);
+        if let Some(key) = new.idempotency_key {
+            self.idempotency.insert((author, key), (id.clone(), now));
+        }
+        let event = self.status_event(&id);
+        let _ = self.events.send(Event::Created(event));
+        for to in mentions.into_iter().filter(|&m| m != author) {
+            self.notify(to, author, &id, now);
+        }
+        Ok(id)
+    }
+
+    fn mentions_in(&self, text: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        for name in content::local_mentions(text, &self.domain) {
+            if let Some(i) = self.account_by_acct(&name) {
+                if !out.contains(&i) {
+                    out.push(i);
+                }
+            }
+        }
+        out
+    }
+
+    fn notify(&mut self, to: usize, from: usize, status: &Id, at: DateTime<Utc>) {
+        let id = self.ids.next(at);
+        let notification = Notification {
+            id: id.clone(),
+            to,
+            from,
+            status: status.clone(),
+            at,
+        };
+        let payload = render::notification(self, &notification).to_string();
+        self.notifications.insert(id, notification);
+        let _ = self.events.send(Event::Notified {
+            to,
+            payload: payload.into(),
+        });
+    }
+
+    fn status_event(&self, id: &Id) -> Arc<StatusEvent> {
+        let status = &self.statuses[id];
+        Arc::new(StatusEvent {
+            id: id.clone(),
+            author: status.author,
+            visibility: status.visibility,
+            tags: status.tags.clone(),
+            mentions: status.mentions.clone(),
+            text: status.current().text.clone(),
+            payload: render::status(self, status).to_string(),
+        })
+    }
+
+    /// Edits `author`'s status `id`, keeping the old version in the history.
+    pub fn edit(&mut self, author: usize, id: &str, new: NewStatus) -> Result<Id, ApiError> {
+        let key = Id(id.to_string());
+        match self.statuses.get(&key) {
+            Some(s) if s.author == author && s.deleted_at.is_none() => {}
+            _ => return Err(self.not_found()),
+        }
+        self.check_text(&new)?;
+        let now = self.now();
+        let version = Version {
+            content: self.render_text(&new.text),
+            text: new.text.clone(),
+            spoiler_text: new.spoiler_text.clone(),
+            sensitive: new.sensitive,
+            at: now,
+        };
+        let tags = content::tags(&new.text);
+        self.tags_used.extend(tags.iter().cloned());
+        let mentions = self.mentions_in(&new.text);
+        let status = self.statuses.get_mut(&key).expect("checked above");
+        status.versions.push(version);
+        status.edited_at = Some(now);
+        status.tags = tags;
+        status.mentions = mentions;
+        if let Some(language) = new.language.filter(|l| !l.is_empty()) {
+            status.language = Some(language);
+        }
+        let event = self.status_event(&key);
+        let _ = self.events.send(Event::Edited(event));
+        Ok(key)
+    }
+
+    /// Deletes `author`'s status `id`; returns it as the API does (with `text`).
+    pub fn delete(&mut self, author: usize, id: &str) -> Result<Value, ApiError> {
+        let key = Id(id.to_string());
+        match self.statuses.get(&key) {
+            Some(s) if s.author == author && s.deleted_at.is_none() => {}
+            _ => return Err(self.not_found()),
+        }
+        let mut answer = render::status(self, &self.statuses[&key]);
+        answer["text"] = Value::String(self.statuses[&key].current().text.clone());
+        let event = self.status_event(&key);
+        let now = self.now();
+        self.statuses
+            .get_mut(&key)
+            .expect("checked above")
+            .deleted_at = Some(now);
+        let _ = self.events.send(Event::Deleted(event));
+        Ok(answer)
+    }
+
+    /// Ids of the public statuses tagged `tag`.
+    pub fn tagged(&self, tag: &str) -> Result<Vec<Id>, ApiError> {
+        let tag = tag.to_lowercase();
+        if self.flavour.unknown_tag_is_404() && !self.tags_used.contains(&tag) {
+            return Err(self.not_found());
+        }
+        Ok(self
+            .statuses
+            .values()
+            .filter(|s| s.deleted_at.is_none() && s.visibility == Visibility::Public)
+            .filter(|s| s.tags.contains(&tag))
+            .map(|s| s.id.clone())
+            .collect())
+    }
+
+    /// Ids of `account`'s statuses that `viewer` may see.
+    pub fn statuses_by(
+        &self,
+        account: usize,
+        viewer: Option<usize>,
+        exclude_replies: bool,
+    ) -> Vec<Id> {
+        self.statuses
+            .values()
+            .filter(|s| s.author == account && self.visible_to(s, viewer))
+            .filter(|s| !exclude_replies || s.in_reply_to.is_none())
+            .filter(|s| viewer == Some(account) || s.visibility != Visibility::Direct)
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    /// Ancestors (oldest first) and descendants (depth-first) of `id`.
+    pub fn context(&self, id: &str, viewer: Option<usize>) -> Result<(Vec<Id>, Vec<Id>), ApiError> {
+        let status = self.visible_status(id, viewer)?;
+        let mut ancestors = Vec::new();
+        let mut parent = status.in_reply_to.clone();
+        while let Some(p) = parent {
+            match self.statuses.get(&p).filter(|s| self.visible_to(s, viewer)) {
+                Some(s) => {
+                    ancestors.push(s.id.clone());
+                    parent = s.in_reply_to.clone();
+                }
+                None => break,
+            }
+        }
+        ancestors.reverse();
+        let mut descendants = Vec::new();
+        self.collect_replies(&status.id, viewer, &mut descendants);
+        Ok((ancestors, descendants))
+    }
+
+    fn collect_replies(&self, id: &Id, viewer: Option<usize>, out: &mut Vec<Id>) {
+        for child in self.children.get(id).into_iter().flatten() {
+            if self.visible_to(&self.statuses[child], viewer) {
+                out.push(child.clone());
+                self.collect_replies(child, viewer, out);
+            }
+        }
+    }
+
+    /// Number of live direct replies to `id` (for `replies_count`).
+    pub fn replies_count(&self, id: &Id) -> usize {
+        self.children
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter(|c| self.statuses[*c].deleted_at.is_none())
+            .count()
+    }
+
+    /// Follows `tag` for `account` (idempotent).
+    pub fn follow_tag(&mut self, account: usize, tag: &str) {
+        let tag = tag.to_lowercase();
+        if !self
+            .follows
+            .iter()
+            .any(|f| f.account == account && f.tag == tag)
+        {
+            let id = self.ids.next(self.now());
+            self.follows.push(TagFollow { id, account, tag });
+        }
+    }
+
+    /// Unfollows `tag` for `account`.
+    pub fn unfollow_tag(&mut self, account: usize, tag: &str) {
+        let tag = tag.to_lowercase();
+        self.follows
+            .retain(|f| !(f.account == account && f.tag == tag));
+    }
+
+    /// Whether `account` follows `tag`.
+    pub fn follows_tag(&self, account: usize, tag: &str) -> bool {
+        let tag = tag.to_lowercase();
+        self.follows
+            .iter()
+            .any(|f| f.account == account && f.tag == tag)
+    }
+}
