@@ -15,6 +15,8 @@
 //! - [`check`] and [`preview`] — the `chathost check` and `chathost plan`
 //!   commands a host uses to see that the chat is ready.
 //! - [`instance`] — talks to the server (megalodon, with timeouts).
+//! - [`store`] — the SQLite state file: chats, their steps and every
+//!   attempt to post them, so each step is posted exactly once.
 //! - [`secret`] — the access token and where it comes from; never printed.
 //! - [`length`] — post length as servers count it.
 //! - [`clock`] — injected time: the wall clock, or a faster one for tests
@@ -30,3 +32,4 @@ pub mod plan;
 pub mod preview;
 pub mod prompts;
 pub mod secret;
+pub mod store;
