@@ -9,11 +9,15 @@
 //!
 //! ```text
 //! pending ──begin_attempt──► posting ──mark_posted──► posted
-//!    │                        │  ▲ └──mark_failed───► failed    (gave up, with the reason)
+//!    │                        │  ▲
 //!    │                        └──┘ record_attempt_error, begin_attempt (a retry)
+//!    ├──mark_failed (also from posting) ────────────► failed    (gave up, with the reason)
 //!    ├──mark_skipped (also from posting) ───────────► skipped   (too late, with the reason)
-//!    └──sync_steps (no longer planned) ─────────────► cancelled (back to pending if planned again)
+//!    └──sync_steps (no longer planned) ─────────────► cancelled (pending again if re-planned)
 //! ```
+//!
+//! `posted`, `failed` and `skipped` are final. From `posting`, skip or fail
+//! a step only once a reconcile has shown that it is not on the server.
 //!
 //! The host follows "durable before visible": [`Store::begin_attempt`]
 //! commits the intent — state `posting` and the step's idempotency key —
@@ -282,7 +286,7 @@ pub enum Problem {
         /// The folder.
         folder: PathBuf,
     },
-    /// SQLite could not open or create the file.
+    /// SQLite could not open, create or write the file.
     CannotOpen(rusqlite::Error),
     /// The file is not a SQLite database, or is one of another program.
     NotChathost,
@@ -406,7 +410,10 @@ impl From<rusqlite::Error> for Problem {
         match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Problem::Busy,
             Some(ErrorCode::NotADatabase) => Problem::NotChathost,
-            Some(ErrorCode::CannotOpen) => Problem::CannotOpen(e),
+            // A file or folder chathost may not write reads as "read only".
+            Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => {
+                Problem::CannotOpen(e)
+            }
             _ => match e {
                 rusqlite::Error::FromSqlConversionFailure(column, _, inner) => {
                     Problem::Corrupt(format!("column {column}: {inner}"))
@@ -417,7 +424,8 @@ impl From<rusqlite::Error> for Problem {
     }
 }
 
-/// The words used in the database and in messages.
+/// Gives an enum its stored word: `as_str` and `parse`, `Display` (the same
+/// word, in messages) and the conversions to and from SQLite text.
 macro_rules! text_enum {
     ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         impl $ty {
@@ -1290,6 +1298,36 @@ mod tests {
         assert_eq!(back.0.timestamp_millis(), t.timestamp_millis());
         let bad = conn.query_row("SELECT 'yesterday'", [], |r| r.get::<_, Ts>(0));
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn a_store_can_be_shared_between_tasks() {
+        fn shareable<T: Send + Sync + Clone + 'static>() {}
+        shareable::<Store>();
+    }
+
+    #[test]
+    fn a_file_store_is_durable_at_every_commit() {
+        let dir = std::env::temp_dir().join(format!("chathost-store-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(dir.join("chathost.db")).unwrap();
+        let value = |name: &str| -> String {
+            store
+                .lock()
+                .pragma_query_value(None, name, |r| r.get::<_, rusqlite::types::Value>(0))
+                .map(|v| format!("{v:?}"))
+                .unwrap()
+        };
+        assert_eq!(value("journal_mode"), r#"Text("wal")"#);
+        assert_eq!(value("synchronous"), "Integer(2)"); // FULL
+        assert_eq!(value("foreign_keys"), "Integer(1)");
+        assert_eq!(value("busy_timeout"), "Integer(5000)");
+        assert_eq!(
+            value("application_id"),
+            format!("Integer({APPLICATION_ID})")
+        );
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
