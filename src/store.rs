@@ -26,10 +26,11 @@
 //! `posting`: the store cannot know whether the status went out, so the
 //! host must look at the server's record of the bot's own recent statuses
 //! (reconcile) before it tries again. That is why the key is stored before
-//! the POST and reused by every retry: Mastodon drops a repeated POST with
-//! the same `Idempotency-Key` for about an hour, and where a server ignores
-//! the header (GoToSocial) the reconcile step is what prevents a double
-//! post. [`Store::unfinished_steps`] lists the steps to reconcile at startup.
+//! the POST and reused by every retry: for about an hour Mastodon answers a
+//! repeated POST with the same `Idempotency-Key` with the status it already
+//! made instead of a new one; where a server ignores the header
+//! (GoToSocial), or after that hour, the reconcile is what prevents a
+//! double post. [`Store::unfinished_steps`] lists the steps to reconcile at startup.
 //! Only `pending` steps are ever changed by a re-plan, so a host editing a
 //! question file can never change or repost what has gone out.
 //!
@@ -41,7 +42,8 @@
 //! - The file is opened with `journal_mode=WAL`, `synchronous=FULL` (a
 //!   commit survives a power cut, not only a crash) and `foreign_keys=ON`;
 //!   every change is one transaction, committed before the call returns.
-//! - The schema is an ordered list of SQL scripts, [`MIGRATIONS`]; the number
+//! - The schema is an ordered list of SQL scripts, [`MIGRATIONS`] (files in
+//!   `src/store/migrations/`, each table and column commented); the number
 //!   applied is kept in `PRAGMA user_version`. A new table (answers,
 //!   participants, opt-outs) is a new script at the end of the list; a
 //!   script that has shipped is never edited.
