@@ -173,10 +173,7 @@ async fn posting_rights(
     token: &crate::secret::Secret,
     timeout: std::time::Duration,
 ) -> Option<String> {
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .ok()?;
+    let client = reqwest::Client::builder().timeout(timeout).build().ok()?;
     let answer = client
         .get(format!("{url}/api/v1/apps/verify_credentials"))
         .bearer_auth(token.expose())

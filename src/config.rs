@@ -631,8 +631,12 @@ fn check_settings(
 
     if !(1..=300).contains(&raw.instance.timeout_seconds) {
         diags.push(
-            loc.at(Severity::Error, &["instance", "timeout_seconds"], "timeout_seconds must be between 1 and 300")
-                .with_help("15 suits most servers; raise it for a slow one"),
+            loc.at(
+                Severity::Error,
+                &["instance", "timeout_seconds"],
+                "timeout_seconds must be between 1 and 300",
+            )
+            .with_help("15 suits most servers; raise it for a slow one"),
         );
     }
     let account = check_account(raw.account, base_dir, loc, diags);

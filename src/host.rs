@@ -165,7 +165,12 @@ impl Host {
     }
 
     fn chat_settings(&self, name: &str) -> Option<Chat> {
-        self.config.borrow().chats.iter().find(|c| c.name == name).cloned()
+        self.config
+            .borrow()
+            .chats
+            .iter()
+            .find(|c| c.name == name)
+            .cloned()
     }
 
     async fn wait_until(&mut self, t: DateTime<Utc>) -> Woke {
@@ -189,7 +194,9 @@ impl Host {
                 tracing::info!(chat = %name, "chat removed from bot.toml; no longer hosting it");
                 return;
             };
-            let Some(occ) = self.next_occurrence(&chat) else { return };
+            let Some(occ) = self.next_occurrence(&chat) else {
+                return;
+            };
             let opens = occ.start_utc() - longest_lead(&chat);
             if opens > self.now() {
                 tracing::info!(
@@ -220,7 +227,13 @@ impl Host {
         let length = chrono::Duration::minutes(i64::from(chat.duration_minutes));
         let from = now - length - chrono::Duration::hours(1);
         plan::occurrences(chat, from).take(4).find(|occ| {
-            match self.store.chat(&chat.name, occ.date).ok().flatten().map(|r| r.state) {
+            match self
+                .store
+                .chat(&chat.name, occ.date)
+                .ok()
+                .flatten()
+                .map(|r| r.state)
+            {
                 Some(ChatState::Done | ChatState::Skipped) => false,
                 Some(_) => true,
                 None => occ.start_utc() + length > now,
@@ -230,8 +243,11 @@ impl Host {
 
     /// Hosts one chat date to its end. Returns false when stopped early.
     pub async fn run_occurrence(&mut self, name: &str, occ: &Occurrence) -> bool {
-        let Some(chat) = self.chat_settings(name) else { return true };
-        let questions_file = prompts::question_file_for(&chat, occ.date).map(|(p, _)| p.display().to_string());
+        let Some(chat) = self.chat_settings(name) else {
+            return true;
+        };
+        let questions_file =
+            prompts::question_file_for(&chat, occ.date).map(|(p, _)| p.display().to_string());
         let new = NewChat {
             name: name.to_string(),
             date: occ.date,
@@ -265,7 +281,9 @@ impl Host {
                     "no question file {}: this week's chat is skipped",
                     prompts::dated_path(&chat.prompts_dir, occ.date).display()
                 );
-                let _ = self.store.set_chat_state(chat_id, ChatState::Skipped, self.now());
+                let _ = self
+                    .store
+                    .set_chat_state(chat_id, ChatState::Skipped, self.now());
                 return true;
             }
             let steps = match self.store.steps(chat_id) {
@@ -280,7 +298,9 @@ impl Host {
             };
             let last_post = steps.iter().filter_map(|s| s.posted_at).max();
             if steps.iter().any(|s| s.state != StepState::Pending) {
-                let _ = self.store.set_chat_state(chat_id, ChatState::Running, self.now());
+                let _ = self
+                    .store
+                    .set_chat_state(chat_id, ChatState::Running, self.now());
             }
             let Some(step) = steps
                 .iter()
@@ -296,7 +316,14 @@ impl Host {
             let decision = if step.state == StepState::Posting {
                 Decision::PostNow
             } else {
-                policy::decide(kind, step.planned_at, self.now(), times, last_post, &chat.catch_up)
+                policy::decide(
+                    kind,
+                    step.planned_at,
+                    self.now(),
+                    times,
+                    last_post,
+                    &chat.catch_up,
+                )
             };
             match decision {
                 Decision::WaitUntil(t) => match self.wait_until(t).await {
@@ -315,14 +342,15 @@ impl Host {
                 Decision::PostNow => {
                     let deadline = give_up_at(kind, times);
                     match self.post_step(&chat, &step, deadline).await {
-                        Some(remote_id) => {
-                            if kind == StepKind::Welcome && chat.pin_welcome && !pinned {
-                                pinned = true;
-                                if let Err(e) = self.instance.pin(&remote_id).await {
-                                    tracing::warn!(chat = %name, "could not pin the welcome: {e}");
-                                }
+                        Some(remote_id)
+                            if kind == StepKind::Welcome && chat.pin_welcome && !pinned =>
+                        {
+                            pinned = true;
+                            if let Err(e) = self.instance.pin(&remote_id).await {
+                                tracing::warn!(chat = %name, "could not pin the welcome: {e}");
                             }
                         }
+                        Some(_) => {}
                         None if self.shutdown.requested() => return false,
                         None => {}
                     }
@@ -334,7 +362,11 @@ impl Host {
     /// Re-reads the question file and templates and updates the planned
     /// steps. False when there is no question file and nothing was planned.
     fn replan(&self, chat: &Chat, occ: &Occurrence, chat_id: ChatId) -> bool {
-        let planned_before = self.store.steps(chat_id).map(|s| !s.is_empty()).unwrap_or(false);
+        let planned_before = self
+            .store
+            .steps(chat_id)
+            .map(|s| !s.is_empty())
+            .unwrap_or(false);
         let Some((path, fallback)) = prompts::question_file_for(chat, occ.date) else {
             return planned_before;
         };
@@ -371,7 +403,12 @@ impl Host {
     }
 
     /// Posts one step exactly once. Returns the remote id when posted.
-    async fn post_step(&mut self, chat: &Chat, step: &StepRecord, deadline: DateTime<Utc>) -> Option<String> {
+    async fn post_step(
+        &mut self,
+        chat: &Chat,
+        step: &StepRecord,
+        deadline: DateTime<Utc>,
+    ) -> Option<String> {
         let mut unknown_outcome = step.state == StepState::Posting;
         loop {
             if let Some(until) = self.instance.pause_until(self.now()) {
@@ -420,11 +457,15 @@ impl Host {
             match result {
                 Ok(remote) => return self.posted(chat, step, remote),
                 Err(e) => {
-                    let _ = self.store.record_attempt_error(step.id, &e.message, e.status, self.now());
+                    let _ =
+                        self.store
+                            .record_attempt_error(step.id, &e.message, e.status, self.now());
                     match e.class {
                         FailureClass::Permanent => {
                             tracing::error!(chat = %chat.name, step = %step.key, "not posted, and retrying cannot help: {}", e.message);
-                            let _ = self.store.mark_failed(step.id, &e.message, e.status, self.now());
+                            let _ =
+                                self.store
+                                    .mark_failed(step.id, &e.message, e.status, self.now());
                             self.emit(HostEvent::Failed {
                                 chat: chat.name.clone(),
                                 key: step.key.clone(),
@@ -435,7 +476,9 @@ impl Host {
                         FailureClass::Wait(_) | FailureClass::WaitFor(_) => {
                             let until = match e.class {
                                 FailureClass::Wait(t) => t,
-                                FailureClass::WaitFor(d) => self.now() + chrono::Duration::from_std(d).unwrap_or_default(),
+                                FailureClass::WaitFor(d) => {
+                                    self.now() + chrono::Duration::from_std(d).unwrap_or_default()
+                                }
                                 _ => unreachable!("matched above"),
                             };
                             unknown_outcome = false;
@@ -450,7 +493,10 @@ impl Host {
                         FailureClass::Transient => {
                             unknown_outcome = true;
                             tracing::warn!(chat = %chat.name, step = %step.key, attempt = attempt.number, "{}; will check and retry", e.message);
-                            if !self.backoff(chat, step, attempt.number, deadline, &e.message).await {
+                            if !self
+                                .backoff(chat, step, attempt.number, deadline, &e.message)
+                                .await
+                            {
                                 return None;
                             }
                         }
@@ -462,7 +508,14 @@ impl Host {
 
     /// Waits before the next attempt (exponential, with jitter). False when
     /// the step was given up or shutdown came.
-    async fn backoff(&mut self, chat: &Chat, step: &StepRecord, attempt: u32, deadline: DateTime<Utc>, why: &str) -> bool {
+    async fn backoff(
+        &mut self,
+        chat: &Chat,
+        step: &StepRecord,
+        attempt: u32,
+        deadline: DateTime<Utc>,
+        why: &str,
+    ) -> bool {
         let base = Duration::from_secs(1u64 << attempt.min(6)).min(MAX_BACKOFF);
         let jitter = rand::thread_rng().gen_range(0.0..0.5);
         let pause = base.mul_f64(1.0 + jitter);
@@ -486,7 +539,12 @@ impl Host {
         None
     }
 
-    fn posted(&self, chat: &Chat, step: &StepRecord, remote: crate::instance::RemoteStatus) -> Option<String> {
+    fn posted(
+        &self,
+        chat: &Chat,
+        step: &StepRecord,
+        remote: crate::instance::RemoteStatus,
+    ) -> Option<String> {
         let now = self.now();
         let late_ms = (now - step.planned_at).num_milliseconds();
         let record = RemotePost {
@@ -513,7 +571,10 @@ impl Host {
     }
 
     /// Looks for the step's post among the bot's recent statuses.
-    async fn find_posted(&self, step: &StepRecord) -> Result<Option<crate::instance::RemoteStatus>, crate::instance::CallError> {
+    async fn find_posted(
+        &self,
+        step: &StepRecord,
+    ) -> Result<Option<crate::instance::RemoteStatus>, crate::instance::CallError> {
         let recent = self.instance.own_recent_statuses(&self.account_id).await?;
         let taken: Vec<String> = self
             .store
@@ -540,8 +601,13 @@ impl Host {
         {
             tracing::warn!(chat = %chat.name, "could not unpin the welcome: {e}");
         }
-        let _ = self.store.set_chat_state(chat_id, ChatState::Done, self.now());
-        let posted = steps.iter().filter(|s| s.state == StepState::Posted).count();
+        let _ = self
+            .store
+            .set_chat_state(chat_id, ChatState::Done, self.now());
+        let posted = steps
+            .iter()
+            .filter(|s| s.state == StepState::Posted)
+            .count();
         tracing::info!(chat = %chat.name, date = %occ.date, posted, of = steps.len(), "chat over");
         self.emit(HostEvent::ChatDone {
             chat: chat.name.clone(),

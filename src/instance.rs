@@ -125,7 +125,10 @@ impl Instance {
     /// Connects (no request yet, except to detect the software when the
     /// settings say `auto`). Every call times out after
     /// `settings.timeout`.
-    pub async fn connect(settings: &InstanceSettings, token: &Secret) -> Result<Instance, CallError> {
+    pub async fn connect(
+        settings: &InstanceSettings,
+        token: &Secret,
+    ) -> Result<Instance, CallError> {
         let timeout = settings.timeout;
         let software = match settings.software {
             Software::Mastodon => SNS::Mastodon,

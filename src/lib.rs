@@ -12,11 +12,17 @@
 //!   checked settings; every problem is a located [`diagnostic`].
 //! - [`prompts`] — question files per chat date and the post templates.
 //! - [`plan`] — pure: the exact posts of a chat date, with their instants.
+//! - [`host`] — the engine: posts each step exactly once, on time, through
+//!   crashes and faults; [`policy`] decides about late steps; [`schedule`]
+//!   waits for the next chat (tokio-cron-scheduler, DST-safe);
+//!   [`service`] assembles it; [`rehearse`] runs one-off chats.
 //! - [`check`] and [`preview`] — the `chathost check` and `chathost plan`
 //!   commands a host uses to see that the chat is ready.
 //! - [`instance`] — talks to the server: megalodon for reads, our own
 //!   call for posting (Idempotency-Key, timeout); failures classed as
 //!   retry, wait or give up.
+//! - [`store`] — the SQLite state file: chats, their steps and every
+//!   attempt to post them, so each step is posted exactly once.
 //! - [`secret`] — the access token and where it comes from; never printed.
 //! - [`length`] — post length as servers count it; [`html`] — status HTML
 //!   back to text, to recognise our own posts.
@@ -29,6 +35,7 @@ pub mod check;
 pub mod clock;
 pub mod config;
 pub mod diagnostic;
+pub mod host;
 pub mod html;
 pub mod instance;
 pub mod length;
@@ -36,6 +43,9 @@ pub mod plan;
 pub mod policy;
 pub mod preview;
 pub mod prompts;
+pub mod rehearse;
 pub mod sandbox;
 pub mod schedule;
 pub mod secret;
+pub mod service;
+pub mod store;

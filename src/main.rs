@@ -9,12 +9,16 @@ use std::sync::Arc;
 use chrono::{NaiveDate, TimeZone, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use chathost::clock::{Clock, ScaledClock, SharedClock, SystemClock};
+use chathost::clock::{ScaledClock, SharedClock, SystemClock};
 use chathost::host::Shutdown;
 use chathost::{check, config, diagnostic, preview, rehearse, sandbox, service};
 
 #[derive(Parser)]
-#[command(name = "chathost", version, about = "Hosts a weekly hashtag chat on Mastodon-compatible servers")]
+#[command(
+    name = "chathost",
+    version,
+    about = "Hosts a weekly hashtag chat on Mastodon-compatible servers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -108,7 +112,9 @@ fn main() -> ExitCode {
                 config,
                 speed,
                 participants,
-            } => match rehearse::rehearse(&config, speed, participants, &mut std::io::stdout()).await {
+            } => match rehearse::rehearse(&config, speed, participants, &mut std::io::stdout())
+                .await
+            {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -162,7 +168,9 @@ async fn run_check(path: PathBuf, online: bool) -> ExitCode {
         );
         ExitCode::SUCCESS
     } else {
-        eprintln!("{errors} error(s), {warnings} warning(s): fix the errors above and run `chathost check` again");
+        eprintln!(
+            "{errors} error(s), {warnings} warning(s): fix the errors above and run `chathost check` again"
+        );
         ExitCode::FAILURE
     }
 }
@@ -178,7 +186,11 @@ fn run_plan(path: PathBuf, count: usize, from: Option<NaiveDate>, format: Format
             .config
             .chats
             .iter()
-            .filter_map(|c| c.zone.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).earliest())
+            .filter_map(|c| {
+                c.zone
+                    .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+                    .earliest()
+            })
             .map(|t| t.with_timezone(&Utc))
             .min()
             .unwrap_or_else(|| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()),
@@ -189,7 +201,8 @@ fn run_plan(path: PathBuf, count: usize, from: Option<NaiveDate>, format: Format
         Format::Text => print!("{}", preview::render_text(&chats)),
         Format::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "chats": chats })).expect("serialisable")
+            serde_json::to_string_pretty(&serde_json::json!({ "chats": chats }))
+                .expect("serialisable")
         ),
     }
     ExitCode::SUCCESS
@@ -216,29 +229,38 @@ fn clock_from_env() -> Result<(SharedClock, bool), String> {
         return Ok((Arc::new(SystemClock), true));
     };
     let parts: Vec<&str> = spec.split(',').collect();
-    let bad = || format!("CHATHOST_FAKE_CLOCK={spec:?}: expected ORIGIN(RFC 3339),ANCHOR(unix ms),SPEED");
-    let [origin, anchor, speed] = parts[..] else { return Err(bad()) };
-    let origin = chrono::DateTime::parse_from_rfc3339(origin).map_err(|_| bad())?.with_timezone(&Utc);
+    let bad =
+        || format!("CHATHOST_FAKE_CLOCK={spec:?}: expected ORIGIN(RFC 3339),ANCHOR(unix ms),SPEED");
+    let [origin, anchor, speed] = parts[..] else {
+        return Err(bad());
+    };
+    let origin = chrono::DateTime::parse_from_rfc3339(origin)
+        .map_err(|_| bad())?
+        .with_timezone(&Utc);
     let anchor_ms: u64 = anchor.parse().map_err(|_| bad())?;
     let speed: f64 = speed.parse().map_err(|_| bad())?;
     let anchor = std::time::UNIX_EPOCH + std::time::Duration::from_millis(anchor_ms);
-    Ok((Arc::new(ScaledClock::anchored(origin, anchor, speed)), false))
+    Ok((
+        Arc::new(ScaledClock::anchored(origin, anchor, speed)),
+        false,
+    ))
 }
 
 async fn run_service(path: PathBuf) -> ExitCode {
     let Some(loaded) = load(&path) else {
         return ExitCode::FAILURE;
     };
-    let token = match chathost::secret::find_token(&loaded.config.account, &|k| std::env::var(k).ok()) {
-        Ok(t) => {
-            diagnostic::print_all(&t.warnings);
-            t.token
-        }
-        Err(d) => {
-            diagnostic::print_all(&[d]);
-            return ExitCode::FAILURE;
-        }
-    };
+    let token =
+        match chathost::secret::find_token(&loaded.config.account, &|k| std::env::var(k).ok()) {
+            Ok(t) => {
+                diagnostic::print_all(&t.warnings);
+                t.token
+            }
+            Err(d) => {
+                diagnostic::print_all(&[d]);
+                return ExitCode::FAILURE;
+            }
+        };
     let (clock, real) = match clock_from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -303,21 +325,23 @@ async fn run_chat_now(path: PathBuf, name: Option<String>) -> ExitCode {
     let Some(loaded) = load(&path) else {
         return ExitCode::FAILURE;
     };
-    let token = match chathost::secret::find_token(&loaded.config.account, &|k| std::env::var(k).ok()) {
-        Ok(t) => t.token,
-        Err(d) => {
-            diagnostic::print_all(&[d]);
-            return ExitCode::FAILURE;
-        }
-    };
+    let token =
+        match chathost::secret::find_token(&loaded.config.account, &|k| std::env::var(k).ok()) {
+            Ok(t) => t.token,
+            Err(d) => {
+                diagnostic::print_all(&[d]);
+                return ExitCode::FAILURE;
+            }
+        };
     let clock: SharedClock = Arc::new(SystemClock);
-    let (config, occ, chat_name) = match chathost::rehearse::one_off(&loaded.config, name.as_deref(), clock.now()) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let (config, occ, chat_name) =
+        match chathost::rehearse::one_off(&loaded.config, name.as_deref(), clock.now()) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let (trigger, shutdown) = Shutdown::new();
     let started = match service::start(service::Parts {
         config,

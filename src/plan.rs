@@ -150,10 +150,14 @@ impl StepKind {
             "wrap-up" => StepKind::WrapUp,
             k => {
                 if let Some(n) = k.strip_prefix('q') {
-                    StepKind::Question { number: n.parse().ok()? }
+                    StepKind::Question {
+                        number: n.parse().ok()?,
+                    }
                 } else {
                     let m = k.strip_prefix("reminder-")?.strip_suffix('m')?;
-                    StepKind::Reminder { lead_minutes: m.parse().ok()? }
+                    StepKind::Reminder {
+                        lead_minutes: m.parse().ok()?,
+                    }
                 }
             }
         })

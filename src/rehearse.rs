@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use tokio::sync::mpsc;
 
-use crate::clock::{Clock, ScaledClock, SharedClock};
+use crate::clock::{ScaledClock, SharedClock};
 use crate::config::{self, Config, Software};
 use crate::host::{HostEvent, Shutdown};
 use crate::plan::{self, Occurrence};
@@ -28,15 +28,19 @@ pub fn one_off(
     now: DateTime<Utc>,
 ) -> Result<(Config, Occurrence, String), String> {
     let names: Vec<&str> = config.chats.iter().map(|c| c.name.as_str()).collect();
-    let chat = match name {
-        Some(n) => config
-            .chats
-            .iter()
-            .find(|c| c.name == n)
-            .ok_or_else(|| format!("no chat `{n}` in bot.toml (chats: {})", names.join(", ")))?,
-        None if config.chats.len() == 1 => &config.chats[0],
-        None => return Err(format!("bot.toml has several chats; pick one with --chat ({})", names.join(", "))),
-    };
+    let chat =
+        match name {
+            Some(n) => config.chats.iter().find(|c| c.name == n).ok_or_else(|| {
+                format!("no chat `{n}` in bot.toml (chats: {})", names.join(", "))
+            })?,
+            None if config.chats.len() == 1 => &config.chats[0],
+            None => {
+                return Err(format!(
+                    "bot.toml has several chats; pick one with --chat ({})",
+                    names.join(", ")
+                ));
+            }
+        };
     let next = plan::occurrences(chat, now)
         .next()
         .ok_or("no upcoming chat date")?;
@@ -76,7 +80,8 @@ pub async fn rehearse(
     if !(speed > 0.0 && speed <= 100_000.0) {
         return Err("--speed must be between 0 and 100000".into());
     }
-    let loaded = config::load(path).map_err(|d| d.iter().map(ToString::to_string).collect::<String>())?;
+    let loaded =
+        config::load(path).map_err(|d| d.iter().map(ToString::to_string).collect::<String>())?;
     let clock: SharedClock = Arc::new(ScaledClock::new(Utc::now(), speed));
     let (mut settings, occ, name) = one_off(&loaded.config, None, clock.now())?;
     let chat = settings.chats[0].clone();
@@ -100,7 +105,10 @@ pub async fn rehearse(
         "Rehearsing #{} at {speed}x against the sandbox at {} with {participants} simulated participants.\nQuestions: {}\n",
         chat.hashtag,
         sandbox.base_url(),
-        chat.fallback.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+        chat.fallback
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
     );
 
     let (events_tx, mut events) = mpsc::unbounded_channel();
@@ -121,7 +129,9 @@ pub async fn rehearse(
     let mut posted = 0;
     while let Some(event) = events.recv().await {
         match event {
-            HostEvent::Posted { planned, at, text, .. } => {
+            HostEvent::Posted {
+                planned, at, text, ..
+            } => {
                 posted += 1;
                 let late = (at - planned).num_milliseconds() as f64 / 1000.0;
                 let _ = writeln!(

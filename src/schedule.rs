@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::clock::{Clock, SharedClock};
+use crate::clock::SharedClock;
 
 /// Hands waits longer than this to the scheduler.
 const HAND_OVER: Duration = Duration::from_secs(120);

@@ -97,7 +97,7 @@ pub fn open_store(state_dir: &Path) -> Result<Store, String> {
             state_dir.display()
         )
     })?;
-    Store::open(&state_dir.join(DATABASE)).map_err(|e| e.to_string())
+    Store::open(state_dir.join(DATABASE)).map_err(|e| e.to_string())
 }
 
 /// Hosts every configured chat until shutdown; a chat added to bot.toml
@@ -108,11 +108,16 @@ pub async fn run_all(started: &Started) {
     let mut shutdown = started.host.shutdown.clone();
     loop {
         tasks.retain(|_, t| !t.is_finished());
-        let names: Vec<String> = config.borrow().chats.iter().map(|c| c.name.clone()).collect();
+        let names: Vec<String> = config
+            .borrow()
+            .chats
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
         for name in names {
-            if !tasks.contains_key(&name) {
-                let task = tokio::spawn(started.host.clone().run_chat_forever(name.clone()));
-                tasks.insert(name, task);
+            if let std::collections::btree_map::Entry::Vacant(slot) = tasks.entry(name) {
+                let name = slot.key().clone();
+                slot.insert(tokio::spawn(started.host.clone().run_chat_forever(name)));
             }
         }
         tokio::select! {
