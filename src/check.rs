@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::config::{self, Chat, Loaded};
 use crate::diagnostic::{Diagnostic, Severity, SourceFile};
@@ -328,8 +328,8 @@ fn check_posts(
     limit: Limit,
     report: &mut CheckReport,
 ) {
-    let next = plan::resolve_start(chat.zone, occ.date + Duration::days(7), chat.time);
-    let steps = match plan::build_steps(chat, occ, qs, templates, Some(&next)) {
+    let next = plan::next_after(chat, occ);
+    let steps = match plan::build_steps(chat, occ, qs, templates, next.as_ref()) {
         Ok(s) => s,
         Err(d) => {
             report.diagnostics.push(d);

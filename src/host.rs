@@ -370,10 +370,10 @@ impl Host {
         let Some((path, fallback)) = prompts::question_file_for(chat, occ.date) else {
             return planned_before;
         };
-        let next = plan::resolve_start(chat.zone, occ.date + chrono::Duration::days(7), chat.time);
+        let next = plan::next_after(chat, occ);
         let built = prompts::load_questions(&path, fallback, chat).and_then(|qs| {
             let templates = Templates::load(&chat.prompts_dir)?.0;
-            plan::build_steps(chat, occ, &qs, &templates, Some(&next)).map_err(|d| vec![d])
+            plan::build_steps(chat, occ, &qs, &templates, next.as_ref()).map_err(|d| vec![d])
         });
         match built {
             Ok(steps) => {

@@ -92,7 +92,12 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // A rehearsal prints the chat itself; its log shows only problems.
+    init_logging(if matches!(cli.command, Command::Rehearse { .. }) {
+        "warn"
+    } else {
+        "info,tokio_cron_scheduler=warn"
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -134,9 +139,9 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr: plain under systemd (journald adds time and level
 /// colours), coloured on a terminal. `RUST_LOG` overrides the level.
-fn init_logging() {
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_cron_scheduler=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -107,6 +107,12 @@ pub fn occurrences(chat: &Chat, from: DateTime<Utc>) -> impl Iterator<Item = Occ
         .filter(move |o| o.start_utc() + length > from)
 }
 
+/// The first chat date after `occ` has ended (named in the wrap-up).
+pub fn next_after(chat: &Chat, occ: &Occurrence) -> Option<Occurrence> {
+    let end = occ.start_utc() + Duration::minutes(i64::from(chat.duration_minutes));
+    occurrences(chat, end).find(|o| o.start_utc() >= end)
+}
+
 /// The kind of a step of a chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -208,6 +214,9 @@ pub fn base_context(
             - chat.pacing.last_call.unwrap_or(chat.duration_minutes),
         next_day: next
             .map(|n| n.start.format("%A %-d %B").to_string())
+            .unwrap_or_default(),
+        next_time: next
+            .map(|n| n.start.format("%H:%M %Z").to_string())
             .unwrap_or_default(),
         ..PostContext::default()
     }

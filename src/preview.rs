@@ -72,7 +72,7 @@ pub fn upcoming(config: &Config, from: DateTime<Utc>, count: usize) -> Vec<Plann
 
 fn preview(chat: &Chat, occ: &Occurrence) -> PlannedChat {
     let previous = plan::resolve_start(chat.zone, occ.date - Duration::days(7), chat.time);
-    let next = plan::resolve_start(chat.zone, occ.date + Duration::days(7), chat.time);
+    let next = plan::next_after(chat, occ);
     let clock_change = (previous.offset_seconds() != occ.offset_seconds()).then(|| {
         format!(
             "the clocks changed since the previous chat: {} is now {} (UTC{}), was {} (UTC{})",
@@ -118,7 +118,7 @@ fn preview(chat: &Chat, occ: &Occurrence) -> PlannedChat {
             let templates = Templates::load(&chat.prompts_dir)
                 .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>())?
                 .0;
-            plan::build_steps(chat, occ, &qs, &templates, Some(&next))
+            plan::build_steps(chat, occ, &qs, &templates, next.as_ref())
                 .map_err(|d| vec![d.to_string()])
         });
     match built {

@@ -429,6 +429,8 @@ pub struct PostContext {
     pub minutes_left: u32,
     /// Day of the next chat, or empty.
     pub next_day: String,
+    /// Local start of the next chat with its zone, "20:00 GMT", or empty.
+    pub next_time: String,
     /// Recap: how many people took part.
     pub participants: usize,
     /// Recap: how many answers.
@@ -570,7 +572,7 @@ fn template_error(source: &SourceFile, e: &minijinja::Error) -> Diagnostic {
     let help = match e.kind() {
         minijinja::ErrorKind::UndefinedError => {
             "templates can use: hashtag, topic, guest, intro, day, start, end, zone, questions, \
-             number, text, before, minutes_left, next_day, participants, answers"
+             number, text, before, minutes_left, next_day, next_time, participants, answers"
         }
         minijinja::ErrorKind::SyntaxError => {
             "check the {{ … }} and {% … %} tags on this line (minijinja syntax)"

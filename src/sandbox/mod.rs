@@ -163,6 +163,8 @@ pub struct StatusRecord {
     pub edited_at: Option<DateTime<Utc>>,
     /// Deletion time.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Pinned to the author's profile now.
+    pub pinned: bool,
 }
 
 /// A running sandbox. Shut it down with [`Sandbox::shutdown`]; dropping it
@@ -321,6 +323,7 @@ impl Sandbox {
                 created_at: s.created_at,
                 edited_at: s.edited_at,
                 deleted_at: s.deleted_at,
+                pinned: s.pinned,
             })
             .collect()
     }

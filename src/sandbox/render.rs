@@ -340,7 +340,7 @@ pub fn status(state: &State, s: &Status) -> Value {
         "reblogged": false,
         "muted": false,
         "bookmarked": false,
-        "pinned": false,
+        "pinned": s.pinned,
         "content": v.content,
         "reblog": null,
         "application": { "name": "chathost sandbox", "website": null },

@@ -388,6 +388,22 @@ pub(crate) async fn delete_status(
     Ok(Json(lock(&shared).delete(me, &id)?))
 }
 
+pub(crate) async fn pin_status(
+    AxState(shared): Shr,
+    Authed(me): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(lock(&shared).set_pinned(me, &id, true)?))
+}
+
+pub(crate) async fn unpin_status(
+    AxState(shared): Shr,
+    Authed(me): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(lock(&shared).set_pinned(me, &id, false)?))
+}
+
 pub(crate) async fn history(
     AxState(shared): Shr,
     Viewer(viewer): Viewer,

@@ -71,6 +71,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(get_status).put(edit_status).delete(delete_status),
         )
         .route("/api/v1/statuses/{id}/history", get(history))
+        .route("/api/v1/statuses/{id}/pin", post(pin_status))
+        .route("/api/v1/statuses/{id}/unpin", post(unpin_status))
         .route("/api/v1/statuses/{id}/source", get(source))
         .route("/api/v1/statuses/{id}/context", get(context))
         .route("/api/v1/timelines/tag/{tag}", get(tag_timeline))

@@ -154,6 +154,8 @@ pub struct Status {
     pub mentions: Vec<usize>,
     /// When it was deleted; deleted statuses are kept as tombstones.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Pinned to its author's profile.
+    pub pinned: bool,
 }
 
 impl Status {
@@ -435,6 +437,7 @@ impl State {
             tags,
             mentions: mentions.clone(),
             deleted_at: None,
+            pinned: false,
         };
         if let Some(parent) = &status.in_reply_to {
             self.children
@@ -547,6 +550,16 @@ impl State {
             .deleted_at = Some(now);
         let _ = self.events.send(Event::Deleted(event));
         Ok(answer)
+    }
+
+    /// Pins (or unpins) one of the author's own statuses to their profile.
+    pub fn set_pinned(&mut self, author: usize, id: &str, pinned: bool) -> Result<Value, ApiError> {
+        let key = Id(id.to_string());
+        match self.statuses.get_mut(&key) {
+            Some(s) if s.author == author && s.deleted_at.is_none() => s.pinned = pinned,
+            _ => return Err(self.not_found()),
+        }
+        Ok(render::status(self, &self.statuses[&key]))
     }
 
     /// Ids of the public statuses tagged `tag`.
