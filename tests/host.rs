@@ -1,0 +1,410 @@
+//! The hosting engine against the sandbox, as a host would judge it: what
+//! appears on the server, when, and how often.
+//!
+//! Time is a [`JumpClock`]: each wait jumps straight to its instant, so a
+//! week of chats runs in moments and every post lands exactly when planned.
+//! The sandbox reads the same clock, so its `created_at` is the truth.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chathost::clock::{JumpClock, SharedClock};
+use chathost::host::{HostEvent, Shutdown, ShutdownTrigger};
+use chathost::sandbox::{Fault, FaultKind, Flavour, Method, Sandbox, SandboxConfig, StatusRecord};
+use chathost::secret::Secret;
+use chathost::service::{self, Started};
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+const QUESTIONS: &str = r#"topic = "Winter pressures"
+
+[[question]]
+text = "What is the first sign of winter pressures?"
+
+[[question]]
+text = "What helped your team most last winter?"
+
+[[question]]
+text = "How do you look after yourself on long shifts?"
+
+[[question]]
+text = "What should managers protect?"
+
+[[question]]
+text = "One tip for a newly qualified nurse?"
+"#;
+
+/// A host's folder, a sandbox and a running engine on one clock.
+struct Rig {
+    dir: PathBuf,
+    sandbox: Sandbox,
+    started: Started,
+    events: mpsc::UnboundedReceiver<HostEvent>,
+    trigger: ShutdownTrigger,
+}
+
+struct Options {
+    flavour: Flavour,
+    start: &'static str,
+    chat_extra: &'static str,
+    reminders: &'static str,
+    files: Vec<(&'static str, String)>,
+    max_characters: Option<usize>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            flavour: Flavour::Mastodon,
+            start: "2026-12-01T12:00:00Z",
+            chat_extra: "",
+            reminders: r#"["24h", "1h"]"#,
+            files: vec![("prompts/2026-12-02.toml", QUESTIONS.to_string())],
+            max_characters: None,
+        }
+    }
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+impl Rig {
+    async fn new(name: &str, o: Options) -> Rig {
+        let dir = std::env::temp_dir().join(format!("chathost-host-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("prompts")).unwrap();
+        let clock = Arc::new(JumpClock::new(t(o.start)));
+        let shared: SharedClock = clock.clone();
+        let sandbox = Sandbox::start(SandboxConfig {
+            flavour: o.flavour,
+            participants: 0,
+            clock: shared.clone(),
+            hashtag: "WeNurses".into(),
+            max_characters: o.max_characters,
+            ..SandboxConfig::default()
+        })
+        .await
+        .unwrap();
+        let software = match o.flavour {
+            Flavour::Mastodon => "mastodon",
+            Flavour::GoToSocial => "gotosocial",
+        };
+        let bot = format!(
+            r#"[instance]
+url = "{}"
+software = "{software}"
+timeout_seconds = 1
+
+[account]
+token_env = "UNUSED_IN_TESTS"
+
+[state]
+dir = "state"
+
+[chats.wenurses]
+hashtag = "WeNurses"
+weekday = "Wednesday"
+time = "20:00"
+zone = "Europe/London"
+reminders = {}
+{}
+"#,
+            sandbox.base_url(),
+            o.reminders,
+            o.chat_extra
+        );
+        std::fs::write(dir.join("bot.toml"), bot).unwrap();
+        for (path, text) in &o.files {
+            std::fs::write(dir.join(path), text).unwrap();
+        }
+        let config = chathost::config::load_with_env(&dir.join("bot.toml"), &BTreeMap::new())
+            .unwrap_or_else(|d| panic!("{}", d.iter().map(ToString::to_string).collect::<String>()))
+            .config;
+        let (tx, events) = mpsc::unbounded_channel();
+        let (trigger, shutdown) = Shutdown::new();
+        let started = service::start(service::Parts {
+            config,
+            token: Secret::new(sandbox.bot().token.expose()),
+            clock: shared,
+            use_scheduler: false,
+            events: Some(tx),
+            shutdown,
+        })
+        .await
+        .unwrap();
+        Rig {
+            dir,
+            sandbox,
+            started,
+            events,
+            trigger,
+        }
+    }
+
+    /// Runs the weekly chat task until `chats` chat dates are done, then
+    /// stops it; returns every event.
+    async fn run_chats(&mut self, chats: usize) -> Vec<HostEvent> {
+        let task = tokio::spawn(self.started.host.clone().run_chat_forever("wenurses".into()));
+        let mut seen = Vec::new();
+        let mut done = 0;
+        while done < chats {
+            let event = tokio::time::timeout(Duration::from_secs(60), self.events.recv())
+                .await
+                .expect("the engine went quiet")
+                .expect("the engine stopped");
+            if matches!(event, HostEvent::ChatDone { .. }) {
+                done += 1;
+            }
+            seen.push(event);
+        }
+        self.trigger.trigger();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the engine did not stop on shutdown")
+            .unwrap();
+        seen
+    }
+
+    /// The bot's statuses on the server, oldest first.
+    fn bot_posts(&self) -> Vec<StatusRecord> {
+        let mut posts = self.sandbox.statuses_of("chatbot");
+        posts.sort_by_key(|p| p.created_at);
+        posts
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// (instant, first word(s)) of each post: enough to see the order and
+/// the kind of every post.
+fn timeline(posts: &[StatusRecord]) -> Vec<(String, String)> {
+    posts
+        .iter()
+        .map(|p| {
+            let first = p.text.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+            (p.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(), first)
+        })
+        .collect()
+}
+
+fn expected_chat() -> Vec<(String, String)> {
+    [
+        ("2026-12-01T20:00:00Z", "Coming up in"),
+        ("2026-12-02T19:00:00Z", "Coming up in"),
+        ("2026-12-02T20:00:00Z", "Welcome to the"),
+        ("2026-12-02T20:05:00Z", "Q1: What is"),
+        ("2026-12-02T20:15:00Z", "Q2: What helped"),
+        ("2026-12-02T20:25:00Z", "Q3: How do"),
+        ("2026-12-02T20:35:00Z", "Q4: What should"),
+        ("2026-12-02T20:45:00Z", "Q5: One tip"),
+        ("2026-12-02T20:55:00Z", "Last call: 5"),
+        ("2026-12-02T21:00:00Z", "That's a wrap!"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect()
+}
+
+async fn full_chat(flavour: Flavour) {
+    let mut rig = Rig::new(&format!("full-{flavour:?}"), Options { flavour, ..Options::default() }).await;
+    rig.run_chats(1).await;
+    let posts = rig.bot_posts();
+    assert_eq!(timeline(&posts), expected_chat());
+    assert!(posts.iter().all(|p| p.deleted_at.is_none()));
+    assert!(posts.iter().all(|p| p.tags.contains(&"wenurses".to_string())), "every post carries the hashtag");
+    // The welcome was pinned during the chat and unpinned after it.
+    assert_eq!(rig.sandbox.log().count("POST", "/api/v1/statuses/{id}/pin"), 1);
+    assert_eq!(rig.sandbox.log().count("POST", "/api/v1/statuses/{id}/unpin"), 1);
+    assert!(posts.iter().all(|p| !p.pinned));
+    // The reminder a day before says so.
+    assert!(posts[0].text.starts_with("Coming up in 24 hours"), "{}", posts[0].text);
+}
+
+#[tokio::test]
+async fn a_full_chat_posts_every_step_at_its_instant_on_mastodon() {
+    full_chat(Flavour::Mastodon).await;
+}
+
+#[tokio::test]
+async fn a_full_chat_posts_every_step_at_its_instant_on_gotosocial() {
+    full_chat(Flavour::GoToSocial).await;
+}
+
+async fn faulty_chat(flavour: Flavour) {
+    let mut rig = Rig::new(&format!("faults-{flavour:?}"), Options { flavour, ..Options::default() }).await;
+    let post = |kind| Fault::new(Method::POST, "/api/v1/statuses", kind).times(1);
+    // One of each, in this order, on the first posts of the chat.
+    for kind in [
+        FaultKind::Status(503),
+        FaultKind::RateLimited,
+        FaultKind::Reset,
+        FaultKind::LoseResponse,
+        FaultKind::ResetAfterHandling,
+        FaultKind::Status(502),
+    ] {
+        rig.sandbox.faults().inject(post(kind));
+    }
+    rig.run_chats(1).await;
+    assert_eq!(rig.sandbox.faults().pending(), 0, "every fault fired");
+    let posts = rig.bot_posts();
+    let got: Vec<String> = timeline(&posts).into_iter().map(|(_, w)| w).collect();
+    let want: Vec<String> = expected_chat().into_iter().map(|(_, w)| w).collect();
+    assert_eq!(got, want, "every step exactly once, in order");
+    // Faults delay a post (the 429 asks for five minutes), never by more
+    // than the retry budget, and never before its time.
+    for ((at, what), (planned, _)) in timeline(&posts).iter().zip(expected_chat()) {
+        let late = t(at) - t(&planned);
+        assert!(late >= chrono::Duration::zero() && late <= chrono::Duration::minutes(10), "{what} at {at}, planned {planned}");
+    }
+}
+
+#[tokio::test]
+async fn faults_never_double_or_drop_a_post_on_mastodon() {
+    faulty_chat(Flavour::Mastodon).await;
+}
+
+#[tokio::test]
+async fn faults_never_double_or_drop_a_post_on_gotosocial() {
+    // GoToSocial ignores Idempotency-Key: only reconciliation prevents doubles.
+    faulty_chat(Flavour::GoToSocial).await;
+}
+
+#[tokio::test]
+async fn one_running_engine_keeps_8pm_local_across_both_clock_changes() {
+    let mut rig = Rig::new(
+        "dst",
+        Options {
+            start: "2027-03-22T12:00:00Z",
+            chat_extra: "fallback = \"evergreen.toml\"",
+            reminders: "[]",
+            files: vec![("prompts/evergreen.toml", QUESTIONS.to_string())],
+            ..Options::default()
+        },
+    )
+    .await;
+    // From 24 March to 3 November 2027: 33 chats in one run.
+    let events = rig.run_chats(33).await;
+    let welcomes: BTreeMap<String, String> = rig
+        .bot_posts()
+        .iter()
+        .filter(|p| p.text.starts_with("Welcome"))
+        .map(|p| {
+            let local = p.created_at.with_timezone(&chrono_tz::Europe::London);
+            (local.format("%Y-%m-%d").to_string(), format!("{} {}", local.format("%H:%M %Z"), p.created_at.format("%H:%MZ")))
+        })
+        .collect();
+    assert_eq!(welcomes.len(), 33, "one welcome a week");
+    assert_eq!(welcomes["2027-03-24"], "20:00 GMT 20:00Z");
+    assert_eq!(welcomes["2027-03-31"], "20:00 BST 19:00Z");
+    assert_eq!(welcomes["2027-10-27"], "20:00 BST 19:00Z");
+    assert_eq!(welcomes["2027-11-03"], "20:00 GMT 20:00Z");
+    assert!(welcomes.values().all(|v| v.starts_with("20:00 ")), "{welcomes:?}");
+    let posted = events.iter().filter(|e| matches!(e, HostEvent::Posted { .. })).count();
+    assert_eq!(posted, 33 * 8, "welcome, five questions, last call and wrap-up each week, once");
+    assert_eq!(rig.bot_posts().len(), 33 * 8);
+}
+
+#[tokio::test]
+async fn starting_late_catches_up_in_order_and_leaves_out_stale_reminders() {
+    let mut rig = Rig::new(
+        "late",
+        Options {
+            // The service starts at 20:22, during the chat.
+            start: "2026-12-02T20:22:00Z",
+            ..Options::default()
+        },
+    )
+    .await;
+    let events = rig.run_chats(1).await;
+    let skipped: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            HostEvent::Skipped { key, .. } => Some(key.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(skipped, ["reminder-1440m", "reminder-60m"]);
+    let want: Vec<(String, String)> = [
+        // Missed: welcome, Q1 and Q2 go out at once, a minute apart.
+        ("2026-12-02T20:22:00Z", "Welcome to the"),
+        ("2026-12-02T20:23:00Z", "Q1: What is"),
+        ("2026-12-02T20:24:00Z", "Q2: What helped"),
+        // Then the plan as it was.
+        ("2026-12-02T20:25:00Z", "Q3: How do"),
+        ("2026-12-02T20:35:00Z", "Q4: What should"),
+        ("2026-12-02T20:45:00Z", "Q5: One tip"),
+        ("2026-12-02T20:55:00Z", "Last call: 5"),
+        ("2026-12-02T21:00:00Z", "That's a wrap!"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(timeline(&rig.bot_posts()), want);
+}
+
+#[tokio::test]
+async fn a_broken_edit_during_the_chat_keeps_the_last_good_questions() {
+    let mut rig = Rig::new("edit", Options::default()).await;
+    let file = rig.dir.join("prompts/2026-12-02.toml");
+    let task = tokio::spawn(rig.started.host.clone().run_chat_forever("wenurses".into()));
+    // After Q1, the host fixes Q3's wording — and then breaks the file.
+    loop {
+        if let Some(HostEvent::Posted { key, .. }) = rig.events.recv().await
+            && key == "q1"
+        {
+            break;
+        }
+    }
+    std::fs::write(&file, QUESTIONS.replace("How do you look after yourself", "How do you rest")).unwrap();
+    loop {
+        if let Some(HostEvent::Posted { key, .. }) = rig.events.recv().await
+            && key == "q2"
+        {
+            break;
+        }
+    }
+    // Q3 is next and was re-planned from the good edit; now break the file.
+    std::fs::write(&file, "topic = \"Winter pressures\"\n[[question]\ntext = \"oops\"\n").unwrap();
+    while !matches!(rig.events.recv().await, Some(HostEvent::ChatDone { .. })) {}
+    rig.trigger.trigger();
+    task.await.unwrap();
+    let texts: Vec<String> = rig.bot_posts().iter().map(|p| p.text.clone()).collect();
+    assert!(texts.iter().any(|t| t.starts_with("Q3: How do you rest on long shifts?")), "{texts:#?}");
+    assert!(texts.iter().any(|t| t.starts_with("Q5: One tip")), "{texts:#?}");
+    assert_eq!(texts.len(), 10);
+}
+
+#[tokio::test]
+async fn a_post_the_server_refuses_is_given_up_and_the_chat_goes_on() {
+    let long = "x".repeat(480);
+    let mut rig = Rig::new(
+        "refused",
+        Options {
+            files: vec![("prompts/2026-12-02.toml", QUESTIONS.replace("What should managers protect?", &long))],
+            max_characters: Some(500),
+            ..Options::default()
+        },
+    )
+    .await;
+    let events = rig.run_chats(1).await;
+    let failed: Vec<(&str, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            HostEvent::Failed { key, reason, .. } => Some((key.as_str(), reason.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, "q4");
+    assert!(failed[0].1.contains("refused the post (422)"), "{}", failed[0].1);
+    // One attempt only: retrying a refusal cannot help.
+    assert_eq!(rig.sandbox.log().count("POST", "/api/v1/statuses"), 10);
+    assert_eq!(rig.bot_posts().len(), 9);
+}
