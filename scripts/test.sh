@@ -6,6 +6,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# systemd-analyze checks the shipped unit (tests/deploy.rs); python3 with
+# venv runs mastodon-mock (tests/contract.rs installs it from PyPI itself).
+missing=()
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+  else
+    sudo apt-get update -qq && sudo apt-get install -y -qq "${missing[@]}"
+  fi
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --check
 

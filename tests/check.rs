@@ -416,3 +416,49 @@ fn a_missing_config_file_says_so() {
     );
     assert!(err[0].help.as_ref().unwrap().contains("--config"));
 }
+
+/// `check --online` against a real HTTP server (the sandbox, as GoToSocial).
+#[tokio::test]
+async fn online_check_reads_the_limit_and_verifies_the_token() {
+    use chathost::sandbox::{Flavour, Sandbox, SandboxConfig};
+    let sandbox = Sandbox::start(SandboxConfig {
+        flavour: Flavour::GoToSocial,
+        participants: 0,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let s = Setup::new("online");
+    s.write(
+        "bot.toml",
+        &BOT.replace("https://mastodon.example", sandbox.base_url()),
+    );
+    let token = sandbox.bot().token.expose().to_string();
+    let r = s.check_with(true, &[("TEST_TOKEN", &token)]).await;
+    assert_eq!(r.errors(), 0, "{:#?}", r.diagnostics);
+    let notes = r.notes.join("\n");
+    assert!(notes.contains("posts up to 5000 characters"), "{notes}");
+    assert!(
+        notes.contains("account: @chatbot — token verified, marked as a bot"),
+        "{notes}"
+    );
+    assert!(!notes.contains(&token), "the token is never shown");
+
+    // A question that fits GoToSocial's 5000 but not the offline 500 passes
+    // online: the instance's own limit counts.
+    s.write(
+        "prompts/2026-12-02.toml",
+        &QUESTIONS.replace("What hinders?", &"x".repeat(600)),
+    );
+    let r = s.check_with(true, &[("TEST_TOKEN", &token)]).await;
+    assert_eq!(r.errors(), 0, "{:#?}", r.diagnostics);
+    let r = s.check_with(false, &[("TEST_TOKEN", &token)]).await;
+    assert_eq!(r.errors(), 1);
+
+    // A wrong token is an error that says so, without echoing it.
+    let r = s.check_with(true, &[("TEST_TOKEN", "not-the-token")]).await;
+    let d = find(&r, "rejected the access token");
+    assert_eq!(d.severity, Severity::Error);
+    assert!(!d.to_string().contains("not-the-token"));
+    sandbox.shutdown().await;
+}

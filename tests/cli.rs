@@ -182,3 +182,37 @@ fn plan_lists_every_post_of_the_shipped_chat_at_its_minute() {
         "{stdout}"
     );
 }
+
+#[test]
+fn rehearse_runs_the_shipped_chat_against_the_sandbox() {
+    // 3000x: the hour takes about a second and a half.
+    let out = chathost(
+        &["rehearse", "--speed", "3000", "--participants", "4"],
+        &repo(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let order: Vec<usize> = [
+        "Welcome to the #WeNurses chat",
+        "Q1: ",
+        "Q2: ",
+        "Q3: ",
+        "Q4: ",
+        "Q5: ",
+        "Last call:",
+        "That's a wrap!",
+    ]
+    .iter()
+    .map(|needle| {
+        stdout
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing:\n{stdout}"))
+    })
+    .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "posts out of order:\n{stdout}"
+    );
+    assert!(stdout.contains("Done: 8 posts by the bot"), "{stdout}");
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+}

@@ -147,7 +147,12 @@ reminders = {}
     /// Runs the weekly chat task until `chats` chat dates are done, then
     /// stops it; returns every event.
     async fn run_chats(&mut self, chats: usize) -> Vec<HostEvent> {
-        let task = tokio::spawn(self.started.host.clone().run_chat_forever("wenurses".into()));
+        let task = tokio::spawn(
+            self.started
+                .host
+                .clone()
+                .run_chat_forever("wenurses".into()),
+        );
         let mut seen = Vec::new();
         let mut done = 0;
         while done < chats {
@@ -188,7 +193,12 @@ fn timeline(posts: &[StatusRecord]) -> Vec<(String, String)> {
     posts
         .iter()
         .map(|p| {
-            let first = p.text.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+            let first = p
+                .text
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ");
             (p.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(), first)
         })
         .collect()
@@ -213,18 +223,42 @@ fn expected_chat() -> Vec<(String, String)> {
 }
 
 async fn full_chat(flavour: Flavour) {
-    let mut rig = Rig::new(&format!("full-{flavour:?}"), Options { flavour, ..Options::default() }).await;
+    let mut rig = Rig::new(
+        &format!("full-{flavour:?}"),
+        Options {
+            flavour,
+            ..Options::default()
+        },
+    )
+    .await;
     rig.run_chats(1).await;
     let posts = rig.bot_posts();
     assert_eq!(timeline(&posts), expected_chat());
     assert!(posts.iter().all(|p| p.deleted_at.is_none()));
-    assert!(posts.iter().all(|p| p.tags.contains(&"wenurses".to_string())), "every post carries the hashtag");
+    assert!(
+        posts
+            .iter()
+            .all(|p| p.tags.contains(&"wenurses".to_string())),
+        "every post carries the hashtag"
+    );
     // The welcome was pinned during the chat and unpinned after it.
-    assert_eq!(rig.sandbox.log().count("POST", "/api/v1/statuses/{id}/pin"), 1);
-    assert_eq!(rig.sandbox.log().count("POST", "/api/v1/statuses/{id}/unpin"), 1);
+    assert_eq!(
+        rig.sandbox.log().count("POST", "/api/v1/statuses/{id}/pin"),
+        1
+    );
+    assert_eq!(
+        rig.sandbox
+            .log()
+            .count("POST", "/api/v1/statuses/{id}/unpin"),
+        1
+    );
     assert!(posts.iter().all(|p| !p.pinned));
     // The reminder a day before says so.
-    assert!(posts[0].text.starts_with("Coming up in 24 hours"), "{}", posts[0].text);
+    assert!(
+        posts[0].text.starts_with("Coming up in 24 hours"),
+        "{}",
+        posts[0].text
+    );
 }
 
 #[tokio::test]
@@ -238,7 +272,14 @@ async fn a_full_chat_posts_every_step_at_its_instant_on_gotosocial() {
 }
 
 async fn faulty_chat(flavour: Flavour) {
-    let mut rig = Rig::new(&format!("faults-{flavour:?}"), Options { flavour, ..Options::default() }).await;
+    let mut rig = Rig::new(
+        &format!("faults-{flavour:?}"),
+        Options {
+            flavour,
+            ..Options::default()
+        },
+    )
+    .await;
     let post = |kind| Fault::new(Method::POST, "/api/v1/statuses", kind).times(1);
     // One of each, in this order, on the first posts of the chat.
     for kind in [
@@ -261,7 +302,10 @@ async fn faulty_chat(flavour: Flavour) {
     // than the retry budget, and never before its time.
     for ((at, what), (planned, _)) in timeline(&posts).iter().zip(expected_chat()) {
         let late = t(at) - t(&planned);
-        assert!(late >= chrono::Duration::zero() && late <= chrono::Duration::minutes(10), "{what} at {at}, planned {planned}");
+        assert!(
+            late >= chrono::Duration::zero() && late <= chrono::Duration::minutes(10),
+            "{what} at {at}, planned {planned}"
+        );
     }
 }
 
@@ -297,7 +341,14 @@ async fn one_running_engine_keeps_8pm_local_across_both_clock_changes() {
         .filter(|p| p.text.starts_with("Welcome"))
         .map(|p| {
             let local = p.created_at.with_timezone(&chrono_tz::Europe::London);
-            (local.format("%Y-%m-%d").to_string(), format!("{} {}", local.format("%H:%M %Z"), p.created_at.format("%H:%MZ")))
+            (
+                local.format("%Y-%m-%d").to_string(),
+                format!(
+                    "{} {}",
+                    local.format("%H:%M %Z"),
+                    p.created_at.format("%H:%MZ")
+                ),
+            )
         })
         .collect();
     assert_eq!(welcomes.len(), 33, "one welcome a week");
@@ -305,9 +356,19 @@ async fn one_running_engine_keeps_8pm_local_across_both_clock_changes() {
     assert_eq!(welcomes["2027-03-31"], "20:00 BST 19:00Z");
     assert_eq!(welcomes["2027-10-27"], "20:00 BST 19:00Z");
     assert_eq!(welcomes["2027-11-03"], "20:00 GMT 20:00Z");
-    assert!(welcomes.values().all(|v| v.starts_with("20:00 ")), "{welcomes:?}");
-    let posted = events.iter().filter(|e| matches!(e, HostEvent::Posted { .. })).count();
-    assert_eq!(posted, 33 * 8, "welcome, five questions, last call and wrap-up each week, once");
+    assert!(
+        welcomes.values().all(|v| v.starts_with("20:00 ")),
+        "{welcomes:?}"
+    );
+    let posted = events
+        .iter()
+        .filter(|e| matches!(e, HostEvent::Posted { .. }))
+        .count();
+    assert_eq!(
+        posted,
+        33 * 8,
+        "welcome, five questions, last call and wrap-up each week, once"
+    );
     assert_eq!(rig.bot_posts().len(), 33 * 8);
 }
 
@@ -362,7 +423,11 @@ async fn a_broken_edit_during_the_chat_keeps_the_last_good_questions() {
             break;
         }
     }
-    std::fs::write(&file, QUESTIONS.replace("How do you look after yourself", "How do you rest")).unwrap();
+    std::fs::write(
+        &file,
+        QUESTIONS.replace("How do you look after yourself", "How do you rest"),
+    )
+    .unwrap();
     loop {
         if let Some(HostEvent::Posted { key, .. }) = rig.events.recv().await
             && key == "q2"
@@ -371,13 +436,25 @@ async fn a_broken_edit_during_the_chat_keeps_the_last_good_questions() {
         }
     }
     // Q3 is next and was re-planned from the good edit; now break the file.
-    std::fs::write(&file, "topic = \"Winter pressures\"\n[[question]\ntext = \"oops\"\n").unwrap();
+    std::fs::write(
+        &file,
+        "topic = \"Winter pressures\"\n[[question]\ntext = \"oops\"\n",
+    )
+    .unwrap();
     while !matches!(rig.events.recv().await, Some(HostEvent::ChatDone { .. })) {}
     rig.trigger.trigger();
     task.await.unwrap();
     let texts: Vec<String> = rig.bot_posts().iter().map(|p| p.text.clone()).collect();
-    assert!(texts.iter().any(|t| t.starts_with("Q3: How do you rest on long shifts?")), "{texts:#?}");
-    assert!(texts.iter().any(|t| t.starts_with("Q5: One tip")), "{texts:#?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("Q3: How do you rest on long shifts?")),
+        "{texts:#?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.starts_with("Q5: One tip")),
+        "{texts:#?}"
+    );
     assert_eq!(texts.len(), 10);
 }
 
@@ -387,7 +464,10 @@ async fn a_post_the_server_refuses_is_given_up_and_the_chat_goes_on() {
     let mut rig = Rig::new(
         "refused",
         Options {
-            files: vec![("prompts/2026-12-02.toml", QUESTIONS.replace("What should managers protect?", &long))],
+            files: vec![(
+                "prompts/2026-12-02.toml",
+                QUESTIONS.replace("What should managers protect?", &long),
+            )],
             max_characters: Some(500),
             ..Options::default()
         },
@@ -403,7 +483,11 @@ async fn a_post_the_server_refuses_is_given_up_and_the_chat_goes_on() {
         .collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0].0, "q4");
-    assert!(failed[0].1.contains("refused the post (422)"), "{}", failed[0].1);
+    assert!(
+        failed[0].1.contains("refused the post (422)"),
+        "{}",
+        failed[0].1
+    );
     // One attempt only: retrying a refusal cannot help.
     assert_eq!(rig.sandbox.log().count("POST", "/api/v1/statuses"), 10);
     assert_eq!(rig.bot_posts().len(), 9);
