@@ -338,7 +338,13 @@ async fn run_chat_now(path: PathBuf, name: Option<String>) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-    let clock: SharedClock = Arc::new(SystemClock);
+    let (clock, _) = match clock_from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let (config, occ, chat_name) =
         match chathost::rehearse::one_off(&loaded.config, name.as_deref(), clock.now()) {
             Ok(x) => x,
@@ -369,6 +375,11 @@ async fn run_chat_now(path: PathBuf, name: Option<String>) -> ExitCode {
         trigger.trigger();
     });
     let mut host = started.host.clone();
+    tracing::info!(
+        chat = %chat_name,
+        "one-off chat starting at {}",
+        occ.start.format("%H:%M %Z")
+    );
     host.run_occurrence(&chat_name, &occ).await;
     ExitCode::SUCCESS
 }

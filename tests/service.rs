@@ -1,0 +1,193 @@
+//! `chathost run` and `chathost chat --now` as real processes against the
+//! sandbox, on a shared fast clock (`CHATHOST_FAKE_CLOCK`): what the log
+//! says, signals, and the token never showing.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use chathost::clock::{ScaledClock, SharedClock};
+use chathost::sandbox::{Flavour, Sandbox, SandboxConfig};
+use chrono::{DateTime, Utc};
+
+/// 300 virtual seconds per real second: the 20-minute chat takes 4 s.
+const SPEED: f64 = 300.0;
+
+struct Rig {
+    dir: PathBuf,
+    sandbox: Sandbox,
+    clock_env: String,
+    token: String,
+}
+
+fn bot_toml(url: &str, hashtag: &str) -> String {
+    format!(
+        r#"[instance]
+url = "{url}"
+software = "gotosocial"
+timeout_seconds = 2
+
+[account]
+token_env = "CHATHOST_TOKEN"
+
+[state]
+dir = "state"
+
+[chats.wenurses]
+hashtag = "{hashtag}"
+weekday = "Wednesday"
+time = "20:00"
+zone = "Europe/London"
+duration_minutes = 20
+reminders = []
+
+[chats.wenurses.pacing]
+first_question = 3
+last_call = 17
+"#
+    )
+}
+
+const QUESTIONS: &str = r#"topic = "Quick test"
+
+[[question]]
+text = "First question?"
+
+[[question]]
+text = "Second question?"
+
+[[question]]
+text = "Third question?"
+"#;
+
+impl Rig {
+    async fn new(name: &str) -> Rig {
+        let dir = std::env::temp_dir().join(format!("chathost-svc-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("prompts")).unwrap();
+        // Virtual time starts a minute before the chat of 2 December.
+        let origin: DateTime<Utc> = "2026-12-02T19:59:00Z".parse().unwrap();
+        let anchor = SystemTime::now();
+        let clock: SharedClock = Arc::new(ScaledClock::anchored(origin, anchor, SPEED));
+        let sandbox = Sandbox::start(SandboxConfig {
+            flavour: Flavour::GoToSocial,
+            participants: 2,
+            clock,
+            hashtag: "WeNurses".into(),
+            ..SandboxConfig::default()
+        })
+        .await
+        .unwrap();
+        std::fs::write(dir.join("bot.toml"), bot_toml(sandbox.base_url(), "WeNurses")).unwrap();
+        std::fs::write(dir.join("prompts/2026-12-02.toml"), QUESTIONS).unwrap();
+        let anchor_ms = anchor.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis();
+        Rig {
+            dir,
+            token: sandbox.bot().token.expose().to_string(),
+            sandbox,
+            clock_env: format!("{},{anchor_ms},{SPEED}", origin.to_rfc3339()),
+        }
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_chathost"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("CHATHOST_TOKEN", &self.token)
+            .env("CHATHOST_FAKE_CLOCK", &self.clock_env)
+            .env("RUST_LOG", "info")
+            .env_remove("JOURNAL_STREAM")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits (real time, bounded) until the bot has posted `n` statuses.
+    async fn wait_for_posts(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.sandbox.statuses_of("chatbot").len() < n {
+            assert!(Instant::now() < deadline, "the bot posted only {} of {n}", self.sandbox.statuses_of("chatbot").len());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+fn finish(mut child: Child) -> (std::process::ExitStatus, String) {
+    let mut log = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    (child.wait().unwrap(), log)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_logs_every_step_keeps_going_on_a_broken_reload_and_stops_cleanly() {
+    let rig = Rig::new("run").await;
+    let child = rig.spawn(&["run", "--config", "bot.toml"]);
+    // Welcome and Q1 are out; now the host breaks bot.toml and reloads.
+    rig.wait_for_posts(2).await;
+    std::fs::write(rig.dir.join("bot.toml"), "[instance\nurl = ").unwrap();
+    signal(&child, "-HUP");
+    // The chat goes on with the settings it had: 3 questions, last call, wrap-up.
+    rig.wait_for_posts(6).await;
+    signal(&child, "-TERM");
+    let (status, log) = finish(child);
+    assert!(status.success(), "exit {status}:\n{log}");
+
+    let firsts: Vec<String> = {
+        let mut posts = rig.sandbox.statuses_of("chatbot");
+        posts.sort_by_key(|p| p.created_at);
+        posts.iter().map(|p| p.text.lines().next().unwrap_or("").to_string()).collect()
+    };
+    assert_eq!(firsts.len(), 6, "{firsts:#?}");
+    assert!(firsts[1].starts_with("Q1: First question?"), "{firsts:#?}");
+    assert!(firsts[5].starts_with("That's a wrap!"), "{firsts:#?}");
+
+    // One line per step: what was posted, how late, its id.
+    let posted: Vec<&str> = log.lines().filter(|l| l.contains(" posted ")).collect();
+    assert_eq!(posted.len(), 6, "{log}");
+    assert!(posted.iter().all(|l| l.contains("late_ms=") && l.contains("remote_id=")), "{log}");
+    assert!(log.contains("has errors; keeping the current settings"), "{log}");
+    assert!(log.contains("stopping"), "{log}");
+    assert!(!log.contains(&rig.token), "the token appeared in the log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_now_hosts_one_chat_with_the_next_questions() {
+    let rig = Rig::new("now").await;
+    let child = rig.spawn(&["chat", "--now", "--config", "bot.toml"]);
+    let (status, log) = finish(child);
+    assert!(status.success(), "exit {status}:\n{log}");
+    let posts = rig.sandbox.statuses_of("chatbot");
+    assert_eq!(posts.len(), 6, "{log}");
+    assert!(posts.iter().any(|p| p.text.starts_with("Q3: Third question?")));
+    assert!(!log.contains(&rig.token));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_to_start_without_a_token_and_says_where_it_looked() {
+    let rig = Rig::new("notoken").await;
+    let out = Command::new(env!("CARGO_BIN_EXE_chathost"))
+        .args(["run", "--config", "bot.toml"])
+        .current_dir(&rig.dir)
+        .env_remove("CHATHOST_TOKEN")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no access token found"), "{err}");
+    assert!(err.contains("CHATHOST_TOKEN"), "{err}");
+}
