@@ -268,23 +268,39 @@ impl Host {
         }
         let chat_id = record.id;
         let mut pinned = false;
+        let mut warned_missing = false;
         loop {
             // Settings may change on SIGHUP; a chat removed mid-way finishes
             // with the settings it had.
             let chat = self.chat_settings(name).unwrap_or_else(|| chat.clone());
             let times = chat_times(&chat, occ);
             if !self.replan(&chat, occ, chat_id) {
-                // No question file at all, and nothing planned before.
-                tracing::warn!(
-                    chat = %name,
-                    date = %occ.date,
-                    "no question file {}: this week's chat is skipped",
-                    prompts::dated_path(&chat.prompts_dir, occ.date).display()
-                );
-                let _ = self
-                    .store
-                    .set_chat_state(chat_id, ChatState::Skipped, self.now());
-                return true;
+                // No usable question file, and nothing planned before. A
+                // host may still add one: look again every few minutes
+                // until the chat would have ended.
+                let expected = prompts::dated_path(&chat.prompts_dir, occ.date);
+                if self.now() >= times.wrap_up {
+                    tracing::warn!(chat = %name, date = %occ.date, "no question file {}: this week's chat was skipped", expected.display());
+                    let _ = self
+                        .store
+                        .set_chat_state(chat_id, ChatState::Skipped, self.now());
+                    return true;
+                }
+                if !warned_missing {
+                    warned_missing = true;
+                    tracing::warn!(
+                        chat = %name,
+                        date = %occ.date,
+                        "no usable question file {}: the chat will be skipped unless one is added before {}",
+                        expected.display(),
+                        times.wrap_up.with_timezone(&chat.zone).format("%a %H:%M %Z")
+                    );
+                }
+                let again = (self.now() + chrono::Duration::minutes(5)).min(times.wrap_up);
+                match self.wait_until(again).await {
+                    Woke::Stop => return false,
+                    Woke::Reload | Woke::Time => continue,
+                }
             }
             let steps = match self.store.steps(chat_id) {
                 Ok(s) => s,

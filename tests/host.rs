@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chathost::clock::{JumpClock, SharedClock};
+use chathost::clock::{JumpClock, ScaledClock, SharedClock};
 use chathost::host::{HostEvent, Shutdown, ShutdownTrigger};
 use chathost::sandbox::{Fault, FaultKind, Flavour, Method, Sandbox, SandboxConfig, StatusRecord};
 use chathost::secret::Secret;
@@ -52,6 +52,9 @@ struct Options {
     reminders: &'static str,
     files: Vec<(&'static str, String)>,
     max_characters: Option<usize>,
+    /// Run on a scaled real-time clock instead of the jumping one (for
+    /// tests where the test itself acts while the engine waits).
+    speed: Option<f64>,
 }
 
 impl Default for Options {
@@ -63,6 +66,7 @@ impl Default for Options {
             reminders: r#"["24h", "1h"]"#,
             files: vec![("prompts/2026-12-02.toml", QUESTIONS.to_string())],
             max_characters: None,
+            speed: None,
         }
     }
 }
@@ -76,8 +80,10 @@ impl Rig {
         let dir = std::env::temp_dir().join(format!("chathost-host-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("prompts")).unwrap();
-        let clock = Arc::new(JumpClock::new(t(o.start)));
-        let shared: SharedClock = clock.clone();
+        let shared: SharedClock = match o.speed {
+            Some(speed) => Arc::new(ScaledClock::new(t(o.start), speed)),
+            None => Arc::new(JumpClock::new(t(o.start))),
+        };
         let sandbox = Sandbox::start(SandboxConfig {
             flavour: o.flavour,
             participants: 0,
@@ -491,4 +497,62 @@ async fn a_post_the_server_refuses_is_given_up_and_the_chat_goes_on() {
     // One attempt only: retrying a refusal cannot help.
     assert_eq!(rig.sandbox.log().count("POST", "/api/v1/statuses"), 10);
     assert_eq!(rig.bot_posts().len(), 9);
+}
+
+#[tokio::test]
+async fn a_question_file_added_late_is_still_used_and_a_week_without_one_is_skipped() {
+    // No file for 2 December at first; the chat of 9 December has one.
+    let mut rig = Rig::new(
+        "missing",
+        Options {
+            files: vec![("prompts/2026-12-09.toml", QUESTIONS.to_string())],
+            reminders: "[]",
+            ..Options::default()
+        },
+    )
+    .await;
+    let events = rig.run_chats(1).await;
+    // 2 December was skipped (nothing posted), 9 December was held.
+    assert!(
+        matches!(events.last(), Some(HostEvent::ChatDone { date, .. }) if date.to_string() == "2026-12-09")
+    );
+    let posts = rig.bot_posts();
+    assert_eq!(posts.len(), 8);
+    assert!(
+        posts
+            .iter()
+            .all(|p| p.created_at.format("%Y-%m-%d").to_string() == "2026-12-09")
+    );
+
+    // A file that appears after the chat's window opened is picked up
+    // (real time, 1200x: the engine looks again every 5 virtual minutes).
+    let mut rig = Rig::new(
+        "late-file",
+        Options {
+            start: "2026-12-02T19:58:00Z",
+            files: vec![],
+            reminders: "[]",
+            speed: Some(1200.0),
+            ..Options::default()
+        },
+    )
+    .await;
+    let file = rig.dir.join("prompts/2026-12-02.toml");
+    let task = tokio::spawn(rig.started.host.clone().run_chat_forever("wenurses".into()));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    std::fs::write(&file, QUESTIONS).unwrap();
+    let mut keys = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), rig.events.recv())
+            .await
+            .unwrap()
+        {
+            Some(HostEvent::ChatDone { .. }) | None => break,
+            Some(HostEvent::Posted { key, .. }) => keys.push(key),
+            Some(_) => {}
+        }
+    }
+    rig.trigger.trigger();
+    task.await.unwrap();
+    assert!(keys.contains(&"q5".to_string()), "{keys:?}");
 }

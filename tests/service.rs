@@ -80,9 +80,16 @@ impl Rig {
         })
         .await
         .unwrap();
-        std::fs::write(dir.join("bot.toml"), bot_toml(sandbox.base_url(), "WeNurses")).unwrap();
+        std::fs::write(
+            dir.join("bot.toml"),
+            bot_toml(sandbox.base_url(), "WeNurses"),
+        )
+        .unwrap();
         std::fs::write(dir.join("prompts/2026-12-02.toml"), QUESTIONS).unwrap();
-        let anchor_ms = anchor.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis();
+        let anchor_ms = anchor
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
         Rig {
             dir,
             token: sandbox.bot().token.expose().to_string(),
@@ -109,7 +116,11 @@ impl Rig {
     async fn wait_for_posts(&self, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.sandbox.statuses_of("chatbot").len() < n {
-            assert!(Instant::now() < deadline, "the bot posted only {} of {n}", self.sandbox.statuses_of("chatbot").len());
+            assert!(
+                Instant::now() < deadline,
+                "the bot posted only {} of {n}",
+                self.sandbox.statuses_of("chatbot").len()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -122,13 +133,21 @@ impl Drop for Rig {
 }
 
 fn signal(child: &Child, sig: &str) {
-    let status = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
 fn finish(mut child: Child) -> (std::process::ExitStatus, String) {
     let mut log = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
     (child.wait().unwrap(), log)
 }
 
@@ -149,7 +168,10 @@ async fn run_logs_every_step_keeps_going_on_a_broken_reload_and_stops_cleanly() 
     let firsts: Vec<String> = {
         let mut posts = rig.sandbox.statuses_of("chatbot");
         posts.sort_by_key(|p| p.created_at);
-        posts.iter().map(|p| p.text.lines().next().unwrap_or("").to_string()).collect()
+        posts
+            .iter()
+            .map(|p| p.text.lines().next().unwrap_or("").to_string())
+            .collect()
     };
     assert_eq!(firsts.len(), 6, "{firsts:#?}");
     assert!(firsts[1].starts_with("Q1: First question?"), "{firsts:#?}");
@@ -158,8 +180,16 @@ async fn run_logs_every_step_keeps_going_on_a_broken_reload_and_stops_cleanly() 
     // One line per step: what was posted, how late, its id.
     let posted: Vec<&str> = log.lines().filter(|l| l.contains(" posted ")).collect();
     assert_eq!(posted.len(), 6, "{log}");
-    assert!(posted.iter().all(|l| l.contains("late_ms=") && l.contains("remote_id=")), "{log}");
-    assert!(log.contains("has errors; keeping the current settings"), "{log}");
+    assert!(
+        posted
+            .iter()
+            .all(|l| l.contains("late_ms=") && l.contains("remote_id=")),
+        "{log}"
+    );
+    assert!(
+        log.contains("has errors; keeping the current settings"),
+        "{log}"
+    );
     assert!(log.contains("stopping"), "{log}");
     assert!(!log.contains(&rig.token), "the token appeared in the log");
 }
@@ -172,7 +202,11 @@ async fn chat_now_hosts_one_chat_with_the_next_questions() {
     assert!(status.success(), "exit {status}:\n{log}");
     let posts = rig.sandbox.statuses_of("chatbot");
     assert_eq!(posts.len(), 6, "{log}");
-    assert!(posts.iter().any(|p| p.text.starts_with("Q3: Third question?")));
+    assert!(
+        posts
+            .iter()
+            .any(|p| p.text.starts_with("Q3: Third question?"))
+    );
     assert!(!log.contains(&rig.token));
 }
 
