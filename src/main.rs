@@ -251,10 +251,12 @@ fn clock_from_env() -> Result<(SharedClock, bool), String> {
     ))
 }
 
-async fn run_service(path: PathBuf) -> ExitCode {
-    let Some(loaded) = load(&path) else {
-        return ExitCode::FAILURE;
-    };
+/// What `run` and `chat --now` need before the engine starts: settings,
+/// token and clock. `None` after printing why not.
+fn prepare(
+    path: &std::path::Path,
+) -> Option<(config::Loaded, chathost::secret::Secret, SharedClock, bool)> {
+    let loaded = load(path)?;
     let token =
         match chathost::secret::find_token(&loaded.config.account, &|k| std::env::var(k).ok()) {
             Ok(t) => {
@@ -263,18 +265,35 @@ async fn run_service(path: PathBuf) -> ExitCode {
             }
             Err(d) => {
                 diagnostic::print_all(&[d]);
-                return ExitCode::FAILURE;
+                return None;
             }
         };
-    let (clock, real) = match clock_from_env() {
-        Ok(c) => c,
+    match clock_from_env() {
+        Ok((clock, real)) => Some((loaded, token, clock, real)),
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::FAILURE;
+            None
         }
+    }
+}
+
+/// Starts the engine; `None` after printing why it could not.
+async fn start(parts: service::Parts) -> Option<service::Started> {
+    match service::start(parts).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+    }
+}
+
+async fn run_service(path: PathBuf) -> ExitCode {
+    let Some((loaded, token, clock, real)) = prepare(&path) else {
+        return ExitCode::FAILURE;
     };
     let (trigger, shutdown) = Shutdown::new();
-    let started = match service::start(service::Parts {
+    let Some(started) = start(service::Parts {
         config: loaded.config,
         token,
         clock,
@@ -283,12 +302,8 @@ async fn run_service(path: PathBuf) -> ExitCode {
         shutdown,
     })
     .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    else {
+        return ExitCode::FAILURE;
     };
     let reload = started.reload.clone();
     tokio::spawn(async move {
@@ -327,23 +342,8 @@ async fn run_service(path: PathBuf) -> ExitCode {
 }
 
 async fn run_chat_now(path: PathBuf, name: Option<String>) -> ExitCode {
-    let Some(loaded) = load(&path) else {
+    let Some((loaded, token, clock, _)) = prepare(&path) else {
         return ExitCode::FAILURE;
-    };
-    let token =
-        match chathost::secret::find_token(&loaded.config.account, &|k| std::env::var(k).ok()) {
-            Ok(t) => t.token,
-            Err(d) => {
-                diagnostic::print_all(&[d]);
-                return ExitCode::FAILURE;
-            }
-        };
-    let (clock, _) = match clock_from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
     };
     let (config, occ, chat_name) =
         match chathost::rehearse::one_off(&loaded.config, name.as_deref(), clock.now()) {
@@ -354,7 +354,7 @@ async fn run_chat_now(path: PathBuf, name: Option<String>) -> ExitCode {
             }
         };
     let (trigger, shutdown) = Shutdown::new();
-    let started = match service::start(service::Parts {
+    let Some(started) = start(service::Parts {
         config,
         token,
         clock,
@@ -363,12 +363,8 @@ async fn run_chat_now(path: PathBuf, name: Option<String>) -> ExitCode {
         shutdown,
     })
     .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    else {
+        return ExitCode::FAILURE;
     };
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
