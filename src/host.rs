@@ -313,6 +313,22 @@ impl Host {
                 }
             };
             let last_post = steps.iter().filter_map(|s| s.posted_at).max();
+            // Resuming a chat whose welcome is out (a restart): pin it again,
+            // the pin may have been lost with the crash.
+            if !pinned && chat.pin_welcome {
+                let welcome = steps
+                    .iter()
+                    .find(|s| s.kind == StepKind::Welcome && s.state == StepState::Posted);
+                let wrapped = steps
+                    .iter()
+                    .any(|s| s.kind == StepKind::WrapUp && s.state != StepState::Pending);
+                if let (Some(w), false) = (welcome.and_then(|w| w.remote.as_ref()), wrapped) {
+                    pinned = true;
+                    if let Err(e) = self.instance.pin(&w.id).await {
+                        tracing::info!(chat = %name, "re-pinning the welcome after a restart: {e}");
+                    }
+                }
+            }
             if steps.iter().any(|s| s.state != StepState::Pending) {
                 let _ = self
                     .store

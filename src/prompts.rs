@@ -646,7 +646,10 @@ mod tests {
             ..Default::default()
         };
         let welcome = t.render(TemplateKind::Welcome, &ctx).unwrap();
-        assert!(welcome.starts_with("Welcome to the #WeNurses chat! Tonight: Winter pressures."));
+        assert!(
+            welcome.starts_with("Welcome to the #WeNurses chat!\n\nTopic: Winter pressures\n"),
+            "{welcome}"
+        );
         assert!(!welcome.contains("\n\n\n"), "{welcome}");
         assert_eq!(
             t.render(TemplateKind::Question, &ctx).unwrap(),

@@ -286,7 +286,11 @@ async fn faulty_chat(flavour: Flavour) {
         },
     )
     .await;
-    let post = |kind| Fault::new(Method::POST, "/api/v1/statuses", kind).times(1);
+    let post = |kind| {
+        Fault::new(Method::POST, "/api/v1/statuses", kind)
+            .exact()
+            .times(1)
+    };
     // One of each, in this order, on the first posts of the chat.
     for kind in [
         FaultKind::Status(503),

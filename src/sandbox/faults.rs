@@ -70,6 +70,8 @@ pub struct Fault {
     method: Option<Method>,
     /// The request path must start with this.
     path_prefix: String,
+    /// The path must be exactly `path_prefix` (not a longer path under it).
+    exact: bool,
     /// What happens.
     kind: FaultKind,
     /// Firings left; `None` means every time.
@@ -83,6 +85,7 @@ impl Fault {
         Fault {
             method: Some(method),
             path_prefix: path_prefix.to_string(),
+            exact: false,
             kind,
             remaining: Some(1),
         }
@@ -96,6 +99,13 @@ impl Fault {
     /// Matches any method.
     pub fn any_method(mut self) -> Self {
         self.method = None;
+        self
+    }
+
+    /// Matches only the path itself, not longer paths under it: a fault on
+    /// `POST /api/v1/statuses` then spares `…/statuses/{id}/pin`.
+    pub fn exact(mut self) -> Self {
+        self.exact = true;
         self
     }
 
@@ -115,7 +125,11 @@ impl Fault {
         self.kind.is_stream_fault() == stream
             && self.remaining != Some(0)
             && self.method.as_ref().is_none_or(|m| m == method)
-            && path.starts_with(&self.path_prefix)
+            && if self.exact {
+                path == self.path_prefix
+            } else {
+                path.starts_with(&self.path_prefix)
+            }
     }
 }
 
