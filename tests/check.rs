@@ -462,3 +462,41 @@ async fn online_check_reads_the_limit_and_verifies_the_token() {
     assert!(!d.to_string().contains("not-the-token"));
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn several_chats_in_one_file_each_with_its_own_schedule_and_prompts() {
+    let s = Setup::new("two");
+    std::fs::create_dir_all(s.dir.join("prompts-ahp")).unwrap();
+    s.write(
+        "bot.toml",
+        &format!(
+            "{BOT}\n[chats.ahpchat]\nhashtag = \"AHPchat\"\nweekday = \"Thursday\"\ntime = \"19:30\"\nzone = \"Europe/London\"\nprompts = \"prompts-ahp\"\n"
+        ),
+    );
+    s.write("prompts-ahp/2026-12-03.toml", QUESTIONS);
+    let r = s.check().await;
+    assert_eq!(r.errors(), 0, "{:#?}", r.diagnostics);
+    let loaded =
+        chathost::config::load_with_env(&s.dir.join("bot.toml"), &BTreeMap::new()).unwrap();
+    let chats = chathost::preview::upcoming(&loaded.config, now(), 4);
+    let order: Vec<(String, String)> = chats
+        .iter()
+        .map(|c| (c.chat.clone(), c.date.clone()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("wenurses".to_string(), "2026-12-02".to_string()),
+            ("ahpchat".to_string(), "2026-12-03".to_string()),
+            ("wenurses".to_string(), "2026-12-09".to_string()),
+            ("ahpchat".to_string(), "2026-12-10".to_string()),
+        ]
+    );
+    assert!(
+        !chats[1].skipped && chats[1].posts[2].utc == "2026-12-03T19:30:00Z",
+        "{:#?}",
+        chats[1]
+    );
+    // The two chats' weeks without a question file are reported separately.
+    assert!(chats[2].skipped && chats[3].skipped);
+}
