@@ -42,6 +42,9 @@
 //! - The file is opened with `journal_mode=WAL`, `synchronous=FULL` (a
 //!   commit survives a power cut, not only a crash) and `foreign_keys=ON`;
 //!   every change is one transaction, committed before the call returns.
+//! - A file store is opened with `locking_mode=EXCLUSIVE` and its write
+//!   lock taken at once: while one chathost holds the state folder, a second
+//!   one is refused at start instead of posting the same chat again.
 //! - The schema is an ordered list of SQL scripts, [`MIGRATIONS`] (files in
 //!   `src/store/migrations/`, each table and column commented); the number
 //!   applied is kept in `PRAGMA user_version`. A new table (answers,
@@ -724,6 +727,11 @@ impl Store {
                 return Err(Problem::NotChathost);
             }
             if on_disk {
+                // One chathost per state folder: the connection keeps its
+                // file lock until the process ends (even by SIGKILL, when
+                // the OS drops it), so a second instance cannot post the
+                // same chat a second time; it is refused at start.
+                conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
                 let mode: String =
                     conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
                 if !mode.eq_ignore_ascii_case("wal") {
@@ -733,7 +741,14 @@ impl Store {
             }
             conn.pragma_update(None, "synchronous", "FULL")?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
-            migrate(conn)
+            migrate(conn)?;
+            if on_disk {
+                // Take the write lock now (it is then held), not at the
+                // first post: a second instance must fail at start.
+                let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+                conn.pragma_update(None, "user_version", version)?;
+            }
+            Ok(())
         };
         match setup(&mut conn) {
             Ok(()) => Ok(Store {

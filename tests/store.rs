@@ -147,12 +147,48 @@ fn a_new_file_gets_the_whole_schema_and_reopening_changes_nothing() {
     assert!(before.iter().any(|(name, _)| name == "attempts"));
 
     let store = Store::open(dir.db()).unwrap();
-    assert_eq!(schema(), before);
     assert_eq!(
         store.chat("wenurses", chat.date).unwrap(),
         Some(chat.clone())
     );
     assert_eq!(store.steps(chat.id).unwrap().len(), 3);
+    // The open store holds the file: look at it once it is closed.
+    drop(store);
+    assert_eq!(schema(), before);
+}
+
+#[test]
+fn a_second_chathost_on_the_same_state_folder_is_refused() {
+    let dir = TempDir::new("second");
+    let first = Store::open(dir.db()).unwrap();
+    // What a second `chathost run` with the same state folder would do.
+    let second = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "opener_child_process", "--nocapture"])
+        .env("CHATHOST_STORE_OPENER", dir.db())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&second.stdout).to_string()
+        + &String::from_utf8_lossy(&second.stderr);
+    assert!(said.contains("OPEN FAILED"), "{said}");
+    assert!(
+        said.contains("is a second chathost running with the same state folder?"),
+        "{said}"
+    );
+    drop(first);
+    // Once the first is gone (even killed: the OS drops its lock), it opens.
+    Store::open(dir.db()).unwrap();
+}
+
+/// Run by the test above as a separate process: tries to open the store.
+#[test]
+fn opener_child_process() {
+    let Ok(path) = std::env::var("CHATHOST_STORE_OPENER") else {
+        return;
+    };
+    match Store::open(&path) {
+        Ok(_) => println!("OPENED"),
+        Err(e) => println!("OPEN FAILED: {e}"),
+    }
 }
 
 #[test]
