@@ -1103,9 +1103,9 @@ pub fn parse_lead(s: &str) -> Option<std::time::Duration> {
 pub fn describe_lead(d: std::time::Duration) -> String {
     let m = d.as_secs() / 60;
     let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    if m % (60 * 24) == 0 && m >= 60 * 48 {
+    if m.is_multiple_of(60 * 24) && m >= 60 * 48 {
         plural(m / (60 * 24), "day")
-    } else if m % 60 == 0 {
+    } else if m.is_multiple_of(60) {
         plural(m / 60, "hour")
     } else {
         plural(m, "minute")

@@ -150,6 +150,15 @@ reminders = {}
         }
     }
 
+    /// The default rig on a given flavour of server.
+    async fn of_flavour(name: &str, flavour: Flavour) -> Rig {
+        let options = Options {
+            flavour,
+            ..Options::default()
+        };
+        Rig::new(&format!("{name}-{flavour:?}"), options).await
+    }
+
     /// Runs the weekly chat task until `chats` chat dates are done, then
     /// stops it; returns every event.
     async fn run_chats(&mut self, chats: usize) -> Vec<HostEvent> {
@@ -229,14 +238,7 @@ fn expected_chat() -> Vec<(String, String)> {
 }
 
 async fn full_chat(flavour: Flavour) {
-    let mut rig = Rig::new(
-        &format!("full-{flavour:?}"),
-        Options {
-            flavour,
-            ..Options::default()
-        },
-    )
-    .await;
+    let mut rig = Rig::of_flavour("full", flavour).await;
     rig.run_chats(1).await;
     let posts = rig.bot_posts();
     assert_eq!(timeline(&posts), expected_chat());
@@ -278,14 +280,7 @@ async fn a_full_chat_posts_every_step_at_its_instant_on_gotosocial() {
 }
 
 async fn faulty_chat(flavour: Flavour) {
-    let mut rig = Rig::new(
-        &format!("faults-{flavour:?}"),
-        Options {
-            flavour,
-            ..Options::default()
-        },
-    )
-    .await;
+    let mut rig = Rig::of_flavour("faults", flavour).await;
     let post = |kind| {
         Fault::new(Method::POST, "/api/v1/statuses", kind)
             .exact()

@@ -398,12 +398,10 @@ impl State {
             .idempotency_key
             .as_ref()
             .filter(|_| self.flavour.honours_idempotency_key())
+            && let Some((id, at)) = self.idempotency.get(&(author, key.clone()))
+            && now - *at < IDEMPOTENCY_TTL
         {
-            if let Some((id, at)) = self.idempotency.get(&(author, key.clone())) {
-                if now - *at < IDEMPOTENCY_TTL {
-                    return Ok(id.clone());
-                }
-            }
+            return Ok(id.clone());
         }
         self.check_text(&new)?;
         let (in_reply_to, in_reply_to_account) = match new.in_reply_to_id.as_deref() {
@@ -462,10 +460,10 @@ impl State {
     fn mentions_in(&self, text: &str) -> Vec<usize> {
         let mut out = Vec::new();
         for name in content::local_mentions(text, &self.domain) {
-            if let Some(i) = self.account_by_acct(&name) {
-                if !out.contains(&i) {
-                    out.push(i);
-                }
+            if let Some(i) = self.account_by_acct(&name)
+                && !out.contains(&i)
+            {
+                out.push(i);
             }
         }
         out

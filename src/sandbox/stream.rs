@@ -149,19 +149,19 @@ async fn run(
                     if socket.send(Message::Text(frame.into())).await.is_err() {
                         return;
                     }
-                    if let Some(late) = held.take() {
-                        if socket.send(Message::Text(late.into())).await.is_err() {
-                            return;
-                        }
+                    if let Some(late) = held.take()
+                        && socket.send(Message::Text(late.into())).await.is_err()
+                    {
+                        return;
                     }
                 }
             }
             message = socket.recv() => match message {
                 Some(Ok(Message::Text(text))) => {
-                    if let Some(reply) = control(&mut subs, account, text.as_str()) {
-                        if socket.send(Message::Text(reply.into())).await.is_err() {
-                            return;
-                        }
+                    if let Some(reply) = control(&mut subs, account, text.as_str())
+                        && socket.send(Message::Text(reply.into())).await.is_err()
+                    {
+                        return;
                     }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
