@@ -149,8 +149,16 @@ async fn check_online(
                     ),
                 );
             }
-            if let Some(note) = posting_rights(url, token, loaded.config.instance.timeout).await {
-                report.notes.push(note);
+            if let Some(scopes) = instance.token_scopes().await {
+                let can_post = scopes.iter().any(|s| s == "write" || s == "write:statuses");
+                report.notes.push(if can_post {
+                    format!("token scopes: {} — can post", scopes.join(" "))
+                } else {
+                    format!(
+                        "token scopes: {} — CANNOT post (needs write or write:statuses)",
+                        scopes.join(" ")
+                    )
+                });
             }
         }
         Err(e) => {
@@ -164,40 +172,6 @@ async fn check_online(
             ));
         }
     }
-}
-
-/// Whether the token may post, from `GET /api/v1/apps/verify_credentials`
-/// (servers that list the scopes say so; others do not).
-async fn posting_rights(
-    url: &str,
-    token: &crate::secret::Secret,
-    timeout: std::time::Duration,
-) -> Option<String> {
-    let client = reqwest::Client::builder().timeout(timeout).build().ok()?;
-    let answer = client
-        .get(format!("{url}/api/v1/apps/verify_credentials"))
-        .bearer_auth(token.expose())
-        .send()
-        .await
-        .ok()?;
-    let body: serde_json::Value = answer.json().await.ok()?;
-    let scopes: Vec<&str> = body
-        .get("scopes")?
-        .as_array()?
-        .iter()
-        .filter_map(|s| s.as_str())
-        .collect();
-    let can_post = scopes
-        .iter()
-        .any(|s| *s == "write" || *s == "write:statuses");
-    Some(if can_post {
-        format!("token scopes: {} — can post", scopes.join(" "))
-    } else {
-        format!(
-            "token scopes: {} — CANNOT post (needs write or write:statuses)",
-            scopes.join(" ")
-        )
-    })
 }
 
 fn check_chat(

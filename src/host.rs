@@ -269,6 +269,7 @@ impl Host {
         let chat_id = record.id;
         let mut pinned = false;
         let mut warned_missing = false;
+        let mut running = record.state == ChatState::Running;
         loop {
             // Settings may change on SIGHUP; a chat removed mid-way finishes
             // with the settings it had.
@@ -329,7 +330,8 @@ impl Host {
                     }
                 }
             }
-            if steps.iter().any(|s| s.state != StepState::Pending) {
+            if !running && steps.iter().any(|s| s.state != StepState::Pending) {
+                running = true;
                 let _ = self
                     .store
                     .set_chat_state(chat_id, ChatState::Running, self.now());

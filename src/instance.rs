@@ -198,6 +198,26 @@ impl Instance {
         })
     }
 
+    /// The token's scopes, from `GET /api/v1/apps/verify_credentials`;
+    /// `None` when the server does not list them (older Mastodon, others).
+    pub async fn token_scopes(&self) -> Option<Vec<String>> {
+        let answer = self
+            .http
+            .get(format!("{}/api/v1/apps/verify_credentials", self.url))
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+            .ok()?;
+        let body: serde_json::Value = answer.json().await.ok()?;
+        let scopes = body.get("scopes")?.as_array()?;
+        Some(
+            scopes
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect(),
+        )
+    }
+
     /// Posts a status with an `Idempotency-Key`.
     pub async fn post_status(&self, status: &NewStatus<'_>) -> Result<RemoteStatus, CallError> {
         let mut body = serde_json::json!({

@@ -441,16 +441,15 @@ pub struct PostContext {
 #[derive(Debug)]
 pub struct Templates {
     env: minijinja::Environment<'static>,
-    /// Which kinds the host overrides, and from which file.
-    pub overrides: BTreeMap<TemplateKind, PathBuf>,
+    /// Each kind's source (the host's file or the built-in text), to locate
+    /// a render error in it.
+    sources: BTreeMap<TemplateKind, SourceFile>,
 }
 
 impl Templates {
     /// The built-in templates only.
     pub fn builtin() -> Templates {
-        Templates::load(Path::new("/nonexistent-chathost-templates"))
-            .expect("built-in templates compile")
-            .0
+        Templates::compile(|_| None).expect("built-in templates compile")
     }
 
     /// Built-in templates, overridden by `<prompts>/templates/<kind>.j2`.
@@ -458,32 +457,11 @@ impl Templates {
     /// files in `templates/` that match no kind.
     pub fn load(prompts_dir: &Path) -> Result<(Templates, Vec<Diagnostic>), Vec<Diagnostic>> {
         let dir = prompts_dir.join("templates");
-        let mut env = minijinja::Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        env.set_keep_trailing_newline(false);
-        let mut overrides = BTreeMap::new();
-        let mut errors = Vec::new();
-        let mut warnings = Vec::new();
-        for kind in TemplateKind::ALL {
+        let templates = Templates::compile(|kind| {
             let path = dir.join(kind.file_name());
-            let source = if path.is_file() {
-                match SourceFile::read(&path) {
-                    Ok(s) => {
-                        overrides.insert(kind, path.clone());
-                        s
-                    }
-                    Err(d) => {
-                        errors.push(d);
-                        continue;
-                    }
-                }
-            } else {
-                SourceFile::from_text(format!("(built-in) {}", kind.file_name()), kind.builtin())
-            };
-            if let Err(e) = env.add_template_owned(kind.file_name(), source.text.clone()) {
-                errors.push(template_error(&source, &e));
-            }
-        }
+            path.is_file().then(|| SourceFile::read(&path))
+        })?;
+        let mut warnings = Vec::new();
         if let Ok(entries) = std::fs::read_dir(&dir) {
             let known = TemplateKind::ALL.map(TemplateKind::file_name);
             for e in entries.flatten() {
@@ -503,8 +481,40 @@ impl Templates {
                 }
             }
         }
+        Ok((templates, warnings))
+    }
+
+    /// Compiles every kind from the host's file where `override_of` gives
+    /// one, else from the built-in text.
+    fn compile(
+        override_of: impl Fn(TemplateKind) -> Option<Result<SourceFile, Diagnostic>>,
+    ) -> Result<Templates, Vec<Diagnostic>> {
+        let mut env = minijinja::Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.set_keep_trailing_newline(false);
+        let mut sources = BTreeMap::new();
+        let mut errors = Vec::new();
+        for kind in TemplateKind::ALL {
+            let source = match override_of(kind) {
+                Some(Ok(s)) => s,
+                Some(Err(d)) => {
+                    errors.push(d);
+                    continue;
+                }
+                None => SourceFile::from_text(
+                    format!("(built-in) {}", kind.file_name()),
+                    kind.builtin(),
+                ),
+            };
+            match env.add_template_owned(kind.file_name(), source.text.clone()) {
+                Ok(()) => {
+                    sources.insert(kind, source);
+                }
+                Err(e) => errors.push(template_error(&source, &e)),
+            }
+        }
         if errors.is_empty() {
-            Ok((Templates { env, overrides }, warnings))
+            Ok(Templates { env, sources })
         } else {
             Err(errors)
         }
@@ -517,19 +527,10 @@ impl Templates {
             .env
             .get_template(kind.file_name())
             .expect("every kind is loaded");
-        template.render(ctx).map(|s| tidy(&s)).map_err(|e| {
-            let origin = self.overrides.get(&kind).map_or_else(
-                || format!("(built-in) {}", kind.file_name()),
-                |p| p.display().to_string(),
-            );
-            let source = match self.overrides.get(&kind) {
-                Some(p) => {
-                    SourceFile::read(p).unwrap_or_else(|_| SourceFile::from_text(&origin, ""))
-                }
-                None => SourceFile::from_text(&origin, kind.builtin()),
-            };
-            template_error(&source, &e)
-        })
+        template
+            .render(ctx)
+            .map(|s| tidy(&s))
+            .map_err(|e| template_error(&self.sources[&kind], &e))
     }
 }
 

@@ -58,7 +58,6 @@ pub fn one_off(
     one.reminders.clear();
     // The next date's questions, whatever today's date is.
     one.fallback = Some(questions);
-    one.prompts_dir = chat.prompts_dir.clone();
     let occ = Occurrence {
         date: local.date_naive(),
         start: local,

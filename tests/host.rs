@@ -188,6 +188,17 @@ reminders = {}
         seen
     }
 
+    /// Waits until the engine reports the step `key` posted.
+    async fn wait_for_posted(&mut self, key: &str) {
+        loop {
+            match self.events.recv().await {
+                Some(HostEvent::Posted { key: k, .. }) if k == key => return,
+                Some(_) => {}
+                None => panic!("the engine stopped before posting {key}"),
+            }
+        }
+    }
+
     /// The bot's statuses on the server, oldest first.
     fn bot_posts(&self) -> Vec<StatusRecord> {
         let mut posts = self.sandbox.statuses_of("chatbot");
@@ -421,25 +432,13 @@ async fn a_broken_edit_during_the_chat_keeps_the_last_good_questions() {
     let file = rig.dir.join("prompts/2026-12-02.toml");
     let task = tokio::spawn(rig.started.host.clone().run_chat_forever("wenurses".into()));
     // After Q1, the host fixes Q3's wording — and then breaks the file.
-    loop {
-        if let Some(HostEvent::Posted { key, .. }) = rig.events.recv().await
-            && key == "q1"
-        {
-            break;
-        }
-    }
+    rig.wait_for_posted("q1").await;
     std::fs::write(
         &file,
         QUESTIONS.replace("How do you look after yourself", "How do you rest"),
     )
     .unwrap();
-    loop {
-        if let Some(HostEvent::Posted { key, .. }) = rig.events.recv().await
-            && key == "q2"
-        {
-            break;
-        }
-    }
+    rig.wait_for_posted("q2").await;
     // Q3 is next and was re-planned from the good edit; now break the file.
     std::fs::write(
         &file,
