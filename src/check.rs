@@ -272,7 +272,14 @@ fn check_chat(
         ..PostContext::default()
     };
     match templates.render(TemplateKind::Recap, &recap) {
-        Ok(text) => length_check(&text, "the recap post", limit, None, report),
+        Ok(text) => length_check(
+            &text,
+            "the recap post",
+            limit,
+            None,
+            &templates.origin(TemplateKind::Recap),
+            report,
+        ),
         Err(d) => report.diagnostics.push(d),
     }
     report.notes.push(format!(
@@ -331,7 +338,8 @@ fn check_step(
         _ => None,
     };
     let located = question.and_then(|q| source.map(|s| (s, q.span.clone())));
-    length_check(&step.text, &what, limit, located, report);
+    let origin = qs.path.display().to_string();
+    length_check(&step.text, &what, limit, located, &origin, report);
     if matches!(step.kind, StepKind::Question { .. } | StepKind::Welcome)
         && !step
             .text
@@ -353,6 +361,7 @@ fn length_check(
     what: &str,
     limit: Limit,
     at: Option<(&SourceFile, std::ops::Range<usize>)>,
+    origin: &str,
     report: &mut CheckReport,
 ) {
     let len = post_length(text, limit.per_url);
@@ -370,7 +379,7 @@ fn length_check(
             .with_help(format!(
                 "shorten this question by at least {over} characters"
             )),
-        None => Diagnostic::error("templates", message).with_help(format!(
+        None => Diagnostic::error(origin, message).with_help(format!(
             "shorten the topic, intro or template text by at least {over} characters"
         )),
     };

@@ -553,6 +553,19 @@ fn toml_error(source: &SourceFile, e: &toml::de::Error) -> Diagnostic {
     } else {
         d = d.with_help("this is not valid TOML; check quotes, brackets and `=` on this line");
     }
+    // The line shown is masked when it holds a secret; the parser's message
+    // may quote the value, so it is replaced too.
+    if d.location
+        .as_ref()
+        .is_some_and(|l| l.source_line.ends_with("= \"********\""))
+    {
+        d.message =
+            "the secret on this line is not a quoted string (its value is not shown)".into();
+        d.help = Some(
+            "write it in double quotes, token = \"…\" — or better, use token_file or the CHATHOST_TOKEN variable"
+                .into(),
+        );
+    }
     d
 }
 

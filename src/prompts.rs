@@ -520,6 +520,12 @@ impl Templates {
         }
     }
 
+    /// Where a kind's template comes from: the host's file, or
+    /// `(built-in) <kind>.j2`.
+    pub fn origin(&self, kind: TemplateKind) -> String {
+        self.sources[&kind].name()
+    }
+
     /// Renders a post. An error (e.g. an unknown variable) names the
     /// template file and line.
     pub fn render(&self, kind: TemplateKind, ctx: &PostContext) -> Result<String, Diagnostic> {

@@ -500,3 +500,20 @@ async fn several_chats_in_one_file_each_with_its_own_schedule_and_prompts() {
     // The two chats' weeks without a question file are reported separately.
     assert!(chats[2].skipped && chats[3].skipped);
 }
+
+#[tokio::test]
+async fn a_malformed_inline_token_is_located_but_never_echoed() {
+    let s = Setup::new("badtoken");
+    s.write(
+        "bot.toml",
+        &BOT.replace(
+            "token_env = \"TEST_TOKEN\"",
+            "token_env = \"TEST_TOKEN\"\ntoken = 98765432",
+        ),
+    );
+    let r = s.check().await;
+    let d = find(&r, "secret on this line");
+    assert_error_at(d, &s.path("bot.toml"), 7, 9);
+    let shown: String = r.diagnostics.iter().map(ToString::to_string).collect();
+    assert!(!shown.contains("98765432"), "{shown}");
+}
