@@ -49,11 +49,11 @@ pub async fn start(parts: Parts) -> Result<Started, String> {
     let config = parts.config;
     let instance = Instance::connect(&config.instance, &parts.token)
         .await
-        .map_err(|e| format!("{}: {e}", config.instance.url))?;
+        .map_err(|e| naming(&config.instance.url, &e.message))?;
     let facts = instance
         .facts()
         .await
-        .map_err(|e| format!("{}: {e}", config.instance.url))?;
+        .map_err(|e| naming(&config.instance.url, &e.message))?;
     if !facts.bot {
         tracing::warn!(
             "the account @{} is not marked as a bot; tick \"This is an automated account\" in its profile settings",
@@ -87,6 +87,15 @@ pub async fn start(parts: Parts) -> Result<Started, String> {
         },
         reload,
     })
+}
+
+/// A start-up error that names the server once.
+fn naming(url: &str, message: &str) -> String {
+    if message.contains(url) {
+        message.to_string()
+    } else {
+        format!("{url}: {message}")
+    }
 }
 
 /// Opens (creating) the database under the state directory.
