@@ -32,6 +32,7 @@ use crate::plan::{self, Occurrence, StepKind};
 use crate::policy::{self, ChatTimes, Decision};
 use crate::prompts::{self, Templates};
 use crate::schedule::Waiter;
+pub use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::store::{ChatId, ChatState, NewChat, RemotePost, StepRecord, StepState, Store};
 
 /// How far before its planned instant a status can have been created and
@@ -86,42 +87,6 @@ pub enum HostEvent {
     },
 }
 
-/// Ends waits when the service is asked to stop.
-#[derive(Clone)]
-pub struct Shutdown {
-    rx: watch::Receiver<bool>,
-}
-
-/// Asks every task holding a [`Shutdown`] to stop.
-pub struct ShutdownTrigger {
-    tx: watch::Sender<bool>,
-}
-
-impl Shutdown {
-    /// A pair: the trigger and the first receiver.
-    pub fn new() -> (ShutdownTrigger, Shutdown) {
-        let (tx, rx) = watch::channel(false);
-        (ShutdownTrigger { tx }, Shutdown { rx })
-    }
-
-    /// True once stopping was asked for.
-    pub fn requested(&self) -> bool {
-        *self.rx.borrow()
-    }
-
-    /// Completes when stopping is asked for.
-    pub async fn wait(&mut self) {
-        let _ = self.rx.wait_for(|stop| *stop).await;
-    }
-}
-
-impl ShutdownTrigger {
-    /// Stop, everyone.
-    pub fn trigger(&self) {
-        let _ = self.tx.send(true);
-    }
-}
-
 /// What every chat task shares.
 #[derive(Clone)]
 pub struct Host {
@@ -173,19 +138,30 @@ impl Host {
             .cloned()
     }
 
+    /// Waits for `t`, a stop request, or new settings. Each settings change
+    /// wakes this task once: `changed()` on our own receiver marks it seen
+    /// (a clone would start from the old version and wake at once, forever:
+    /// the spin a reload used to cause). A closed settings channel only
+    /// disables that branch; it never ends the wait early.
     async fn wait_until(&mut self, t: DateTime<Utc>) -> Woke {
-        let mut config = self.config.clone();
         let waiter = self.waiter.clone();
+        let config = &mut self.config;
+        let shutdown = &mut self.shutdown;
         tokio::select! {
             _ = waiter.wait_until(t) => Woke::Time,
-            _ = self.shutdown.wait() => Woke::Stop,
-            changed = config.changed() => if changed.is_ok() { Woke::Reload } else { Woke::Time },
+            _ = shutdown.wait() => Woke::Stop,
+            Ok(()) = config.changed() => Woke::Reload,
         }
     }
 
     /// Hosts the chat `name` week after week, until shutdown or until the
     /// chat is removed from bot.toml.
     pub async fn run_chat_forever(mut self, name: String) {
+        // Said once per chat date and opening instant, not after every
+        // reload that leaves them as they were.
+        let mut announced = None;
+        // The settings this task starts with count as seen.
+        self.config.borrow_and_update();
         loop {
             if self.shutdown.requested() {
                 return;
@@ -199,13 +175,16 @@ impl Host {
             };
             let opens = occ.start_utc() - longest_lead(&chat);
             if opens > self.now() {
-                tracing::info!(
-                    chat = %name,
-                    date = %occ.date,
-                    starts = %occ.start.format("%Y-%m-%d %H:%M %Z"),
-                    "next chat; waiting until {}",
-                    opens.format("%Y-%m-%d %H:%MZ")
-                );
+                if announced != Some((occ.date, opens)) {
+                    announced = Some((occ.date, opens));
+                    tracing::info!(
+                        chat = %name,
+                        date = %occ.date,
+                        starts = %occ.start.format("%Y-%m-%d %H:%M %Z"),
+                        "next chat; waiting until {}",
+                        opens.format("%Y-%m-%d %H:%MZ")
+                    );
+                }
                 match self.wait_until(opens).await {
                     Woke::Stop => return,
                     Woke::Reload => continue,

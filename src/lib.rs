@@ -48,4 +48,5 @@ pub mod sandbox;
 pub mod schedule;
 pub mod secret;
 pub mod service;
+pub mod shutdown;
 pub mod store;

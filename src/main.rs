@@ -140,8 +140,15 @@ fn main() -> ExitCode {
 /// Logs go to stderr: plain under systemd (journald adds time and level
 /// colours), coloured on a terminal. `RUST_LOG` overrides the level.
 fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // The scheduler says "Job creator created" at INFO on every long wait:
+    // keep it to warnings unless RUST_LOG names it.
+    if !std::env::var("RUST_LOG").is_ok_and(|v| v.contains("tokio_cron_scheduler"))
+        && let Ok(quiet) = "tokio_cron_scheduler=warn".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

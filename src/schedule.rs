@@ -79,10 +79,21 @@ impl Waiter {
             match job {
                 Ok(job) => match scheduler.add(job).await {
                     Ok(id) => {
+                        // This wait may be cancelled (a reload, a stop):
+                        // the job must not outlive it.
+                        let scheduler = scheduler.clone();
+                        let _remove = OnDrop(Some(move || {
+                            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                                runtime.spawn(async move {
+                                    if let Err(e) = scheduler.remove(&id).await {
+                                        tracing::debug!("could not remove a scheduler job: {e}");
+                                    }
+                                });
+                            }
+                        }));
                         if rx.await.is_err() {
                             tracing::warn!("the scheduler dropped a wake-up; waiting on the clock");
                         }
-                        let _ = scheduler.remove(&id).await;
                     }
                     Err(e) => tracing::warn!("scheduler refused a job ({e}); waiting on the clock"),
                 },
@@ -90,6 +101,18 @@ impl Waiter {
             }
         }
         self.clock.sleep_until(deadline).await;
+    }
+}
+
+/// Runs its closure when dropped: clean-up that must happen whether a wait
+/// completes or is cancelled.
+struct OnDrop<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
     }
 }
 
@@ -105,6 +128,30 @@ mod tests {
         let target = clock.now() + chrono::Duration::milliseconds(200);
         waiter.wait_until(target).await;
         assert!(clock.now() >= target);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_wait_leaves_no_job_behind() {
+        let clock: SharedClock = Arc::new(SystemClock);
+        let waiter = Waiter::with_scheduler(clock.clone()).await.unwrap();
+        let scheduler = waiter.scheduler.clone().unwrap();
+        for _ in 0..3 {
+            // A reload or a stop cancels the wait for the next chat.
+            let far = clock.now() + chrono::Duration::days(3);
+            let cancelled =
+                tokio::time::timeout(Duration::from_millis(200), waiter.wait_until(far)).await;
+            assert!(cancelled.is_err(), "a wait of three days ended");
+        }
+        // The removal runs on a task of its own: give it a moment.
+        let mut left = Some(Duration::ZERO);
+        for _ in 0..50 {
+            left = (*scheduler).clone().time_till_next_job().await.unwrap();
+            if left.is_none() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(left, None, "a cancelled wait left its job in the scheduler");
     }
 
     #[tokio::test]

@@ -225,3 +225,104 @@ async fn run_refuses_to_start_without_a_token_and_says_where_it_looked() {
     assert!(err.contains("no access token found"), "{err}");
     assert!(err.contains("CHATHOST_TOKEN"), "{err}");
 }
+
+/// CPU time (user + system) a process has used, in clock ticks (1/100 s).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Collects a child's stderr lines as they come.
+fn tail_lines(child: &mut Child) -> Arc<std::sync::Mutex<Vec<String>>> {
+    use std::io::BufRead;
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+async fn wait_for_lines(lines: &std::sync::Mutex<Vec<String>>, needle: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count();
+        if found >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{needle:?} appeared {found} of {n} times:\n{}",
+            lines.lock().unwrap().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Issue 13, item 1: one SIGHUP made `run` spin at 100 % CPU, writing
+/// "next chat; waiting until …" and scheduler errors hundreds of thousands
+/// of times a second. On the real clock (the scheduler's path), three
+/// reloads must cost three log lines and next to no CPU afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_cost_one_line_each_and_no_cpu_afterwards() {
+    let rig = Rig::new("reload").await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chathost"))
+        .args(["run", "--config", "bot.toml"])
+        .current_dir(&rig.dir)
+        .env("CHATHOST_TOKEN", &rig.token)
+        .env_remove("CHATHOST_FAKE_CLOCK")
+        .env("RUST_LOG", "info")
+        .env_remove("JOURNAL_STREAM")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = tail_lines(&mut child);
+    wait_for_lines(&lines, "next chat; waiting until", 1).await;
+    let before = lines.lock().unwrap().len();
+    let ticks_before = cpu_ticks(child.id());
+    for n in 1..=3 {
+        signal(&child, "-HUP");
+        wait_for_lines(&lines, "SIGHUP: settings re-read", n).await;
+    }
+    // Watch it as a host would, for a few seconds after the last reload.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let ticks = cpu_ticks(child.id()) - ticks_before;
+    let after: Vec<String> = lines.lock().unwrap()[before..].to_vec();
+    let rss_kib: u64 = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap();
+    signal(&child, "-TERM");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit {status}");
+
+    // One line per reload, nothing else (the spin wrote ~100,000 a second).
+    assert_eq!(
+        after.len(),
+        3,
+        "log lines after the reloads:\n{}",
+        after.join("\n")
+    );
+    // Under half a second of CPU in about four (the spin used all of it).
+    assert!(ticks < 50, "{ticks} CPU ticks after three reloads");
+    // The spin also grew the process past 150 MB.
+    assert!(
+        rss_kib < 64 * 1024,
+        "{rss_kib} KiB resident after three reloads"
+    );
+}
