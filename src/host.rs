@@ -42,6 +42,16 @@ const RECONCILE_MARGIN: chrono::Duration = chrono::Duration::minutes(10);
 /// Longest pause between two attempts at a post.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
+/// The shortest pause after a rate-limit answer, whatever the server hints:
+/// `Retry-After: 0` or an `X-RateLimit-Reset` already past (clock skew)
+/// would otherwise mean "post again now", hundreds of times a second.
+const RATE_LIMIT_FLOOR: Duration = Duration::from_secs(5);
+
+/// POSTs of one step before it is given up. With the pauses above this is
+/// about half an hour of a failing server: longer than any step's moment,
+/// and a bound on what a server answering "retry now" forever can get.
+const MAX_ATTEMPTS: u32 = 30;
+
 /// Something worth telling a person watching (rehearsals, tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostEvent {
@@ -106,6 +116,10 @@ pub struct Host {
     pub shutdown: Shutdown,
     /// Where to report events (optional).
     pub events: Option<mpsc::UnboundedSender<HostEvent>>,
+    /// Rate-limit answers in a row, and no POST before this instant: kept
+    /// across steps, so the next step does not rush a server that is
+    /// still limiting us.
+    pub rate_limited: (u32, Option<DateTime<Utc>>),
 }
 
 /// How a wait ended.
@@ -424,6 +438,20 @@ impl Host {
     ) -> Option<String> {
         let mut unknown_outcome = step.state == StepState::Posting;
         loop {
+            if let (_, Some(until)) = self.rate_limited
+                && until > self.now()
+            {
+                if until > deadline {
+                    return self.give_up(
+                        chat,
+                        step,
+                        moment_passed("the server is limiting our requests"),
+                    );
+                }
+                if let Woke::Stop = self.wait_until(until).await {
+                    return None;
+                }
+            }
             if let Some(until) = self.instance.pause_until(self.now()) {
                 tracing::info!(chat = %chat.name, step = %step.key, "close to the rate limit; pausing until {}", until.format("%H:%M:%SZ"));
                 if let Woke::Stop = self.wait_until(until).await {
@@ -468,11 +496,22 @@ impl Host {
                 })
                 .await;
             match result {
-                Ok(remote) => return self.posted(chat, step, remote),
+                Ok(remote) => {
+                    self.rate_limited = (0, None);
+                    return self.posted(chat, step, remote);
+                }
                 Err(e) => {
                     let _ =
                         self.store
                             .record_attempt_error(step.id, &e.message, e.status, self.now());
+                    let rate_until = self.note_rate_limited(&e.class);
+                    if attempt.number >= MAX_ATTEMPTS && e.class != FailureClass::Permanent {
+                        let reason = format!(
+                            "gave up after {} attempts; the last: {}",
+                            attempt.number, e.message
+                        );
+                        return self.give_up(chat, step, reason);
+                    }
                     match e.class {
                         FailureClass::Permanent => {
                             tracing::error!(chat = %chat.name, step = %step.key, "not posted, and retrying cannot help: {}", e.message);
@@ -487,17 +526,11 @@ impl Host {
                             return None;
                         }
                         FailureClass::Wait(_) | FailureClass::WaitFor(_) => {
-                            let until = match e.class {
-                                FailureClass::Wait(t) => t,
-                                FailureClass::WaitFor(d) => {
-                                    self.now() + chrono::Duration::from_std(d).unwrap_or_default()
-                                }
-                                _ => unreachable!("matched above"),
-                            };
+                            let until = rate_until.unwrap_or_else(|| self.now());
                             unknown_outcome = false;
-                            tracing::warn!(chat = %chat.name, step = %step.key, "{}", e.message);
+                            tracing::warn!(chat = %chat.name, step = %step.key, attempt = attempt.number, "{}; next attempt at {}", e.message, until.format("%H:%M:%SZ"));
                             if until > deadline {
-                                return self.give_up(chat, step, &e.message);
+                                return self.give_up(chat, step, moment_passed(&e.message));
                             }
                             if let Woke::Stop = self.wait_until(until).await {
                                 return None;
@@ -519,6 +552,22 @@ impl Host {
         }
     }
 
+    /// After a rate-limit answer: the instant before which nothing is
+    /// posted, at least a growing floor past now whatever the server hinted.
+    fn note_rate_limited(&mut self, class: &FailureClass) -> Option<DateTime<Utc>> {
+        let hint = match class {
+            FailureClass::Wait(t) => *t,
+            FailureClass::WaitFor(d) => {
+                self.now() + chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::hours(1))
+            }
+            _ => return None,
+        };
+        let streak = self.rate_limited.0;
+        let until = hint.max(self.now() + jittered(rate_limit_pause(streak)));
+        self.rate_limited = (streak + 1, Some(until));
+        Some(until)
+    }
+
     /// Waits before the next attempt (exponential, with jitter). False when
     /// the step was given up or shutdown came.
     async fn backoff(
@@ -530,18 +579,15 @@ impl Host {
         why: &str,
     ) -> bool {
         let base = Duration::from_secs(1u64 << attempt.min(6)).min(MAX_BACKOFF);
-        let jitter = rand::thread_rng().gen_range(0.0..0.5);
-        let pause = base.mul_f64(1.0 + jitter);
-        let until = self.now() + chrono::Duration::from_std(pause).unwrap_or_default();
+        let until = self.now() + jittered(base);
         if until > deadline {
-            self.give_up(chat, step, why);
+            self.give_up(chat, step, moment_passed(why));
             return false;
         }
         !matches!(self.wait_until(until).await, Woke::Stop)
     }
 
-    fn give_up(&self, chat: &Chat, step: &StepRecord, why: &str) -> Option<String> {
-        let reason = format!("gave up: the moment for it has passed ({why})");
+    fn give_up(&self, chat: &Chat, step: &StepRecord, reason: String) -> Option<String> {
         tracing::error!(chat = %chat.name, step = %step.key, "{reason}");
         let _ = self.store.mark_failed(step.id, &reason, None, self.now());
         self.emit(HostEvent::Failed {
@@ -634,6 +680,25 @@ impl Host {
         let until = self.now() + chrono::Duration::seconds(30);
         !matches!(self.wait_until(until).await, Woke::Stop)
     }
+}
+
+fn moment_passed(why: &str) -> String {
+    format!("gave up: the moment for it has passed ({why})")
+}
+
+/// The pause after the `n`th rate-limit answer in a row (from 0): doubling
+/// from the floor, at most [`MAX_BACKOFF`].
+fn rate_limit_pause(n: u32) -> Duration {
+    RATE_LIMIT_FLOOR
+        .saturating_mul(1 << n.min(6))
+        .min(MAX_BACKOFF)
+}
+
+/// `d` stretched by up to half again at random, so that many clients (or
+/// steps) told to wait do not all come back in the same instant.
+fn jittered(d: Duration) -> chrono::Duration {
+    let stretch = rand::thread_rng().gen_range(0.0..0.5);
+    chrono::Duration::from_std(d.mul_f64(1.0 + stretch)).unwrap_or(chrono::Duration::seconds(90))
 }
 
 fn longest_lead(chat: &Chat) -> chrono::Duration {

@@ -84,6 +84,7 @@ pub async fn start(parts: Parts) -> Result<Started, String> {
             waiter,
             shutdown: parts.shutdown,
             events: parts.events,
+            rate_limited: (0, None),
         },
         reload,
     })

@@ -336,6 +336,78 @@ async fn faults_never_double_or_drop_a_post_on_gotosocial() {
     faulty_chat(Flavour::GoToSocial).await;
 }
 
+/// Issue 13, item 3: a server that answers every post with 429 and a hint
+/// of "now" (`Retry-After: 0`, or a reset already past) once drew hundreds
+/// of re-POSTs in seconds. Each retry waits at least a floor, and a step
+/// gives up after a bounded number of attempts, saying how many.
+async fn retry_now_is_not_hammered(retry_after: Option<u64>, reset_in: Option<i64>) {
+    let mut rig = Rig::new(
+        &format!("retry-now-{retry_after:?}-{reset_in:?}"),
+        Options {
+            reminders: "[]",
+            ..Options::default()
+        },
+    )
+    .await;
+    rig.sandbox.faults().inject(
+        Fault::new(
+            Method::POST,
+            "/api/v1/statuses",
+            FaultKind::RateLimitedHinting {
+                retry_after,
+                reset_in,
+            },
+        )
+        .exact()
+        .always(),
+    );
+    let events = rig.run_chats(1).await;
+    let posts: Vec<DateTime<Utc>> = rig
+        .sandbox
+        .log()
+        .records()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.endpoint == "/api/v1/statuses")
+        .map(|r| r.at)
+        .collect();
+    // Eight steps (welcome, five questions, last call, wrap-up), none posted.
+    let failed: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            HostEvent::Failed { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 8, "{events:#?}");
+    assert!(rig.bot_posts().is_empty());
+    // At most 30 attempts a step, and never two within the floor.
+    assert!(posts.len() <= 8 * 30, "{} POSTs for 8 steps", posts.len());
+    for pair in posts.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= chrono::Duration::seconds(5),
+            "two POSTs {} apart: {posts:?}",
+            pair[1] - pair[0]
+        );
+    }
+    // The wrap-up may retry for an hour: it ends on the attempt bound, and says so.
+    assert!(
+        failed
+            .iter()
+            .any(|r| r.starts_with("gave up after 30 attempts")),
+        "{failed:#?}"
+    );
+}
+
+#[tokio::test]
+async fn retry_after_zero_is_not_hammered() {
+    retry_now_is_not_hammered(Some(0), None).await;
+}
+
+#[tokio::test]
+async fn a_rate_limit_reset_in_the_past_is_not_hammered() {
+    retry_now_is_not_hammered(None, Some(-60)).await;
+}
+
 #[tokio::test]
 async fn one_running_engine_keeps_8pm_local_across_both_clock_changes() {
     let mut rig = Rig::new(

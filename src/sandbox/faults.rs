@@ -39,6 +39,16 @@ pub enum FaultKind {
     Status(u16),
     /// Answer 429 with `X-RateLimit-Remaining: 0` and no `Retry-After`.
     RateLimited,
+    /// Answer 429 with these hints, however unhelpful: `Retry-After` in
+    /// seconds (`Some(0)`: "now"), and `X-RateLimit-Reset` this many
+    /// seconds from now on the sandbox clock (negative: already past, as
+    /// with a server whose clock is behind).
+    RateLimitedHinting {
+        /// `Retry-After`, if sent.
+        retry_after: Option<u64>,
+        /// `X-RateLimit-Reset` relative to now, if sent.
+        reset_in: Option<i64>,
+    },
     /// Reset the TCP connection without handling the request or answering.
     Reset,
     /// Handle the request (a post IS stored) and then never answer: the
@@ -213,6 +223,27 @@ pub(crate) async fn layer(
             headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
             if let Ok(v) = HeaderValue::from_str(&reset) {
                 headers.insert("x-ratelimit-reset", v);
+            }
+            response
+        }
+        FaultKind::RateLimitedHinting {
+            retry_after,
+            reset_in,
+        } => {
+            let mut response =
+                ApiError::new(429, shared.flavour.rate_limited_error()).into_response();
+            let headers = response.headers_mut();
+            headers.insert("x-ratelimit-limit", HeaderValue::from_static("300"));
+            headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+            if let Some(secs) = reset_in {
+                let reset = shared.clock.now() + chrono::Duration::seconds(secs);
+                let reset = super::ratelimit::reset_header(shared.flavour, reset);
+                if let Ok(v) = HeaderValue::from_str(&reset) {
+                    headers.insert("x-ratelimit-reset", v);
+                }
+            }
+            if let Some(secs) = retry_after {
+                headers.insert("retry-after", HeaderValue::from(secs));
             }
             response
         }
