@@ -33,7 +33,9 @@ use crate::policy::{self, ChatTimes, Decision};
 use crate::prompts::{self, Templates};
 use crate::schedule::Waiter;
 pub use crate::shutdown::{Shutdown, ShutdownTrigger};
-use crate::store::{ChatId, ChatState, NewChat, RemotePost, StepRecord, StepState, Store};
+use crate::store::{
+    ChatId, ChatState, NewChat, RemotePost, StepRecord, StepState, Store, StoreError,
+};
 
 /// How far before its planned instant a status can have been created and
 /// still be the post of that step (server clock skew).
@@ -252,7 +254,7 @@ impl Host {
         let record = match self.store.upsert_chat(&new, self.now()) {
             Ok(r) => r,
             Err(e) => {
-                tracing::error!(chat = %name, "cannot record the chat in the database: {e}");
+                self.store_failed(name, "cannot record the chat", &e);
                 return self.pause_after_store_error().await;
             }
         };
@@ -264,6 +266,9 @@ impl Host {
         let mut warned_missing = false;
         let mut running = record.state == ChatState::Running;
         loop {
+            if self.shutdown.requested() {
+                return false;
+            }
             // Settings may change on SIGHUP; a chat removed mid-way finishes
             // with the settings it had.
             let chat = self.chat_settings(name).unwrap_or_else(|| chat.clone());
@@ -275,10 +280,7 @@ impl Host {
                 let expected = prompts::dated_path(&chat.prompts_dir, occ.date);
                 if self.now() >= times.wrap_up {
                     tracing::warn!(chat = %name, date = %occ.date, "no question file {}: this week's chat was skipped", expected.display());
-                    let _ = self
-                        .store
-                        .set_chat_state(chat_id, ChatState::Skipped, self.now());
-                    return true;
+                    return self.set_state(name, chat_id, ChatState::Skipped).await;
                 }
                 if !warned_missing {
                     warned_missing = true;
@@ -299,7 +301,7 @@ impl Host {
             let steps = match self.store.steps(chat_id) {
                 Ok(s) => s,
                 Err(e) => {
-                    tracing::error!(chat = %name, "cannot read the chat's steps: {e}");
+                    self.store_failed(name, "cannot read the chat's steps", &e);
                     if !self.pause_after_store_error().await {
                         return false;
                     }
@@ -325,17 +327,16 @@ impl Host {
             }
             if !running && steps.iter().any(|s| s.state != StepState::Pending) {
                 running = true;
-                let _ = self
-                    .store
-                    .set_chat_state(chat_id, ChatState::Running, self.now());
+                if !self.set_state(name, chat_id, ChatState::Running).await {
+                    return false;
+                }
             }
             let Some(step) = steps
                 .iter()
                 .find(|s| matches!(s.state, StepState::Pending | StepState::Posting))
                 .cloned()
             else {
-                self.finish(&chat, occ, chat_id, &steps).await;
-                return true;
+                return self.finish(&chat, occ, chat_id, &steps).await;
             };
             let kind = step.kind;
             // A step already begun (crash, or an unknown outcome) is resolved
@@ -359,7 +360,14 @@ impl Host {
                 },
                 Decision::Skip(reason) => {
                     tracing::warn!(chat = %name, step = %step.key, "left out: {reason}");
-                    let _ = self.store.mark_skipped(step.id, &reason, self.now());
+                    if let Err(e) = self.store.mark_skipped(step.id, &reason, self.now()) {
+                        // Not recorded: the step would come round again at once.
+                        self.store_failed(name, "cannot record a step left out", &e);
+                        if !self.pause_after_store_error().await {
+                            return false;
+                        }
+                        continue;
+                    }
                     self.emit(HostEvent::Skipped {
                         chat: name.to_string(),
                         key: step.key.clone(),
@@ -405,7 +413,7 @@ impl Host {
         match built {
             Ok(steps) => {
                 if let Err(e) = self.store.sync_steps(chat_id, &steps, self.now()) {
-                    tracing::error!(chat = %chat.name, "cannot save the plan: {e}");
+                    self.store_failed(&chat.name, "cannot save the plan", &e);
                 }
                 true
             }
@@ -462,7 +470,7 @@ impl Host {
                 match self.find_posted(step).await {
                     Ok(Some(remote)) => {
                         tracing::info!(chat = %chat.name, step = %step.key, remote_id = %remote.id, "found on the server after an unknown outcome; not posting again");
-                        return self.posted(chat, step, remote);
+                        return self.posted(chat, step, remote).await;
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -479,7 +487,7 @@ impl Host {
             let attempt = match self.store.begin_attempt(step.id, now) {
                 Ok(a) => a,
                 Err(e) => {
-                    tracing::error!(chat = %chat.name, step = %step.key, "cannot record the attempt, not posting: {e}");
+                    self.store_failed(&chat.name, "cannot record the attempt, so not posting", &e);
                     self.pause_after_store_error().await;
                     return None;
                 }
@@ -498,12 +506,16 @@ impl Host {
             match result {
                 Ok(remote) => {
                     self.rate_limited = (0, None);
-                    return self.posted(chat, step, remote);
+                    return self.posted(chat, step, remote).await;
                 }
                 Err(e) => {
-                    let _ =
+                    if let Err(err) =
                         self.store
-                            .record_attempt_error(step.id, &e.message, e.status, self.now());
+                            .record_attempt_error(step.id, &e.message, e.status, self.now())
+                    {
+                        // The attempt stays open: a restart reconciles it.
+                        self.store_failed(&chat.name, "cannot record a failed attempt", &err);
+                    }
                     let rate_until = self.note_rate_limited(&e.class);
                     if attempt.number >= MAX_ATTEMPTS && e.class != FailureClass::Permanent {
                         let reason = format!(
@@ -589,7 +601,9 @@ impl Host {
 
     fn give_up(&self, chat: &Chat, step: &StepRecord, reason: String) -> Option<String> {
         tracing::error!(chat = %chat.name, step = %step.key, "{reason}");
-        let _ = self.store.mark_failed(step.id, &reason, None, self.now());
+        if let Err(e) = self.store.mark_failed(step.id, &reason, None, self.now()) {
+            self.store_failed(&chat.name, "cannot record a step given up", &e);
+        }
         self.emit(HostEvent::Failed {
             chat: chat.name.clone(),
             key: step.key.clone(),
@@ -598,8 +612,8 @@ impl Host {
         None
     }
 
-    fn posted(
-        &self,
+    async fn posted(
+        &mut self,
         chat: &Chat,
         step: &StepRecord,
         remote: crate::instance::RemoteStatus,
@@ -613,9 +627,17 @@ impl Host {
             created_at: remote.created_at,
         };
         if let Err(e) = self.store.mark_posted(step.id, &record, now) {
-            // The post exists; the database could not say so. Loud: a
-            // restart would reconcile and find it, not post it again.
-            tracing::error!(chat = %chat.name, step = %step.key, remote_id = %remote.id, "posted, but the database could not record it: {e}");
+            // The post exists; the database could not say so. The step
+            // stays `posting`: the next round (or a restart) reconciles and
+            // finds it, never posts it again. Pause first, or that round
+            // would come at once, and again, while the disk is full.
+            self.store_failed(
+                &chat.name,
+                &format!("posted {} as {}, but cannot record it", step.key, remote.id),
+                &e,
+            );
+            self.pause_after_store_error().await;
+            return Some(remote.id);
         }
         tracing::info!(chat = %chat.name, step = %step.key, remote_id = %remote.id, late_ms, "posted");
         self.emit(HostEvent::Posted {
@@ -650,7 +672,15 @@ impl Host {
         }))
     }
 
-    async fn finish(&self, chat: &Chat, occ: &Occurrence, chat_id: ChatId, steps: &[StepRecord]) {
+    /// Ends a chat date: unpins the welcome, records it done. False when
+    /// stopped first.
+    async fn finish(
+        &mut self,
+        chat: &Chat,
+        occ: &Occurrence,
+        chat_id: ChatId,
+        steps: &[StepRecord],
+    ) -> bool {
         if chat.pin_welcome
             && let Some(welcome) = steps
                 .iter()
@@ -660,9 +690,14 @@ impl Host {
         {
             tracing::warn!(chat = %chat.name, "could not unpin the welcome: {e}");
         }
-        let _ = self
+        if let Err(e) = self
             .store
-            .set_chat_state(chat_id, ChatState::Done, self.now());
+            .set_chat_state(chat_id, ChatState::Done, self.now())
+        {
+            // Not "over" until recorded; the next round tries again.
+            self.store_failed(&chat.name, "cannot record the chat as done", &e);
+            return self.pause_after_store_error().await;
+        }
         let posted = steps
             .iter()
             .filter(|s| s.state == StepState::Posted)
@@ -672,6 +707,36 @@ impl Host {
             chat: chat.name.clone(),
             date: occ.date,
         });
+        true
+    }
+
+    /// Records the chat's state. A failure is never passed over: the loops
+    /// that read the state would come round at once, so pause first. False
+    /// on shutdown.
+    async fn set_state(&mut self, name: &str, chat_id: ChatId, state: ChatState) -> bool {
+        match self.store.set_chat_state(chat_id, state, self.now()) {
+            Ok(_) => true,
+            Err(e) => {
+                self.store_failed(name, &format!("cannot record the chat as {state}"), &e);
+                self.pause_after_store_error().await
+            }
+        }
+    }
+
+    /// A database call failed. A damaged file stops the whole service: its
+    /// record can no longer keep posts exactly once, and retrying cannot
+    /// mend it; `main` then says why and exits with a failure, so systemd
+    /// shows it. Anything else (a full disk) is logged, and the caller
+    /// pauses and tries again.
+    fn store_failed(&self, chat: &str, doing: &str, e: &StoreError) {
+        if e.is_damaged() {
+            if !self.shutdown.requested() {
+                tracing::error!(chat = %chat, "{doing}: {e}");
+            }
+            self.shutdown.fail(e.to_string());
+        } else {
+            tracing::error!(chat = %chat, "{doing}: {e}");
+        }
     }
 
     /// After a database error: wait a little before trying again. False on

@@ -300,6 +300,7 @@ async fn run_service(path: PathBuf) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let (trigger, shutdown) = Shutdown::new();
+    let fatal = shutdown.clone();
     let Some(started) = start(service::Parts {
         config: loaded.config,
         token,
@@ -344,6 +345,11 @@ async fn run_service(path: PathBuf) -> ExitCode {
         trigger.trigger();
     });
     service::run_all(&started).await;
+    if let Some(reason) = fatal.fatal() {
+        // Exit non-zero so systemd shows the unit as failed and says why.
+        tracing::error!("stopped: {reason}");
+        return ExitCode::FAILURE;
+    }
     tracing::info!("stopped");
     ExitCode::SUCCESS
 }
@@ -384,5 +390,9 @@ async fn run_chat_now(path: PathBuf, name: Option<String>) -> ExitCode {
         occ.start.format("%H:%M %Z")
     );
     host.run_occurrence(&chat_name, &occ).await;
+    if let Some(reason) = host.shutdown.fatal() {
+        eprintln!("error: {reason}");
+        return ExitCode::FAILURE;
+    }
     ExitCode::SUCCESS
 }

@@ -308,6 +308,9 @@ pub enum Problem {
     Sqlite(rusqlite::Error),
     /// A stored value could not be read back.
     Corrupt(String),
+    /// SQLite finds the file damaged (`PRAGMA quick_check`, or "database
+    /// disk image is malformed" on the way).
+    Damaged(String),
     /// No chat with this id.
     NoSuchChat(ChatId),
     /// No step with this id.
@@ -353,6 +356,15 @@ impl fmt::Display for StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether the file itself is damaged: nothing more should be posted
+    /// from it (retrying cannot help, and its record can no longer be
+    /// trusted to keep posts exactly once).
+    pub fn is_damaged(&self) -> bool {
+        matches!(self.problem, Problem::Damaged(_) | Problem::Corrupt(_))
+    }
+}
+
 impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.problem {
@@ -386,6 +398,10 @@ impl fmt::Display for Problem {
             ),
             Problem::Sqlite(e) => write!(f, "{e}"),
             Problem::Corrupt(what) => write!(f, "a stored value cannot be read ({what})"),
+            Problem::Damaged(what) => write!(
+                f,
+                "the file is damaged ({what}); chathost will not host from it, because it could no longer tell what was already posted. Restore the latest backup of this file, or move it aside (e.g. add .damaged to its name) to start afresh, then check the account's recent posts before the next chat"
+            ),
             Problem::NoSuchChat(id) => write!(f, "there is no chat with id {}", id.0),
             Problem::NoSuchStep(id) => write!(f, "there is no step with id {}", id.0),
             Problem::DuplicateKey(key) => {
@@ -415,6 +431,7 @@ impl From<rusqlite::Error> for Problem {
         match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Problem::Busy,
             Some(ErrorCode::NotADatabase) => Problem::NotChathost,
+            Some(ErrorCode::DatabaseCorrupt) => Problem::Damaged(e.to_string()),
             // A file or folder chathost may not write reads as "read only".
             Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => {
                 Problem::CannotOpen(e)
@@ -741,6 +758,12 @@ impl Store {
             }
             conn.pragma_update(None, "synchronous", "FULL")?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
+            if on_disk {
+                // A damaged file can open and answer the first queries, then
+                // fail at chat time: find out now, while a person is
+                // watching the start.
+                check_integrity(conn)?;
+            }
             migrate(conn)?;
             if on_disk {
                 // Take the write lock now (it is then held), not at the
@@ -1230,6 +1253,31 @@ impl Store {
 
 /// Applies the migrations the database lacks, each in its own transaction,
 /// or refuses a database from a newer chathost.
+/// `PRAGMA quick_check`: O(size of the file), a few milliseconds for a
+/// year of chats.
+fn check_integrity(conn: &Connection) -> Result<(), Problem> {
+    let mut stmt = conn.prepare("PRAGMA quick_check(5)")?;
+    let found: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    if found.len() == 1 && found[0] == "ok" {
+        Ok(())
+    } else {
+        // SQLite's report, on one line and short: enough for a bug report.
+        let report: Vec<&str> = found
+            .iter()
+            .flat_map(|f| f.lines())
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("***"))
+            .take(3)
+            .collect();
+        Err(Problem::Damaged(format!(
+            "quick_check: {}",
+            report.join("; ")
+        )))
+    }
+}
+
 fn migrate(conn: &mut Connection) -> Result<(), Problem> {
     let known = MIGRATIONS.len() as i64;
     loop {

@@ -326,3 +326,54 @@ async fn reloads_cost_one_line_each_and_no_cpu_afterwards() {
         "{rss_kib} KiB resident after three reloads"
     );
 }
+
+/// Issue 13, item 5: `run` on a damaged state file once started normally and
+/// then, at chat time, logged "database disk image is malformed" every 30 s
+/// forever. It refuses at start, says what to do, and exits 1 (systemd
+/// shows the unit failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_a_damaged_state_file_and_says_what_to_do() {
+    use chathost::plan::{Step, StepKind};
+    use chathost::store::{NewChat, Store};
+    let rig = Rig::new("damaged").await;
+    let db = rig.dir.join("state").join(chathost::service::DATABASE);
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    {
+        let store = Store::open(&db).unwrap();
+        let start: DateTime<Utc> = "2026-11-25T20:00:00Z".parse().unwrap();
+        let chat = store
+            .upsert_chat(
+                &NewChat {
+                    name: "wenurses".into(),
+                    date: start.date_naive(),
+                    start_utc: start,
+                    instance_url: rig.sandbox.base_url().to_string(),
+                    account: "chatbot".into(),
+                    questions_file: None,
+                },
+                start,
+            )
+            .unwrap();
+        let steps: Vec<Step> = (1..=200)
+            .map(|n| Step {
+                kind: StepKind::Question { number: n },
+                at: start + chrono::Duration::seconds(n as i64),
+                text: format!("Q{n}: {}", "words ".repeat(40)),
+            })
+            .collect();
+        store.sync_steps(chat.id, &steps, start).unwrap();
+    }
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut file = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+        file.seek(SeekFrom::Start(2 * 4096)).unwrap();
+        file.write_all(&[0x5A; 3 * 4096]).unwrap();
+    }
+    let child = rig.spawn(&["run", "--config", "bot.toml"]);
+    let (status, log) = finish(child);
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("damaged"), "{log}");
+    assert!(log.contains("Restore the latest backup"), "{log}");
+    assert!(!log.contains("next chat;"), "it went on to host:\n{log}");
+    assert!(rig.sandbox.statuses_of("chatbot").is_empty());
+}

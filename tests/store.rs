@@ -857,3 +857,42 @@ fn a_writer_killed_again_and_again_loses_nothing_it_was_told() {
     }
     assert!(rounds > 1, "every kill came too late to test anything");
 }
+
+/// Issue 13, item 5: a state file with a few pages overwritten opened
+/// normally, then failed with "database disk image is malformed" at chat
+/// time, every 30 s, posting nothing. It is refused at open, with what to do.
+#[test]
+fn a_damaged_file_is_refused_at_open_with_what_to_do() {
+    let dir = TempDir::new("damaged");
+    let long: Vec<String> = (0..200)
+        .map(|i| {
+            format!(
+                "Question {i} with enough words to fill a page or two {}",
+                "x".repeat(200)
+            )
+        })
+        .collect();
+    let questions: Vec<&str> = long.iter().map(String::as_str).collect();
+    {
+        let (store, _) = planned(&dir.db(), &questions);
+        drop(store);
+    }
+    let size = std::fs::metadata(dir.db()).unwrap().len();
+    assert!(size > 8 * 4096, "the file is only {size} bytes");
+    // Overwrite pages 3 to 5 (of at least 8), as a failing disk might.
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.db())
+            .unwrap();
+        file.seek(SeekFrom::Start(2 * 4096)).unwrap();
+        file.write_all(&[0xA5; 3 * 4096]).unwrap();
+    }
+    let err = Store::open(dir.db()).expect_err("a damaged file opened");
+    assert!(err.is_damaged(), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("damaged"), "{text}");
+    assert!(text.contains("Restore the latest backup"), "{text}");
+    assert!(text.contains(&dir.db().display().to_string()), "{text}");
+}
