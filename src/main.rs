@@ -329,8 +329,18 @@ async fn run_service(path: PathBuf) -> ExitCode {
                 _ = hup.recv() => match config::load(&path) {
                     Ok(l) => {
                         diagnostic::print_all(&l.warnings);
-                        tracing::info!("SIGHUP: settings re-read from {}", path.display());
-                        let _ = reload.send(Arc::new(l.config));
+                        let fixed = service::restart_needed(&reload.borrow(), &l.config);
+                        if fixed.is_empty() {
+                            tracing::info!("SIGHUP: settings re-read from {}", path.display());
+                        } else {
+                            tracing::warn!(
+                                "SIGHUP: settings re-read from {}; the changes to {} take effect only after a restart (systemctl restart chathost)",
+                                path.display(),
+                                fixed.join(", ")
+                            );
+                        }
+                        // Every chat task holds a receiver until the end of `run`.
+                        reload.send_replace(Arc::new(l.config));
                     }
                     Err(diags) => {
                         diagnostic::print_all(&diags);

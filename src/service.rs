@@ -90,6 +90,30 @@ pub async fn start(parts: Parts) -> Result<Started, String> {
     })
 }
 
+/// The settings a reload cannot change in a running service, by section:
+/// the connection (server and token) and the database are made once at
+/// start. A reload that changes them says so instead of ignoring them.
+pub fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut sections = Vec::new();
+    let (a, b) = (&old.instance, &new.instance);
+    if a.url != b.url || a.software != b.software || a.timeout != b.timeout {
+        sections.push("[instance]");
+    }
+    let (a, b) = (&old.account, &new.account);
+    let inline = |s: &Option<Secret>| s.as_ref().map(|t| t.expose().to_string());
+    if a.credential != b.credential
+        || a.token_file != b.token_file
+        || a.token_env != b.token_env
+        || inline(&a.inline_token) != inline(&b.inline_token)
+    {
+        sections.push("[account]");
+    }
+    if old.state_dir != new.state_dir {
+        sections.push("[state]");
+    }
+    sections
+}
+
 /// A start-up error that names the server once.
 fn naming(url: &str, message: &str) -> String {
     if message.contains(url) {
