@@ -265,6 +265,8 @@ impl Host {
         let mut pinned = false;
         let mut warned_missing = false;
         let mut running = record.state == ChatState::Running;
+        // Failed looks in a row for an earlier attempt's post (for pauses).
+        let mut unsettled = 0u32;
         loop {
             if self.shutdown.requested() {
                 return false;
@@ -339,20 +341,38 @@ impl Host {
                 return self.finish(&chat, occ, chat_id, &steps).await;
             };
             let kind = step.kind;
-            // A step already begun (crash, or an unknown outcome) is resolved
-            // before anything else, whatever the time.
-            let decision = if step.state == StepState::Posting {
-                Decision::PostNow
-            } else {
-                policy::decide(
-                    kind,
-                    step.planned_at,
-                    self.now(),
-                    times,
-                    last_post,
-                    &chat.catch_up,
-                )
-            };
+            // A step begun before (a crash, an unknown outcome) may be on
+            // the server: settle that first. If it is not, it never went
+            // out, and the catch-up policy decides as for any pending step:
+            // no question after the wrap-up, no "starts in 1 hour" mid-chat.
+            if step.state == StepState::Posting {
+                match self.find_posted(&step).await {
+                    Ok(Some(remote)) => {
+                        tracing::info!(chat = %name, step = %step.key, remote_id = %remote.id, "found on the server after an unknown outcome; not posting again");
+                        unsettled = 0;
+                        self.posted(&chat, &step, remote).await;
+                        continue;
+                    }
+                    Ok(None) => unsettled = 0,
+                    Err(e) => {
+                        let pause = rate_limit_pause(unsettled);
+                        unsettled += 1;
+                        tracing::warn!(chat = %name, step = %step.key, "cannot check whether an earlier attempt reached the server ({e}); looking again in {} s", pause.as_secs());
+                        match self.wait_until(self.now() + jittered(pause)).await {
+                            Woke::Stop => return false,
+                            Woke::Reload | Woke::Time => continue,
+                        }
+                    }
+                }
+            }
+            let decision = policy::decide(
+                kind,
+                step.planned_at,
+                self.now(),
+                times,
+                last_post,
+                &chat.catch_up,
+            );
             match decision {
                 Decision::WaitUntil(t) => match self.wait_until(t).await {
                     Woke::Stop => return false,
@@ -376,7 +396,7 @@ impl Host {
                 }
                 Decision::PostNow => {
                     let deadline = give_up_at(kind, times);
-                    match self.post_step(&chat, &step, deadline).await {
+                    match self.post_step(&chat, &step, deadline, false).await {
                         Some(remote_id)
                             if kind == StepKind::Welcome && chat.pin_welcome && !pinned =>
                         {
@@ -443,18 +463,15 @@ impl Host {
         chat: &Chat,
         step: &StepRecord,
         deadline: DateTime<Utc>,
+        mut unknown_outcome: bool,
     ) -> Option<String> {
-        let mut unknown_outcome = step.state == StepState::Posting;
         loop {
             if let (_, Some(until)) = self.rate_limited
                 && until > self.now()
             {
                 if until > deadline {
-                    return self.give_up(
-                        chat,
-                        step,
-                        moment_passed("the server is limiting our requests"),
-                    );
+                    let why = moment_passed("the server is limiting our requests");
+                    return self.give_up(chat, step, why, unknown_outcome).await;
                 }
                 if let Woke::Stop = self.wait_until(until).await {
                     return None;
@@ -476,8 +493,8 @@ impl Host {
                     Err(e) => {
                         // Posting blind could post twice: try again later.
                         tracing::warn!(chat = %chat.name, step = %step.key, "cannot check whether it was posted: {e}");
-                        if !self.backoff(chat, step, 1, deadline, &e.message).await {
-                            return None;
+                        if let Err(done) = self.backoff(chat, step, 1, deadline, &e.message).await {
+                            return done;
                         }
                         continue;
                     }
@@ -522,14 +539,20 @@ impl Host {
                             "gave up after {} attempts; the last: {}",
                             attempt.number, e.message
                         );
-                        return self.give_up(chat, step, reason);
+                        let unknown = e.class == FailureClass::Transient;
+                        return self.give_up(chat, step, reason, unknown).await;
                     }
                     match e.class {
                         FailureClass::Permanent => {
                             tracing::error!(chat = %chat.name, step = %step.key, "not posted, and retrying cannot help: {}", e.message);
-                            let _ =
+                            if let Err(err) =
                                 self.store
-                                    .mark_failed(step.id, &e.message, e.status, self.now());
+                                    .mark_failed(step.id, &e.message, e.status, self.now())
+                            {
+                                self.store_failed(&chat.name, "cannot record a refused post", &err);
+                                self.pause_after_store_error().await;
+                                return None;
+                            }
                             self.emit(HostEvent::Failed {
                                 chat: chat.name.clone(),
                                 key: step.key.clone(),
@@ -542,7 +565,8 @@ impl Host {
                             unknown_outcome = false;
                             tracing::warn!(chat = %chat.name, step = %step.key, attempt = attempt.number, "{}; next attempt at {}", e.message, until.format("%H:%M:%SZ"));
                             if until > deadline {
-                                return self.give_up(chat, step, moment_passed(&e.message));
+                                let why = moment_passed(&e.message);
+                                return self.give_up(chat, step, why, false).await;
                             }
                             if let Woke::Stop = self.wait_until(until).await {
                                 return None;
@@ -551,11 +575,11 @@ impl Host {
                         FailureClass::Transient => {
                             unknown_outcome = true;
                             tracing::warn!(chat = %chat.name, step = %step.key, attempt = attempt.number, "{}; will check and retry", e.message);
-                            if !self
+                            if let Err(done) = self
                                 .backoff(chat, step, attempt.number, deadline, &e.message)
                                 .await
                             {
-                                return None;
+                                return done;
                             }
                         }
                     }
@@ -580,8 +604,9 @@ impl Host {
         Some(until)
     }
 
-    /// Waits before the next attempt (exponential, with jitter). False when
-    /// the step was given up or shutdown came.
+    /// Waits before the next attempt after a failure whose outcome is
+    /// unknown (exponential, with jitter). `Err` ends the step with what
+    /// `post_step` returns: given up past its moment, or stopped.
     async fn backoff(
         &mut self,
         chat: &Chat,
@@ -589,20 +614,50 @@ impl Host {
         attempt: u32,
         deadline: DateTime<Utc>,
         why: &str,
-    ) -> bool {
+    ) -> Result<(), Option<String>> {
         let base = Duration::from_secs(1u64 << attempt.min(6)).min(MAX_BACKOFF);
         let until = self.now() + jittered(base);
         if until > deadline {
-            self.give_up(chat, step, moment_passed(why));
-            return false;
+            return Err(self.give_up(chat, step, moment_passed(why), true).await);
         }
-        !matches!(self.wait_until(until).await, Woke::Stop)
+        match self.wait_until(until).await {
+            Woke::Stop => Err(None),
+            Woke::Time | Woke::Reload => Ok(()),
+        }
     }
 
-    fn give_up(&self, chat: &Chat, step: &StepRecord, reason: String) -> Option<String> {
+    /// Stops trying a step. When the last attempt's outcome is unknown
+    /// (timeout, reset, 5xx) the post may be on the server: look once more
+    /// and record it posted if it is; if even that look fails, leave the
+    /// step `posting` for the next round (or a restart) to settle, rather
+    /// than record a failure that may be false.
+    async fn give_up(
+        &mut self,
+        chat: &Chat,
+        step: &StepRecord,
+        reason: String,
+        unknown_outcome: bool,
+    ) -> Option<String> {
+        if unknown_outcome {
+            match self.find_posted(step).await {
+                Ok(Some(remote)) => {
+                    tracing::info!(chat = %chat.name, step = %step.key, remote_id = %remote.id, "found on the server after all; not a failure");
+                    return self.posted(chat, step, remote).await;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(chat = %chat.name, step = %step.key, "{reason}; but whether it reached the server cannot be checked now ({e}): will look again");
+                    let again = self.now() + jittered(MAX_BACKOFF);
+                    self.wait_until(again).await;
+                    return None;
+                }
+            }
+        }
         tracing::error!(chat = %chat.name, step = %step.key, "{reason}");
         if let Err(e) = self.store.mark_failed(step.id, &reason, None, self.now()) {
             self.store_failed(&chat.name, "cannot record a step given up", &e);
+            self.pause_after_store_error().await;
+            return None;
         }
         self.emit(HostEvent::Failed {
             chat: chat.name.clone(),
@@ -784,7 +839,7 @@ fn chat_times(chat: &Chat, occ: &Occurrence) -> ChatTimes {
 fn give_up_at(kind: StepKind, times: ChatTimes) -> DateTime<Utc> {
     match kind {
         StepKind::Reminder { .. } => times.start,
-        StepKind::WrapUp => times.wrap_up + chrono::Duration::hours(1),
+        StepKind::WrapUp => times.wrap_up + policy::WRAP_UP_GRACE,
         _ => times.wrap_up,
     }
 }

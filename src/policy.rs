@@ -9,7 +9,8 @@
 //! - Missed welcome and questions are posted late, in order, spaced out,
 //!   while the chat lasts (`missed = "post"`), or left out (`"skip"`).
 //! - The last call is left out once the wrap-up is due.
-//! - The wrap-up always goes out.
+//! - The wrap-up goes out even late (a chat begun is finished), up to an
+//!   hour after its moment.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -18,6 +19,9 @@ use crate::plan::StepKind;
 
 /// How late a step may be and still count as on time.
 const ON_TIME: Duration = Duration::seconds(60);
+
+/// How long after its moment a wrap-up still goes out.
+pub const WRAP_UP_GRACE: Duration = Duration::hours(1);
 
 /// What to do with a step now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +79,11 @@ pub fn decide(
                 Decision::PostNow
             }
         }
+        // "That's a wrap" a day later would only confuse: an hour is the
+        // most it can be late (as long as a failing one is retried).
+        StepKind::WrapUp if now > times.wrap_up + WRAP_UP_GRACE => Decision::Skip(format!(
+            "{minutes} minutes late, more than an hour after the chat"
+        )),
         StepKind::WrapUp => spaced(),
         StepKind::LastCall if now >= times.wrap_up => Decision::Skip("the chat is over".into()),
         StepKind::LastCall | StepKind::Welcome | StepKind::Question { .. } => {
@@ -139,6 +148,19 @@ mod tests {
     }
 
     #[test]
+    fn a_wrap_up_goes_out_up_to_an_hour_late_and_not_after() {
+        let p = CatchUp::default();
+        assert_eq!(
+            decide(StepKind::WrapUp, t("21:00"), t("21:59"), times(), None, &p),
+            Decision::PostNow
+        );
+        assert!(matches!(
+            decide(StepKind::WrapUp, t("21:00"), t("22:01"), times(), None, &p),
+            Decision::Skip(_)
+        ));
+    }
+
+    #[test]
     fn skip_policy_leaves_missed_questions_out_but_not_the_wrap_up() {
         let p = CatchUp {
             missed: Missed::Skip,
@@ -149,7 +171,7 @@ mod tests {
             Decision::Skip(_)
         ));
         assert_eq!(
-            decide(StepKind::WrapUp, t("21:00"), t("23:00"), times(), None, &p),
+            decide(StepKind::WrapUp, t("21:00"), t("21:40"), times(), None, &p),
             Decision::PostNow
         );
     }

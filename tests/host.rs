@@ -55,6 +55,9 @@ struct Options {
     /// Run on a scaled real-time clock instead of the jumping one (for
     /// tests where the test itself acts while the engine waits).
     speed: Option<f64>,
+    /// What an earlier run left in the state folder, written before the
+    /// engine starts.
+    earlier_run: Option<fn(&std::path::Path)>,
 }
 
 impl Default for Options {
@@ -67,6 +70,7 @@ impl Default for Options {
             files: vec![("prompts/2026-12-02.toml", QUESTIONS.to_string())],
             max_characters: None,
             speed: None,
+            earlier_run: None,
         }
     }
 }
@@ -125,6 +129,9 @@ reminders = {}
         std::fs::write(dir.join("bot.toml"), bot).unwrap();
         for (path, text) in &o.files {
             std::fs::write(dir.join(path), text).unwrap();
+        }
+        if let Some(earlier_run) = o.earlier_run {
+            earlier_run(&dir.join("state"));
         }
         let config = chathost::config::load_with_env(&dir.join("bot.toml"), &BTreeMap::new())
             .unwrap_or_else(|d| panic!("{}", d.iter().map(ToString::to_string).collect::<String>()))
@@ -406,6 +413,144 @@ async fn retry_after_zero_is_not_hammered() {
 #[tokio::test]
 async fn a_rate_limit_reset_in_the_past_is_not_hammered() {
     retry_now_is_not_hammered(None, Some(-60)).await;
+}
+
+/// An earlier run hosted the 2 December chat until a crash cut one post
+/// short: the step is `posting`, its POST never reached the server.
+fn crashed_while_posting(state: &std::path::Path, key: &str) {
+    use chathost::plan::{Step, StepKind};
+    use chathost::store::{ChatState, NewChat, Store};
+    std::fs::create_dir_all(state).unwrap();
+    let store = Store::open(state.join(service::DATABASE)).unwrap();
+    let start = t("2026-12-02T20:00:00Z");
+    let chat = store
+        .upsert_chat(
+            &NewChat {
+                name: "wenurses".into(),
+                date: start.date_naive(),
+                start_utc: start,
+                instance_url: "http://127.0.0.1".into(),
+                account: "chatbot".into(),
+                questions_file: Some("prompts/2026-12-02.toml".into()),
+            },
+            start,
+        )
+        .unwrap();
+    let kind = StepKind::from_key(key).unwrap();
+    let at = match kind {
+        StepKind::Reminder { .. } => t("2026-12-02T19:00:00Z"),
+        _ => t("2026-12-02T20:25:00Z"),
+    };
+    let step = Step {
+        kind,
+        at,
+        text: format!("The {key} the crash cut short"),
+    };
+    store.sync_steps(chat.id, &[step], start).unwrap();
+    store
+        .set_chat_state(chat.id, ChatState::Running, at)
+        .unwrap();
+    let id = store.steps(chat.id).unwrap()[0].id;
+    store.begin_attempt(id, at).unwrap();
+}
+
+/// Issue 7, item 1: a step left `posting` by a crash was posted whatever
+/// the time once reconciliation found nothing: Q3 an hour and a half after
+/// the wrap-up. Now the catch-up policy decides, as for a pending step.
+#[tokio::test]
+async fn a_question_cut_short_by_a_crash_is_not_posted_after_the_chat() {
+    let mut rig = Rig::new(
+        "posting-after-end",
+        Options {
+            start: "2026-12-02T22:30:00Z",
+            reminders: "[]",
+            earlier_run: Some(|state| crashed_while_posting(state, "q3")),
+            ..Options::default()
+        },
+    )
+    .await;
+    let events = rig.run_chats(1).await;
+    assert!(
+        rig.bot_posts().is_empty(),
+        "posted after the chat: {:#?}",
+        timeline(&rig.bot_posts())
+    );
+    let q3 = events.iter().find_map(|e| match e {
+        HostEvent::Skipped { key, reason, .. } if key == "q3" => Some(reason.clone()),
+        _ => None,
+    });
+    assert_eq!(q3.as_deref(), Some("the chat is over"), "{events:#?}");
+    // Reconciled first: the engine looked at its own statuses.
+    assert!(rig.sandbox.log().records().iter().any(|r| r.method == "GET"
+        && r.endpoint.starts_with("/api/v1/accounts/")
+        && r.endpoint.ends_with("/statuses")));
+}
+
+/// Issue 7, item 1, for reminders: a restart during the chat must not post
+/// "starts in 1 hour" left `posting` by a crash before it.
+#[tokio::test]
+async fn a_reminder_cut_short_by_a_crash_is_not_posted_once_the_chat_began() {
+    let mut rig = Rig::new(
+        "posting-reminder",
+        Options {
+            start: "2026-12-02T20:10:00Z",
+            reminders: r#"["1h"]"#,
+            earlier_run: Some(|state| crashed_while_posting(state, "reminder-60m")),
+            ..Options::default()
+        },
+    )
+    .await;
+    rig.run_chats(1).await;
+    let posts = timeline(&rig.bot_posts());
+    assert!(
+        posts.iter().all(|(_, words)| !words.starts_with("Coming up")
+            && !words.starts_with("The reminder")),
+        "{posts:#?}"
+    );
+    assert!(
+        posts.iter().any(|(_, w)| w.starts_with("Welcome")),
+        "{posts:#?}"
+    );
+}
+
+/// Issue 7, item 2: a step whose last attempt had an unknown outcome (the
+/// server stored it, the answer was lost) was marked failed when its moment
+/// passed, though the server had it. It is looked for first, and recorded
+/// posted.
+#[tokio::test]
+async fn a_step_given_up_after_an_unknown_outcome_is_found_and_recorded_posted() {
+    let mut rig = Rig::new(
+        "give-up-reconciles",
+        Options {
+            // One second before the wrap-up's last moment (an hour late).
+            start: "2026-12-02T21:59:59Z",
+            reminders: "[]",
+            earlier_run: Some(|state| crashed_while_posting(state, "q3")),
+            ..Options::default()
+        },
+    )
+    .await;
+    rig.sandbox.faults().inject(
+        Fault::new(
+            Method::POST,
+            "/api/v1/statuses",
+            FaultKind::ResetAfterHandling,
+        )
+        .exact()
+        .times(1),
+    );
+    let events = rig.run_chats(1).await;
+    let posts = rig.bot_posts();
+    assert_eq!(posts.len(), 1, "{:#?}", timeline(&posts));
+    assert!(posts[0].text.starts_with("That's a wrap!"));
+    let wrap_up = events.iter().find(|e| match e {
+        HostEvent::Posted { key, .. } | HostEvent::Failed { key, .. } => key == "wrap-up",
+        _ => false,
+    });
+    assert!(
+        matches!(wrap_up, Some(HostEvent::Posted { remote_id, .. }) if *remote_id == posts[0].id),
+        "{events:#?}"
+    );
 }
 
 #[tokio::test]
