@@ -98,10 +98,21 @@ fn main() -> ExitCode {
     } else {
         "info,tokio_cron_scheduler=warn"
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("start the async runtime");
+    // The service waits on the network and the clock: one thread does, and
+    // idles smaller (fewer stacks and allocator arenas). A rehearsal runs a
+    // server and its participants beside the engine: give it the cores.
+    let mut builder = if matches!(cli.command, Command::Rehearse { .. } | Command::Sandbox(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     runtime.block_on(async {
         match cli.command {
             Command::Check { config, online } => run_check(config, online).await,
