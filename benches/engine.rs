@@ -15,10 +15,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chathost::clock::{JumpClock, ScaledClock, SharedClock};
-use chathost::host::{HostEvent, Shutdown};
+use chathost::engine::service;
+use chathost::engine::{Event, Shutdown};
 use chathost::sandbox::{Sandbox, SandboxConfig};
 use chathost::secret::Secret;
-use chathost::{config, plan, prompts, service};
+use chathost::{config, plan, prompts};
 use chrono::{DateTime, Utc};
 
 const QUESTIONS: &str = "topic = \"Bench\"\n\n[[question]]\ntext = \"One?\"\n\n[[question]]\ntext = \"Two?\"\n\n[[question]]\ntext = \"Three?\"\n\n[[question]]\ntext = \"Four?\"\n\n[[question]]\ntext = \"Five?\"\n";
@@ -133,7 +134,7 @@ async fn engine(
     extra: &str,
 ) -> (
     service::Started,
-    tokio::sync::mpsc::UnboundedReceiver<HostEvent>,
+    tokio::sync::mpsc::UnboundedReceiver<Event>,
     std::path::PathBuf,
 ) {
     let dir = std::env::temp_dir().join(format!("chathost-bench-{name}-{}", std::process::id()));
@@ -175,7 +176,7 @@ async fn rig(
 ) -> (
     Sandbox,
     service::Started,
-    tokio::sync::mpsc::UnboundedReceiver<HostEvent>,
+    tokio::sync::mpsc::UnboundedReceiver<Event>,
     std::path::PathBuf,
 ) {
     let sandbox = Sandbox::start(SandboxConfig {
@@ -194,7 +195,7 @@ async fn rig(
         extra,
     )
     .await;
-    tokio::spawn(started.host.clone().run_chat_forever("bench".into()));
+    tokio::spawn(started.engine.clone().run_chat_forever("bench".into()));
     (sandbox, started, events, dir)
 }
 
@@ -211,8 +212,8 @@ async fn bench_season() {
     let (mut chats, mut posts) = (0, 0);
     while chats < 33 {
         match events.recv().await.unwrap() {
-            HostEvent::ChatDone { .. } => chats += 1,
-            HostEvent::Posted { .. } => posts += 1,
+            Event::ChatDone { .. } => chats += 1,
+            Event::Posted { .. } => posts += 1,
             _ => {}
         }
     }
@@ -243,8 +244,8 @@ async fn bench_punctuality() {
     let mut late_ms = Vec::new();
     loop {
         match events.recv().await.unwrap() {
-            HostEvent::ChatDone { .. } => break,
-            HostEvent::Posted { planned, at, .. } => {
+            Event::ChatDone { .. } => break,
+            Event::Posted { planned, at, .. } => {
                 late_ms.push((at - planned).num_microseconds().unwrap_or(0) as f64 / 1000.0 / speed)
             }
             _ => {}

@@ -6,16 +6,18 @@
 //! # Layout
 //!
 //! Data flows one way: `bot.toml` and `prompts/` → [`config`] and
-//! [`prompts`] → [`plan`] → (the host, posting) → the server.
+//! [`prompts`] → [`plan`] → [`engine`] → the server.
 //!
 //! - [`config`] — reads `bot.toml` (and `CHATHOST__…` overrides) into typed,
 //!   checked settings; every problem is a located [`diagnostic`].
 //! - [`prompts`] — question files per chat date and the post templates.
 //! - [`plan`] — pure: the exact posts of a chat date, with their instants.
-//! - [`host`] — the engine: posts each step exactly once, on time, through
-//!   crashes and faults; [`policy`] decides about late steps; [`schedule`]
-//!   waits for the next chat (tokio-cron-scheduler, DST-safe);
-//!   [`service`] assembles it; [`rehearse`] runs one-off chats.
+//! - [`engine`] — posts each step exactly once, on time, through crashes
+//!   and faults: a task per chat, a supervisor per chat date with posting
+//!   as its first part; `engine::service` assembles it; [`policy`] decides
+//!   about late steps; [`schedule`] waits for the next chat
+//!   (tokio-cron-scheduler, DST-safe); [`shutdown`] stops it all;
+//!   [`rehearse`] runs one-off chats.
 //! - [`check`] and [`preview`] — the `chathost check` and `chathost plan`
 //!   commands a host uses to see that the chat is ready.
 //! - [`instance`] — talks to the server: megalodon for reads, our own
@@ -35,7 +37,7 @@ pub mod check;
 pub mod clock;
 pub mod config;
 pub mod diagnostic;
-pub mod host;
+pub mod engine;
 pub mod html;
 pub mod instance;
 pub mod length;
@@ -47,6 +49,5 @@ pub mod rehearse;
 pub mod sandbox;
 pub mod schedule;
 pub mod secret;
-pub mod service;
 pub mod shutdown;
 pub mod store;

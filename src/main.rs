@@ -10,8 +10,9 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use chathost::clock::{ScaledClock, SharedClock, SystemClock};
-use chathost::host::Shutdown;
-use chathost::{check, config, diagnostic, preview, rehearse, sandbox, service};
+use chathost::engine::Shutdown;
+use chathost::engine::service;
+use chathost::{check, config, diagnostic, preview, rehearse, sandbox};
 
 #[derive(Parser)]
 #[command(
@@ -404,14 +405,14 @@ async fn run_chat_now(path: PathBuf, name: Option<String>) -> ExitCode {
         let _ = tokio::signal::ctrl_c().await;
         trigger.trigger();
     });
-    let mut host = started.host.clone();
+    let mut engine = started.engine.clone();
     tracing::info!(
         chat = %chat_name,
         "one-off chat starting at {}",
         occ.start.format("%H:%M %Z")
     );
-    host.run_occurrence(&chat_name, &occ).await;
-    if let Some(reason) = host.shutdown.fatal() {
+    engine.run_occurrence(&chat_name, &occ).await;
+    if let Some(reason) = engine.shutdown.fatal() {
         eprintln!("error: {reason}");
         return ExitCode::FAILURE;
     }

@@ -11,12 +11,12 @@ use tokio::sync::mpsc;
 
 use crate::clock::{ScaledClock, SharedClock};
 use crate::config::{self, Config, Software};
-use crate::host::{HostEvent, Shutdown};
+use crate::engine::service;
+use crate::engine::{Event, Shutdown};
 use crate::plan::{self, Occurrence};
 use crate::prompts;
 use crate::sandbox::{Flavour, Sandbox, SandboxConfig};
 use crate::secret::Secret;
-use crate::service;
 
 /// Settings for a chat starting about a minute after `now`, with the
 /// questions of the chat's next date and no reminders; returns the
@@ -121,14 +121,14 @@ pub async fn rehearse(
         shutdown,
     })
     .await?;
-    let mut host = started.host.clone();
-    let run = tokio::spawn(async move { host.run_occurrence(&name, &occ).await });
+    let mut engine = started.engine.clone();
+    let run = tokio::spawn(async move { engine.run_occurrence(&name, &occ).await });
 
     let zone = chat.zone;
     let mut posted = 0;
     while let Some(event) = events.recv().await {
         match event {
-            HostEvent::Posted {
+            Event::Posted {
                 planned, at, text, ..
             } => {
                 posted += 1;
@@ -140,13 +140,13 @@ pub async fn rehearse(
                     text.replace('\n', "\n                ")
                 );
             }
-            HostEvent::Skipped { key, reason, .. } => {
+            Event::Skipped { key, reason, .. } => {
                 let _ = writeln!(out, "       left out {key}: {reason}");
             }
-            HostEvent::Failed { key, reason, .. } => {
+            Event::Failed { key, reason, .. } => {
                 let _ = writeln!(out, "       FAILED {key}: {reason}");
             }
-            HostEvent::ChatDone { .. } => break,
+            Event::ChatDone { .. } => break,
         }
         let _ = out.flush();
     }

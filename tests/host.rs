@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chathost::clock::{JumpClock, ScaledClock, SharedClock};
-use chathost::host::{HostEvent, Shutdown, ShutdownTrigger};
+use chathost::engine::service::{self, Started};
+use chathost::engine::{Event, Shutdown, ShutdownTrigger};
 use chathost::sandbox::{Fault, FaultKind, Flavour, Method, Sandbox, SandboxConfig, StatusRecord};
 use chathost::secret::Secret;
-use chathost::service::{self, Started};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
@@ -41,7 +41,7 @@ struct Rig {
     dir: PathBuf,
     sandbox: Sandbox,
     started: Started,
-    events: mpsc::UnboundedReceiver<HostEvent>,
+    events: mpsc::UnboundedReceiver<Event>,
     trigger: ShutdownTrigger,
 }
 
@@ -168,10 +168,10 @@ reminders = {}
 
     /// Runs the weekly chat task until `chats` chat dates are done, then
     /// stops it; returns every event.
-    async fn run_chats(&mut self, chats: usize) -> Vec<HostEvent> {
+    async fn run_chats(&mut self, chats: usize) -> Vec<Event> {
         let task = tokio::spawn(
             self.started
-                .host
+                .engine
                 .clone()
                 .run_chat_forever("wenurses".into()),
         );
@@ -182,7 +182,7 @@ reminders = {}
                 .await
                 .expect("the engine went quiet")
                 .expect("the engine stopped");
-            if matches!(event, HostEvent::ChatDone { .. }) {
+            if matches!(event, Event::ChatDone { .. }) {
                 done += 1;
             }
             seen.push(event);
@@ -199,7 +199,7 @@ reminders = {}
     async fn wait_for_posted(&mut self, key: &str) {
         loop {
             match self.events.recv().await {
-                Some(HostEvent::Posted { key: k, .. }) if k == key => return,
+                Some(Event::Posted { key: k, .. }) if k == key => return,
                 Some(_) => {}
                 None => panic!("the engine stopped before posting {key}"),
             }
@@ -381,7 +381,7 @@ async fn retry_now_is_not_hammered(retry_after: Option<u64>, reset_in: Option<i6
     let failed: Vec<&String> = events
         .iter()
         .filter_map(|e| match e {
-            HostEvent::Failed { reason, .. } => Some(reason),
+            Event::Failed { reason, .. } => Some(reason),
             _ => None,
         })
         .collect();
@@ -476,7 +476,7 @@ async fn a_question_cut_short_by_a_crash_is_not_posted_after_the_chat() {
         timeline(&rig.bot_posts())
     );
     let q3 = events.iter().find_map(|e| match e {
-        HostEvent::Skipped { key, reason, .. } if key == "q3" => Some(reason.clone()),
+        Event::Skipped { key, reason, .. } if key == "q3" => Some(reason.clone()),
         _ => None,
     });
     assert_eq!(q3.as_deref(), Some("the chat is over"), "{events:#?}");
@@ -544,11 +544,11 @@ async fn a_step_given_up_after_an_unknown_outcome_is_found_and_recorded_posted()
     assert_eq!(posts.len(), 1, "{:#?}", timeline(&posts));
     assert!(posts[0].text.starts_with("That's a wrap!"));
     let wrap_up = events.iter().find(|e| match e {
-        HostEvent::Posted { key, .. } | HostEvent::Failed { key, .. } => key == "wrap-up",
+        Event::Posted { key, .. } | Event::Failed { key, .. } => key == "wrap-up",
         _ => false,
     });
     assert!(
-        matches!(wrap_up, Some(HostEvent::Posted { remote_id, .. }) if *remote_id == posts[0].id),
+        matches!(wrap_up, Some(Event::Posted { remote_id, .. }) if *remote_id == posts[0].id),
         "{events:#?}"
     );
 }
@@ -595,7 +595,7 @@ async fn one_running_engine_keeps_8pm_local_across_both_clock_changes() {
     );
     let posted = events
         .iter()
-        .filter(|e| matches!(e, HostEvent::Posted { .. }))
+        .filter(|e| matches!(e, Event::Posted { .. }))
         .count();
     assert_eq!(
         posted,
@@ -620,7 +620,7 @@ async fn starting_late_catches_up_in_order_and_leaves_out_stale_reminders() {
     let skipped: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {
-            HostEvent::Skipped { key, .. } => Some(key.as_str()),
+            Event::Skipped { key, .. } => Some(key.as_str()),
             _ => None,
         })
         .collect();
@@ -647,7 +647,12 @@ async fn starting_late_catches_up_in_order_and_leaves_out_stale_reminders() {
 async fn a_broken_edit_during_the_chat_keeps_the_last_good_questions() {
     let mut rig = Rig::new("edit", Options::default()).await;
     let file = rig.dir.join("prompts/2026-12-02.toml");
-    let task = tokio::spawn(rig.started.host.clone().run_chat_forever("wenurses".into()));
+    let task = tokio::spawn(
+        rig.started
+            .engine
+            .clone()
+            .run_chat_forever("wenurses".into()),
+    );
     // After Q1, the host fixes Q3's wording — and then breaks the file.
     rig.wait_for_posted("q1").await;
     std::fs::write(
@@ -662,7 +667,7 @@ async fn a_broken_edit_during_the_chat_keeps_the_last_good_questions() {
         "topic = \"Winter pressures\"\n[[question]\ntext = \"oops\"\n",
     )
     .unwrap();
-    while !matches!(rig.events.recv().await, Some(HostEvent::ChatDone { .. })) {}
+    while !matches!(rig.events.recv().await, Some(Event::ChatDone { .. })) {}
     rig.trigger.trigger();
     task.await.unwrap();
     let texts: Vec<String> = rig.bot_posts().iter().map(|p| p.text.clone()).collect();
@@ -698,7 +703,7 @@ async fn a_post_the_server_refuses_is_given_up_and_the_chat_goes_on() {
     let failed: Vec<(&str, &str)> = events
         .iter()
         .filter_map(|e| match e {
-            HostEvent::Failed { key, reason, .. } => Some((key.as_str(), reason.as_str())),
+            Event::Failed { key, reason, .. } => Some((key.as_str(), reason.as_str())),
             _ => None,
         })
         .collect();
@@ -729,7 +734,7 @@ async fn a_question_file_added_late_is_still_used_and_a_week_without_one_is_skip
     let events = rig.run_chats(1).await;
     // 2 December was skipped (nothing posted), 9 December was held.
     assert!(
-        matches!(events.last(), Some(HostEvent::ChatDone { date, .. }) if date.to_string() == "2026-12-09")
+        matches!(events.last(), Some(Event::ChatDone { date, .. }) if date.to_string() == "2026-12-09")
     );
     let posts = rig.bot_posts();
     assert_eq!(posts.len(), 8);
@@ -753,7 +758,12 @@ async fn a_question_file_added_late_is_still_used_and_a_week_without_one_is_skip
     )
     .await;
     let file = rig.dir.join("prompts/2026-12-02.toml");
-    let task = tokio::spawn(rig.started.host.clone().run_chat_forever("wenurses".into()));
+    let task = tokio::spawn(
+        rig.started
+            .engine
+            .clone()
+            .run_chat_forever("wenurses".into()),
+    );
     tokio::time::sleep(Duration::from_millis(20)).await;
     std::fs::write(&file, QUESTIONS).unwrap();
     let mut keys = Vec::new();
@@ -762,8 +772,8 @@ async fn a_question_file_added_late_is_still_used_and_a_week_without_one_is_skip
             .await
             .unwrap()
         {
-            Some(HostEvent::ChatDone { .. }) | None => break,
-            Some(HostEvent::Posted { key, .. }) => keys.push(key),
+            Some(Event::ChatDone { .. }) | None => break,
+            Some(Event::Posted { key, .. }) => keys.push(key),
             Some(_) => {}
         }
     }

@@ -349,7 +349,10 @@ async fn run_refuses_a_damaged_state_file_and_says_what_to_do() {
     use chathost::plan::{Step, StepKind};
     use chathost::store::{NewChat, Store};
     let rig = Rig::new("damaged").await;
-    let db = rig.dir.join("state").join(chathost::service::DATABASE);
+    let db = rig
+        .dir
+        .join("state")
+        .join(chathost::engine::service::DATABASE);
     std::fs::create_dir_all(db.parent().unwrap()).unwrap();
     {
         let store = Store::open(&db).unwrap();

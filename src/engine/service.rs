@@ -8,9 +8,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::{Engine, Event, Shutdown};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::host::{Host, HostEvent, Shutdown};
 use crate::instance::Instance;
 use crate::schedule::Waiter;
 use crate::secret::Secret;
@@ -30,21 +30,21 @@ pub struct Parts {
     /// Hand long waits to tokio-cron-scheduler (the real clock only).
     pub use_scheduler: bool,
     /// Where to report events, if anyone listens.
-    pub events: Option<mpsc::UnboundedSender<HostEvent>>,
+    pub events: Option<mpsc::UnboundedSender<Event>>,
     /// Stop request.
     pub shutdown: Shutdown,
 }
 
-/// A started engine: its host (for one-off chats) and a way to swap in new
+/// A started engine: the engine (for one-off chats) and a way to swap in new
 /// settings (SIGHUP).
 pub struct Started {
     /// The shared engine state.
-    pub host: Host,
+    pub engine: Engine,
     /// Send new settings here.
     pub reload: watch::Sender<Arc<Config>>,
 }
 
-/// Connects to the server, opens the database and builds the host.
+/// Connects to the server, opens the database and builds the engine.
 pub async fn start(parts: Parts) -> Result<Started, String> {
     let config = parts.config;
     let instance = Instance::connect(&config.instance, &parts.token)
@@ -75,7 +75,7 @@ pub async fn start(parts: Parts) -> Result<Started, String> {
     };
     let (reload, config_rx) = watch::channel(Arc::new(config));
     Ok(Started {
-        host: Host {
+        engine: Engine {
             config: config_rx,
             store,
             instance: Arc::new(instance),
@@ -138,8 +138,8 @@ pub fn open_store(state_dir: &Path) -> Result<Store, String> {
 /// (SIGHUP) gets its own task.
 pub async fn run_all(started: &Started) {
     let mut tasks: BTreeMap<String, JoinHandle<()>> = BTreeMap::new();
-    let mut config = started.host.config.clone();
-    let mut shutdown = started.host.shutdown.clone();
+    let mut config = started.engine.config.clone();
+    let mut shutdown = started.engine.shutdown.clone();
     loop {
         tasks.retain(|_, t| !t.is_finished());
         let names: Vec<String> = config
@@ -151,7 +151,7 @@ pub async fn run_all(started: &Started) {
         for name in names {
             if let std::collections::btree_map::Entry::Vacant(slot) = tasks.entry(name) {
                 let name = slot.key().clone();
-                slot.insert(tokio::spawn(started.host.clone().run_chat_forever(name)));
+                slot.insert(tokio::spawn(started.engine.clone().run_chat_forever(name)));
             }
         }
         tokio::select! {

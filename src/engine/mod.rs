@@ -1,0 +1,262 @@
+//! The engine: carries out each chat's steps exactly once, on time,
+//! through crashes, restarts, timeouts and server errors.
+//!
+//! One task per configured chat ([`Engine::run_chat_forever`]). Each waits
+//! for its next chat date's first step (a reminder, usually a day ahead),
+//! then hands the date to a small supervisor ([`occurrence`]) that runs the
+//! date's parts as tasks under one shutdown. Today the one part is posting;
+//! collecting answers and the recap will run beside it.
+//!
+//! Posting walks the steps in order:
+//!
+//! 1. re-read the question file and templates and re-plan (a host may edit
+//!    during the week; a broken edit is reported and the last good version,
+//!    kept in the store, is used);
+//! 2. settle a step an earlier run began (a crash, an unknown outcome) by
+//!    looking for it on the server;
+//! 3. ask [`policy::decide`] what to do with the next step: wait, post, or
+//!    leave it out (catch-up after downtime);
+//! 4. post it ([`poster`]): record the intent (and its idempotency key) in
+//!    the store, POST, record the remote id. If the outcome is unknown
+//!    (timeout, reset, 5xx), the next attempt first looks for the post among
+//!    the bot's own statuses: GoToSocial ignores `Idempotency-Key`.
+//!
+//! A shutdown (SIGTERM) interrupts waits, never a post in flight: the post's
+//! outcome is recorded before the task ends. Log lines carry the chat, date
+//! and step through tracing spans, not fields repeated on every line.
+//!
+//! Layout: [`service`] assembles the engine for `run`, `chat --now` and
+//! rehearsals; [`occurrence`] is the per-date supervisor and the posting
+//! loop; [`poster`] posts one step; [`pin`] pins the welcome for the hour.
+
+pub mod occurrence;
+mod pin;
+mod poster;
+pub mod service;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+
+use crate::config::{Chat, Config};
+use crate::instance::Instance;
+use crate::plan::{self, Occurrence};
+use crate::schedule::Waiter;
+pub use crate::shutdown::{Shutdown, ShutdownTrigger};
+use crate::store::{ChatState, Store, StoreError};
+
+/// Something worth telling a person watching (rehearsals, tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A step was posted.
+    Posted {
+        /// Chat name.
+        chat: String,
+        /// Step key (`q3`).
+        key: String,
+        /// Planned instant.
+        planned: DateTime<Utc>,
+        /// When it went out (our clock).
+        at: DateTime<Utc>,
+        /// The text.
+        text: String,
+        /// The server's id.
+        remote_id: String,
+    },
+    /// A step was left out.
+    Skipped {
+        /// Chat name.
+        chat: String,
+        /// Step key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// A step could not be posted.
+    Failed {
+        /// Chat name.
+        chat: String,
+        /// Step key.
+        key: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// A chat date is over (all steps posted, left out or failed).
+    ChatDone {
+        /// Chat name.
+        chat: String,
+        /// Its local date.
+        date: chrono::NaiveDate,
+    },
+}
+
+/// What every chat task shares; each task has its own clone.
+#[derive(Clone)]
+pub struct Engine {
+    /// The settings; replaced on SIGHUP.
+    pub config: watch::Receiver<Arc<Config>>,
+    /// The database.
+    pub store: Store,
+    /// The server.
+    pub instance: Arc<Instance>,
+    /// The bot account's id on the server.
+    pub account_id: String,
+    /// The bot account's handle.
+    pub acct: String,
+    /// Waits for instants.
+    pub waiter: Waiter,
+    /// Stop request (and the way to stop everything on a fatal error).
+    pub shutdown: Shutdown,
+    /// Where to report events (optional).
+    pub events: Option<mpsc::UnboundedSender<Event>>,
+    /// Rate-limit answers in a row, and no POST before this instant: kept
+    /// across steps, so the next step does not rush a server that is
+    /// still limiting us.
+    pub rate_limited: (u32, Option<DateTime<Utc>>),
+}
+
+/// How a wait ended.
+enum Woke {
+    /// The instant came.
+    Time,
+    /// The settings changed: plan again.
+    Reload,
+    /// Stop.
+    Stop,
+}
+
+impl Engine {
+    fn now(&self) -> DateTime<Utc> {
+        self.waiter.clock().now()
+    }
+
+    fn emit(&self, event: Event) {
+        if let Some(tx) = &self.events {
+            // Nobody listening is fine: events are for watchers only.
+            let _ = tx.send(event);
+        }
+    }
+
+    fn chat_settings(&self, name: &str) -> Option<Chat> {
+        self.config
+            .borrow()
+            .chats
+            .iter()
+            .find(|c| c.name == name)
+            .cloned()
+    }
+
+    /// Waits for `t`, a stop request, or new settings. Each settings change
+    /// wakes this task once: `changed()` on our own receiver marks it seen
+    /// (a clone would start from the old version and wake at once, forever:
+    /// the spin a reload used to cause). A closed settings channel only
+    /// disables that branch; it never ends the wait early.
+    async fn wait_until(&mut self, t: DateTime<Utc>) -> Woke {
+        let waiter = self.waiter.clone();
+        let config = &mut self.config;
+        let shutdown = &mut self.shutdown;
+        tokio::select! {
+            _ = waiter.wait_until(t) => Woke::Time,
+            _ = shutdown.wait() => Woke::Stop,
+            Ok(()) = config.changed() => Woke::Reload,
+        }
+    }
+
+    /// A database call failed. A damaged file stops the whole service: its
+    /// record can no longer keep posts exactly once, and retrying cannot
+    /// mend it; `main` then says why and exits with a failure, so systemd
+    /// shows it. Anything else (a full disk) is logged, and the caller
+    /// pauses and tries again.
+    fn store_failed(&self, doing: &str, e: &StoreError) {
+        if e.is_damaged() {
+            if !self.shutdown.requested() {
+                tracing::error!("{doing}: {e}");
+            }
+            self.shutdown.fail(e.to_string());
+        } else {
+            tracing::error!("{doing}: {e}");
+        }
+    }
+
+    /// After a database error: wait a little before trying again. False on
+    /// shutdown.
+    async fn pause_after_store_error(&mut self) -> bool {
+        let until = self.now() + chrono::Duration::seconds(30);
+        !matches!(self.wait_until(until).await, Woke::Stop)
+    }
+
+    /// Hosts the chat `name` week after week, until shutdown or until the
+    /// chat is removed from bot.toml.
+    pub async fn run_chat_forever(mut self, name: String) {
+        // Said once per chat date and opening instant, not after every
+        // reload that leaves them as they were.
+        let mut announced = None;
+        // The settings this task starts with count as seen.
+        self.config.borrow_and_update();
+        loop {
+            if self.shutdown.requested() {
+                return;
+            }
+            let Some(chat) = self.chat_settings(&name) else {
+                tracing::info!(chat = %name, "chat removed from bot.toml; no longer hosting it");
+                return;
+            };
+            let Some(occ) = self.next_occurrence(&chat) else {
+                return;
+            };
+            let opens = occ.start_utc() - longest_lead(&chat);
+            if opens > self.now() {
+                if announced != Some((occ.date, opens)) {
+                    announced = Some((occ.date, opens));
+                    tracing::info!(
+                        chat = %name,
+                        date = %occ.date,
+                        starts = %occ.start.format("%Y-%m-%d %H:%M %Z"),
+                        "next chat; waiting until {}",
+                        opens.format("%Y-%m-%d %H:%MZ")
+                    );
+                }
+                match self.wait_until(opens).await {
+                    Woke::Stop => return,
+                    Woke::Reload => continue,
+                    Woke::Time => {}
+                }
+            }
+            if !self.run_occurrence(&name, &occ).await {
+                return;
+            }
+        }
+    }
+
+    /// The chat date to host next: one begun and not finished (its wrap-up
+    /// still goes out after a restart), else the next one not yet over.
+    /// A chat that ended while chathost was not running at all is not
+    /// started late.
+    fn next_occurrence(&self, chat: &Chat) -> Option<Occurrence> {
+        let now = self.now();
+        let length = chrono::Duration::minutes(i64::from(chat.duration_minutes));
+        let from = now - length - chrono::Duration::hours(1);
+        plan::occurrences(chat, from).take(4).find(|occ| {
+            let recorded = match self.store.chat(&chat.name, occ.date) {
+                Ok(r) => r.map(|r| r.state),
+                Err(e) => {
+                    self.store_failed("cannot read the chat's record", &e);
+                    None
+                }
+            };
+            match recorded {
+                Some(ChatState::Done | ChatState::Skipped) => false,
+                Some(_) => true,
+                None => occ.start_utc() + length > now,
+            }
+        })
+    }
+}
+
+/// How long before the chat its first step (the earliest reminder) is due,
+/// plus a minute to prepare.
+fn longest_lead(chat: &Chat) -> chrono::Duration {
+    let lead = chat.reminders.iter().max().copied().unwrap_or_default();
+    chrono::Duration::from_std(lead).unwrap_or_default() + chrono::Duration::minutes(1)
+}

@@ -1,0 +1,397 @@
+//! One chat date, from its first reminder to its wrap-up.
+//!
+//! [`Engine::run_occurrence`] is the date's supervisor: it records the date
+//! in the store, then runs the date's parts as tasks under the engine's one
+//! shutdown and waits for all of them. Posting is the only part yet; the
+//! others take their places beside it (see the slots in `run_parts`):
+//! collecting answers, from a few minutes before the welcome to a grace
+//! after the wrap-up, and the recap thread and archive, after the wrap-up.
+//! Replies to mentions are not per date: they will run beside all chats.
+//!
+//! [`Posting`] walks the steps. Each round of its loop is one decision,
+//! split into named steps: re-plan, settle a step an earlier run began,
+//! decide, act.
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::{Engine, Event, Woke, poster};
+use crate::config::Chat;
+use crate::diagnostic::Diagnostic;
+use crate::plan::{self, Occurrence, StepKind};
+use crate::policy::{self, ChatTimes, Decision};
+use crate::prompts::{self, Templates};
+use crate::store::{ChatId, ChatState, NewChat, StepRecord, StepState};
+
+impl Engine {
+    /// Hosts one chat date to its end. Returns false when stopped early.
+    pub async fn run_occurrence(&mut self, name: &str, occ: &Occurrence) -> bool {
+        let span = tracing::info_span!("chat", name = %name, date = %occ.date);
+        self.occurrence(name, occ).instrument(span).await
+    }
+
+    async fn occurrence(&mut self, name: &str, occ: &Occurrence) -> bool {
+        let Some(chat) = self.chat_settings(name) else {
+            return true;
+        };
+        let questions_file =
+            prompts::question_file_for(&chat, occ.date).map(|(p, _)| p.display().to_string());
+        let new = NewChat {
+            name: name.to_string(),
+            date: occ.date,
+            start_utc: occ.start_utc(),
+            instance_url: self.instance.url.clone(),
+            account: self.acct.clone(),
+            questions_file,
+        };
+        let record = match self.store.upsert_chat(&new, self.now()) {
+            Ok(r) => r,
+            Err(e) => {
+                self.store_failed("cannot record the chat", &e);
+                return self.pause_after_store_error().await;
+            }
+        };
+        if matches!(record.state, ChatState::Done | ChatState::Skipped) {
+            return true;
+        }
+        let posting = Posting {
+            engine: self.clone(),
+            occ: occ.clone(),
+            chat_id: record.id,
+            running: record.state == ChatState::Running,
+            chat,
+            pinned: false,
+            warned_missing: false,
+            unsettled: 0,
+        };
+        self.run_parts(posting).await
+    }
+
+    /// Runs the date's parts side by side and waits for all of them. True
+    /// when every part finished (false: stopped, or a part failed).
+    async fn run_parts(&mut self, posting: Posting) -> bool {
+        let mut parts = JoinSet::new();
+        parts.spawn(posting.run().in_current_span());
+        // Slots for the parts to come, each a task like posting:
+        // - collecting answers (issue 8): from a few minutes before the
+        //   welcome to a grace after the wrap-up;
+        // - the recap thread and archive (issue 9): after the wrap-up and
+        //   the recap delay.
+        let mut finished = true;
+        while let Some(ended) = parts.join_next().await {
+            match ended {
+                Ok(done) => finished &= done,
+                Err(e) => {
+                    tracing::error!("a part of the chat ended abnormally: {e}");
+                    finished = false;
+                }
+            }
+        }
+        finished
+    }
+}
+
+/// What a round of the posting loop leads to.
+enum Flow {
+    /// Go round again.
+    Next,
+    /// The part is over: true when the chat date is finished, false when
+    /// stopped early.
+    End(bool),
+}
+
+impl From<Woke> for Flow {
+    fn from(woke: Woke) -> Flow {
+        match woke {
+            Woke::Stop => Flow::End(false),
+            Woke::Time | Woke::Reload => Flow::Next,
+        }
+    }
+}
+
+/// The posting part of one chat date.
+pub(super) struct Posting {
+    pub(super) engine: Engine,
+    occ: Occurrence,
+    chat_id: ChatId,
+    /// The settings the date began with: a chat removed from bot.toml
+    /// mid-way finishes with them.
+    chat: Chat,
+    /// Whether the welcome is pinned (by this run).
+    pub(super) pinned: bool,
+    /// Whether the missing question file was reported.
+    warned_missing: bool,
+    /// Whether the store has the date as running.
+    running: bool,
+    /// Failed looks in a row for an earlier attempt's post (for pauses).
+    unsettled: u32,
+}
+
+impl Posting {
+    async fn run(mut self) -> bool {
+        loop {
+            match self.round().await {
+                Flow::Next => {}
+                Flow::End(finished) => return finished,
+            }
+        }
+    }
+
+    /// One decision: re-plan, then settle, decide and act on the first
+    /// step not yet done.
+    async fn round(&mut self) -> Flow {
+        if self.engine.shutdown.requested() {
+            return Flow::End(false);
+        }
+        // Settings may change on SIGHUP.
+        if let Some(chat) = self.engine.chat_settings(&self.chat.name) {
+            self.chat = chat;
+        }
+        let chat = self.chat.clone();
+        let times = chat_times(&chat, &self.occ);
+        if !self.replan(&chat) {
+            return self.without_questions(&chat, times).await;
+        }
+        let steps = match self.engine.store.steps(self.chat_id) {
+            Ok(s) => s,
+            Err(e) => {
+                self.engine.store_failed("cannot read the chat's steps", &e);
+                return self.pause().await;
+            }
+        };
+        self.repin_after_restart(&chat, &steps).await;
+        if !self.running && steps.iter().any(|s| s.state != StepState::Pending) {
+            if !self.set_state(ChatState::Running).await {
+                return self.pause().await;
+            }
+            self.running = true;
+        }
+        let Some(step) = steps
+            .iter()
+            .find(|s| matches!(s.state, StepState::Pending | StepState::Posting))
+            .cloned()
+        else {
+            return self.finish(&chat, &steps).await;
+        };
+        let last_post = steps.iter().filter_map(|s| s.posted_at).max();
+        let span = tracing::info_span!("step", key = %step.key);
+        self.step(&chat, &step, times, last_post)
+            .instrument(span)
+            .await
+    }
+
+    /// Settles, decides and acts on one step.
+    async fn step(
+        &mut self,
+        chat: &Chat,
+        step: &StepRecord,
+        times: ChatTimes,
+        last_post: Option<DateTime<Utc>>,
+    ) -> Flow {
+        if step.state == StepState::Posting
+            && let Some(flow) = self.settle(chat, step).await
+        {
+            return flow;
+        }
+        let now = self.engine.now();
+        let decision = policy::decide(
+            step.kind,
+            step.planned_at,
+            now,
+            times,
+            last_post,
+            &chat.catch_up,
+        );
+        match decision {
+            Decision::WaitUntil(t) => self.engine.wait_until(t).await.into(),
+            Decision::Skip(reason) => self.skip(step, reason).await,
+            Decision::PostNow => {
+                let deadline = poster::give_up_at(step.kind, times);
+                let posted = self.engine.post_step(chat, step, deadline, false).await;
+                match posted {
+                    Some(remote_id) if step.kind == StepKind::Welcome => {
+                        self.pin_welcome(chat, &remote_id).await;
+                        Flow::Next
+                    }
+                    None if self.engine.shutdown.requested() => Flow::End(false),
+                    _ => Flow::Next,
+                }
+            }
+        }
+    }
+
+    /// A step begun before (a crash, an unknown outcome) may be on the
+    /// server: look first. If it is not, it never went out, and the
+    /// catch-up policy decides as for any pending step: no question after
+    /// the wrap-up, no "starts in 1 hour" mid-chat. `Some` when this round
+    /// is over.
+    async fn settle(&mut self, chat: &Chat, step: &StepRecord) -> Option<Flow> {
+        match self.engine.find_posted(step).await {
+            Ok(Some(remote)) => {
+                tracing::info!(remote_id = %remote.id, "found on the server after an unknown outcome; not posting again");
+                self.unsettled = 0;
+                self.engine.posted(chat, step, remote).await;
+                Some(Flow::Next)
+            }
+            Ok(None) => {
+                self.unsettled = 0;
+                None
+            }
+            Err(e) => {
+                let pause = poster::rate_limit_pause(self.unsettled);
+                self.unsettled += 1;
+                tracing::warn!(
+                    "cannot check whether an earlier attempt reached the server ({e}); looking again in {} s",
+                    pause.as_secs()
+                );
+                let again = self.engine.now() + poster::jittered(pause);
+                Some(self.engine.wait_until(again).await.into())
+            }
+        }
+    }
+
+    /// Leaves a step out, for the policy's reason.
+    async fn skip(&mut self, step: &StepRecord, reason: String) -> Flow {
+        tracing::warn!("left out: {reason}");
+        let now = self.engine.now();
+        if let Err(e) = self.engine.store.mark_skipped(step.id, &reason, now) {
+            // Not recorded: the step would come round again at once.
+            self.engine
+                .store_failed("cannot record a step left out", &e);
+            return self.pause().await;
+        }
+        self.engine.emit(Event::Skipped {
+            chat: self.chat.name.clone(),
+            key: step.key.clone(),
+            reason,
+        });
+        Flow::Next
+    }
+
+    /// Re-reads the question file and templates and updates the planned
+    /// steps. False when there is no usable question file and nothing was
+    /// planned before.
+    fn replan(&self, chat: &Chat) -> bool {
+        let store = &self.engine.store;
+        let planned_before = match store.steps(self.chat_id) {
+            Ok(s) => !s.is_empty(),
+            Err(e) => {
+                self.engine.store_failed("cannot read the chat's steps", &e);
+                false
+            }
+        };
+        let Some((path, fallback)) = prompts::question_file_for(chat, self.occ.date) else {
+            return planned_before;
+        };
+        let next = plan::next_after(chat, &self.occ);
+        let built = prompts::load_questions(&path, fallback, chat).and_then(|qs| {
+            let templates = Templates::load(&chat.prompts_dir)?.0;
+            plan::build_steps(chat, &self.occ, &qs, &templates, next.as_ref()).map_err(|d| vec![d])
+        });
+        match built {
+            Ok(steps) => {
+                if let Err(e) = store.sync_steps(self.chat_id, &steps, self.engine.now()) {
+                    self.engine.store_failed("cannot save the plan", &e);
+                }
+                true
+            }
+            Err(diags) => {
+                let first = diags.first().map(Diagnostic::to_string).unwrap_or_default();
+                if planned_before {
+                    tracing::warn!(
+                        "{} has errors; keeping the last good version (run `chathost check`):\n{first}",
+                        path.display()
+                    );
+                } else {
+                    tracing::error!(
+                        "{} has errors and there is no earlier good version (run `chathost check`):\n{first}",
+                        path.display()
+                    );
+                }
+                planned_before
+            }
+        }
+    }
+
+    /// No usable question file, and nothing planned before. A host may
+    /// still add one: look again every few minutes until the chat would
+    /// have ended, then record the date skipped.
+    async fn without_questions(&mut self, chat: &Chat, times: ChatTimes) -> Flow {
+        let expected = prompts::dated_path(&chat.prompts_dir, self.occ.date);
+        if self.engine.now() >= times.wrap_up {
+            tracing::warn!(
+                "no question file {}: this week's chat was skipped",
+                expected.display()
+            );
+            if !self.set_state(ChatState::Skipped).await {
+                return self.pause().await;
+            }
+            return Flow::End(true);
+        }
+        if !self.warned_missing {
+            self.warned_missing = true;
+            tracing::warn!(
+                "no usable question file {}: the chat will be skipped unless one is added before {}",
+                expected.display(),
+                times
+                    .wrap_up
+                    .with_timezone(&chat.zone)
+                    .format("%a %H:%M %Z")
+            );
+        }
+        let again = (self.engine.now() + chrono::Duration::minutes(5)).min(times.wrap_up);
+        self.engine.wait_until(again).await.into()
+    }
+
+    /// Ends the chat date: unpins the welcome, records it done.
+    async fn finish(&mut self, chat: &Chat, steps: &[StepRecord]) -> Flow {
+        self.unpin_welcome(chat, steps).await;
+        if !self.set_state(ChatState::Done).await {
+            // Not "over" until recorded; the next round tries again.
+            return self.pause().await;
+        }
+        let posted = steps
+            .iter()
+            .filter(|s| s.state == StepState::Posted)
+            .count();
+        tracing::info!(posted, of = steps.len(), "chat over");
+        self.engine.emit(Event::ChatDone {
+            chat: chat.name.clone(),
+            date: self.occ.date,
+        });
+        Flow::End(true)
+    }
+
+    /// Records the date's state; false (after saying why) when it could not.
+    async fn set_state(&mut self, state: ChatState) -> bool {
+        let now = self.engine.now();
+        match self.engine.store.set_chat_state(self.chat_id, state, now) {
+            Ok(_) => true,
+            Err(e) => {
+                let doing = format!("cannot record the chat as {state}");
+                self.engine.store_failed(&doing, &e);
+                false
+            }
+        }
+    }
+
+    /// After a store error: a pause, so that a failing disk does not make
+    /// the loop come round at once, again and again.
+    async fn pause(&mut self) -> Flow {
+        if self.engine.pause_after_store_error().await {
+            Flow::Next
+        } else {
+            Flow::End(false)
+        }
+    }
+}
+
+/// The moments of a chat date that decisions depend on.
+fn chat_times(chat: &Chat, occ: &Occurrence) -> ChatTimes {
+    let start = occ.start_utc();
+    ChatTimes {
+        start,
+        wrap_up: start + chrono::Duration::minutes(i64::from(chat.pacing.wrap_up)),
+    }
+}

@@ -1,0 +1,355 @@
+//! Posting one step exactly once: intent and idempotency key in the store
+//! before the POST, the server's id after; an unknown outcome is settled by
+//! reading the bot's own statuses before anything is posted again; every
+//! retry waits at least a floor, and a step has a bounded number of
+//! attempts.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+
+use super::{Engine, Event, Woke};
+use crate::config::Chat;
+use crate::html;
+use crate::instance::{CallError, FailureClass, NewStatus, RemoteStatus};
+use crate::plan::StepKind;
+use crate::policy::{self, ChatTimes};
+use crate::store::{RemotePost, StepRecord};
+
+/// How far before its planned instant a status can have been created and
+/// still be the post of that step (server clock skew).
+const RECONCILE_MARGIN: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Longest pause between two attempts at a post.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The shortest pause after a rate-limit answer, whatever the server hints:
+/// `Retry-After: 0` or an `X-RateLimit-Reset` already past (clock skew)
+/// would otherwise mean "post again now", hundreds of times a second.
+const RATE_LIMIT_FLOOR: Duration = Duration::from_secs(5);
+
+/// POSTs of one step before it is given up. With the pauses above this is
+/// about half an hour of a failing server: longer than any step's moment,
+/// and a bound on what a server answering "retry now" forever can get.
+const MAX_ATTEMPTS: u32 = 30;
+
+impl Engine {
+    /// Posts one step exactly once. Returns the remote id when posted.
+    pub(super) async fn post_step(
+        &mut self,
+        chat: &Chat,
+        step: &StepRecord,
+        deadline: DateTime<Utc>,
+        mut unknown_outcome: bool,
+    ) -> Option<String> {
+        loop {
+            if let (_, Some(until)) = self.rate_limited
+                && until > self.now()
+            {
+                if until > deadline {
+                    let why = moment_passed("the server is limiting our requests");
+                    return self.give_up(chat, step, why, unknown_outcome).await;
+                }
+                if let Woke::Stop = self.wait_until(until).await {
+                    return None;
+                }
+            }
+            if let Some(until) = self.instance.pause_until(self.now()) {
+                tracing::info!(
+                    "close to the rate limit; pausing until {}",
+                    until.format("%H:%M:%SZ")
+                );
+                if let Woke::Stop = self.wait_until(until).await {
+                    return None;
+                }
+            }
+            if unknown_outcome {
+                match self.find_posted(step).await {
+                    Ok(Some(remote)) => {
+                        tracing::info!(remote_id = %remote.id, "found on the server after an unknown outcome; not posting again");
+                        return self.posted(chat, step, remote).await;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        // Posting blind could post twice: try again later.
+                        tracing::warn!("cannot check whether it was posted: {e}");
+                        if let Err(done) = self.backoff(chat, step, 1, deadline, &e.message).await {
+                            return done;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let now = self.now();
+            let attempt = match self.store.begin_attempt(step.id, now) {
+                Ok(a) => a,
+                Err(e) => {
+                    self.store_failed("cannot record the attempt, so not posting", &e);
+                    self.pause_after_store_error().await;
+                    return None;
+                }
+            };
+            tracing::info!(attempt = attempt.number, planned = %step.planned_at.format("%H:%M:%SZ"), "posting");
+            let result = self
+                .instance
+                .post_status(&NewStatus {
+                    text: &step.text,
+                    visibility: chat.visibility,
+                    language: &chat.language,
+                    in_reply_to_id: None,
+                    idempotency_key: &attempt.idempotency_key,
+                })
+                .await;
+            match result {
+                Ok(remote) => {
+                    self.rate_limited = (0, None);
+                    return self.posted(chat, step, remote).await;
+                }
+                Err(e) => {
+                    if let Err(err) =
+                        self.store
+                            .record_attempt_error(step.id, &e.message, e.status, self.now())
+                    {
+                        // The attempt stays open: a restart reconciles it.
+                        self.store_failed("cannot record a failed attempt", &err);
+                    }
+                    let rate_until = self.note_rate_limited(&e.class);
+                    if attempt.number >= MAX_ATTEMPTS && e.class != FailureClass::Permanent {
+                        let reason = format!(
+                            "gave up after {} attempts; the last: {}",
+                            attempt.number, e.message
+                        );
+                        let unknown = e.class == FailureClass::Transient;
+                        return self.give_up(chat, step, reason, unknown).await;
+                    }
+                    match e.class {
+                        FailureClass::Permanent => {
+                            tracing::error!("not posted, and retrying cannot help: {}", e.message);
+                            if let Err(err) =
+                                self.store
+                                    .mark_failed(step.id, &e.message, e.status, self.now())
+                            {
+                                self.store_failed("cannot record a refused post", &err);
+                                self.pause_after_store_error().await;
+                                return None;
+                            }
+                            self.emit(Event::Failed {
+                                chat: chat.name.clone(),
+                                key: step.key.clone(),
+                                reason: e.message,
+                            });
+                            return None;
+                        }
+                        FailureClass::Wait(_) | FailureClass::WaitFor(_) => {
+                            let until = rate_until.unwrap_or_else(|| self.now());
+                            unknown_outcome = false;
+                            tracing::warn!(
+                                attempt = attempt.number,
+                                "{}; next attempt at {}",
+                                e.message,
+                                until.format("%H:%M:%SZ")
+                            );
+                            if until > deadline {
+                                let why = moment_passed(&e.message);
+                                return self.give_up(chat, step, why, false).await;
+                            }
+                            if let Woke::Stop = self.wait_until(until).await {
+                                return None;
+                            }
+                        }
+                        FailureClass::Transient => {
+                            unknown_outcome = true;
+                            tracing::warn!(
+                                attempt = attempt.number,
+                                "{}; will check and retry",
+                                e.message
+                            );
+                            if let Err(done) = self
+                                .backoff(chat, step, attempt.number, deadline, &e.message)
+                                .await
+                            {
+                                return done;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// After a rate-limit answer: the instant before which nothing is
+    /// posted, at least a growing floor past now whatever the server hinted.
+    fn note_rate_limited(&mut self, class: &FailureClass) -> Option<DateTime<Utc>> {
+        let hint = match class {
+            FailureClass::Wait(t) => *t,
+            FailureClass::WaitFor(d) => {
+                self.now() + chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::hours(1))
+            }
+            _ => return None,
+        };
+        let streak = self.rate_limited.0;
+        let until = hint.max(self.now() + jittered(rate_limit_pause(streak)));
+        self.rate_limited = (streak + 1, Some(until));
+        Some(until)
+    }
+
+    /// Waits before the next attempt after a failure whose outcome is
+    /// unknown (exponential, with jitter). `Err` ends the step with what
+    /// `post_step` returns: given up past its moment, or stopped.
+    async fn backoff(
+        &mut self,
+        chat: &Chat,
+        step: &StepRecord,
+        attempt: u32,
+        deadline: DateTime<Utc>,
+        why: &str,
+    ) -> Result<(), Option<String>> {
+        let base = Duration::from_secs(1u64 << attempt.min(6)).min(MAX_BACKOFF);
+        let until = self.now() + jittered(base);
+        if until > deadline {
+            return Err(self.give_up(chat, step, moment_passed(why), true).await);
+        }
+        match self.wait_until(until).await {
+            Woke::Stop => Err(None),
+            Woke::Time | Woke::Reload => Ok(()),
+        }
+    }
+
+    /// Stops trying a step. When the last attempt's outcome is unknown
+    /// (timeout, reset, 5xx) the post may be on the server: look once more
+    /// and record it posted if it is; if even that look fails, leave the
+    /// step `posting` for the next round (or a restart) to settle, rather
+    /// than record a failure that may be false.
+    async fn give_up(
+        &mut self,
+        chat: &Chat,
+        step: &StepRecord,
+        reason: String,
+        unknown_outcome: bool,
+    ) -> Option<String> {
+        if unknown_outcome {
+            match self.find_posted(step).await {
+                Ok(Some(remote)) => {
+                    tracing::info!(remote_id = %remote.id, "found on the server after all; not a failure");
+                    return self.posted(chat, step, remote).await;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(
+                        "{reason}; but whether it reached the server cannot be checked now ({e}): will look again"
+                    );
+                    let again = self.now() + jittered(MAX_BACKOFF);
+                    self.wait_until(again).await;
+                    return None;
+                }
+            }
+        }
+        tracing::error!("{reason}");
+        if let Err(e) = self.store.mark_failed(step.id, &reason, None, self.now()) {
+            self.store_failed("cannot record a step given up", &e);
+            self.pause_after_store_error().await;
+            return None;
+        }
+        self.emit(Event::Failed {
+            chat: chat.name.clone(),
+            key: step.key.clone(),
+            reason,
+        });
+        None
+    }
+
+    pub(super) async fn posted(
+        &mut self,
+        chat: &Chat,
+        step: &StepRecord,
+        remote: RemoteStatus,
+    ) -> Option<String> {
+        let now = self.now();
+        let late_ms = (now - step.planned_at).num_milliseconds();
+        let record = RemotePost {
+            id: remote.id.clone(),
+            uri: remote.uri.clone(),
+            url: remote.url.clone(),
+            created_at: remote.created_at,
+        };
+        if let Err(e) = self.store.mark_posted(step.id, &record, now) {
+            // The post exists; the database could not say so. The step
+            // stays `posting`: the next round (or a restart) reconciles and
+            // finds it, never posts it again. Pause first, or that round
+            // would come at once, and again, while the disk is full.
+            self.store_failed(
+                &format!("posted {} as {}, but cannot record it", step.key, remote.id),
+                &e,
+            );
+            self.pause_after_store_error().await;
+            return Some(remote.id);
+        }
+        tracing::info!(remote_id = %remote.id, late_ms, "posted");
+        self.emit(Event::Posted {
+            chat: chat.name.clone(),
+            key: step.key.clone(),
+            planned: step.planned_at,
+            at: now,
+            text: step.text.clone(),
+            remote_id: remote.id.clone(),
+        });
+        Some(remote.id)
+    }
+
+    /// Looks for the step's post among the bot's recent statuses.
+    pub(super) async fn find_posted(
+        &self,
+        step: &StepRecord,
+    ) -> Result<Option<RemoteStatus>, CallError> {
+        let recent = self.instance.own_recent_statuses(&self.account_id).await?;
+        // Statuses other steps are already recorded as: never claim one twice.
+        let steps = self.store.steps(step.chat_id).map_err(|e| {
+            self.store_failed("cannot read the chat's steps", &e);
+            CallError {
+                status: None,
+                message: e.to_string(),
+                class: FailureClass::Transient,
+            }
+        })?;
+        let taken: Vec<String> = steps
+            .into_iter()
+            .filter(|s| s.id != step.id)
+            .filter_map(|s| s.remote.map(|r| r.id))
+            .collect();
+        Ok(recent.into_iter().find(|s| {
+            s.created_at >= step.planned_at - RECONCILE_MARGIN
+                && !taken.contains(&s.id)
+                && html::same_post(&step.text, &s.content)
+        }))
+    }
+}
+
+fn moment_passed(why: &str) -> String {
+    format!("gave up: the moment for it has passed ({why})")
+}
+
+/// The pause after the `n`th rate-limit answer in a row (from 0): doubling
+/// from the floor, at most [`MAX_BACKOFF`].
+pub(super) fn rate_limit_pause(n: u32) -> Duration {
+    RATE_LIMIT_FLOOR
+        .saturating_mul(1 << n.min(6))
+        .min(MAX_BACKOFF)
+}
+
+/// `d` stretched by up to half again at random, so that many clients (or
+/// steps) told to wait do not all come back in the same instant.
+pub(super) fn jittered(d: Duration) -> chrono::Duration {
+    let stretch = rand::thread_rng().gen_range(0.0..0.5);
+    chrono::Duration::from_std(d.mul_f64(1.0 + stretch)).unwrap_or(chrono::Duration::seconds(90))
+}
+
+/// The last moment worth retrying a step: reminders until the start, chat
+/// posts until the wrap-up, the wrap-up for an hour after it.
+pub(super) fn give_up_at(kind: StepKind, times: ChatTimes) -> DateTime<Utc> {
+    match kind {
+        StepKind::Reminder { .. } => times.start,
+        StepKind::WrapUp => times.wrap_up + policy::WRAP_UP_GRACE,
+        _ => times.wrap_up,
+    }
+}
