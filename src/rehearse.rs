@@ -146,6 +146,7 @@ pub async fn rehearse(
             Event::Failed { key, reason, .. } => {
                 let _ = writeln!(out, "       FAILED {key}: {reason}");
             }
+            Event::BrokenQuestions { .. } => {}
             Event::ChatDone { .. } => break,
         }
         let _ = out.flush();

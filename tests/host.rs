@@ -645,7 +645,18 @@ async fn starting_late_catches_up_in_order_and_leaves_out_stale_reminders() {
 
 #[tokio::test]
 async fn a_broken_edit_during_the_chat_keeps_the_last_good_questions() {
-    let mut rig = Rig::new("edit", Options::default()).await;
+    // Real time at 600x (the hour in 6 s): the test edits while the engine
+    // waits between questions, as a host would.
+    let mut rig = Rig::new(
+        "edit",
+        Options {
+            start: "2026-12-02T19:59:00Z",
+            reminders: "[]",
+            speed: Some(600.0),
+            ..Options::default()
+        },
+    )
+    .await;
     let file = rig.dir.join("prompts/2026-12-02.toml");
     let task = tokio::spawn(
         rig.started
@@ -653,23 +664,47 @@ async fn a_broken_edit_during_the_chat_keeps_the_last_good_questions() {
             .clone()
             .run_chat_forever("wenurses".into()),
     );
-    // After Q1, the host fixes Q3's wording — and then breaks the file.
+    // After Q1, the host fixes Q3's wording...
     rig.wait_for_posted("q1").await;
     std::fs::write(
         &file,
         QUESTIONS.replace("How do you look after yourself", "How do you rest"),
     )
     .unwrap();
+    // ...and after Q2 breaks the file (Q3 is ten virtual minutes away).
     rig.wait_for_posted("q2").await;
-    // Q3 is next and was re-planned from the good edit; now break the file.
     std::fs::write(
         &file,
         "topic = \"Winter pressures\"\n[[question]\ntext = \"oops\"\n",
     )
     .unwrap();
-    while !matches!(rig.events.recv().await, Some(Event::ChatDone { .. })) {}
+    let mut after_break = Vec::new();
+    let mut reported = None;
+    loop {
+        match rig.events.recv().await {
+            Some(Event::BrokenQuestions {
+                kept_last_good,
+                problem,
+                file,
+                ..
+            }) if reported.is_none() => reported = Some((kept_last_good, problem, file)),
+            Some(Event::Posted { key, .. }) => after_break.push((reported.is_some(), key)),
+            Some(Event::ChatDone { .. }) | None => break,
+            Some(_) => {}
+        }
+    }
     rig.trigger.trigger();
     task.await.unwrap();
+    // The broken file was read and reported, with where the error is...
+    let (kept, problem, reported_file) = reported.expect("the broken file was never reported");
+    assert!(kept, "the last good version was not kept");
+    assert!(
+        reported_file.ends_with("2026-12-02.toml"),
+        "{reported_file}"
+    );
+    assert!(problem.contains(":2:"), "no line in {problem:?}");
+    // ...before Q3, which then went out from the last good version.
+    assert_eq!(after_break.first(), Some(&(true, "q3".to_string())));
     let texts: Vec<String> = rig.bot_posts().iter().map(|p| p.text.clone()).collect();
     assert!(
         texts
@@ -681,7 +716,7 @@ async fn a_broken_edit_during_the_chat_keeps_the_last_good_questions() {
         texts.iter().any(|t| t.starts_with("Q5: One tip")),
         "{texts:#?}"
     );
-    assert_eq!(texts.len(), 10);
+    assert_eq!(texts.len(), 8);
 }
 
 #[tokio::test]
@@ -758,26 +793,43 @@ async fn a_question_file_added_late_is_still_used_and_a_week_without_one_is_skip
     )
     .await;
     let file = rig.dir.join("prompts/2026-12-02.toml");
-    let task = tokio::spawn(
-        rig.started
-            .engine
-            .clone()
-            .run_chat_forever("wenurses".into()),
-    );
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    let engine = rig.started.engine.clone();
+    let task = tokio::spawn(engine.clone().run_chat_forever("wenurses".into()));
+    // Wait until the window has opened and the engine has found no file
+    // (the date is recorded, nothing is planned), then add it.
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let chat = loop {
+        if let Some(chat) = engine.store.chat("wenurses", date).unwrap() {
+            break chat;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the window never opened"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert!(engine.store.steps(chat.id).unwrap().is_empty());
+    let added_at = engine.waiter.clock().now();
     std::fs::write(&file, QUESTIONS).unwrap();
-    let mut keys = Vec::new();
+    let mut posted = Vec::new();
     loop {
         match tokio::time::timeout(Duration::from_secs(30), rig.events.recv())
             .await
             .unwrap()
         {
             Some(Event::ChatDone { .. }) | None => break,
-            Some(Event::Posted { key, .. }) => keys.push(key),
+            Some(Event::Posted { key, at, .. }) => posted.push((key, at)),
             Some(_) => {}
         }
     }
     rig.trigger.trigger();
     task.await.unwrap();
-    assert!(keys.contains(&"q5".to_string()), "{keys:?}");
+    // Found on a later look (every 5 minutes), and the whole chat held.
+    assert!(posted.iter().all(|(_, at)| *at > added_at), "{posted:?}");
+    let keys: Vec<&str> = posted.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(
+        keys.contains(&"welcome") && keys.contains(&"q5"),
+        "{keys:?}"
+    );
 }

@@ -82,6 +82,18 @@ pub enum Event {
         /// Why, in words.
         reason: String,
     },
+    /// The question file (or a template) has errors: the last good
+    /// version is used, or, with none, the date waits for a usable file.
+    BrokenQuestions {
+        /// Chat name.
+        chat: String,
+        /// The file read.
+        file: String,
+        /// Whether an earlier good version is being used.
+        kept_last_good: bool,
+        /// The first problem, as `chathost check` reports it.
+        problem: String,
+    },
     /// A chat date is over (all steps posted, left out or failed).
     ChatDone {
         /// Chat name.

@@ -309,6 +309,12 @@ impl Posting {
                         path.display()
                     );
                 }
+                self.engine.emit(Event::BrokenQuestions {
+                    chat: chat.name.clone(),
+                    file: path.display().to_string(),
+                    kept_last_good: planned_before,
+                    problem: first,
+                });
                 planned_before
             }
         }
