@@ -555,9 +555,7 @@ fn toml_error(source: &SourceFile, e: &toml::de::Error) -> Diagnostic {
     }
     // The line shown is masked when it holds a secret; the parser's message
     // may quote the value, so it is replaced too.
-    if d.location
-        .as_ref()
-        .is_some_and(|l| l.source_line.ends_with("= \"********\""))
+    if message.contains("invalid type") && d.location.as_ref().is_some_and(|l| !l.hidden.is_empty())
     {
         d.message =
             "the secret on this line is not a quoted string (its value is not shown)".into();

@@ -44,6 +44,9 @@ pub struct Location {
     pub source_line: String,
     /// How many characters the caret underline spans (at least 1).
     pub width: usize,
+    /// The values masked on that line: never printed, and scrubbed from
+    /// the message and help too (a parser's message may quote them).
+    pub hidden: Vec<String>,
 }
 
 impl Diagnostic {
@@ -98,7 +101,13 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        writeln!(f, "{}: {kind}: {}", self.position(), self.message)?;
+        let hidden = self.location.as_ref().map_or(&[][..], |l| &l.hidden[..]);
+        writeln!(
+            f,
+            "{}: {kind}: {}",
+            self.position(),
+            scrub(&self.message, hidden)
+        )?;
         if let Some(l) = &self.location {
             let gutter = " ".repeat(l.line.to_string().len());
             writeln!(f, "{gutter} |")?;
@@ -111,7 +120,7 @@ impl fmt::Display for Diagnostic {
             )?;
         }
         if let Some(help) = &self.help {
-            writeln!(f, "  help: {help}")?;
+            writeln!(f, "  help: {}", scrub(help, hidden))?;
         }
         Ok(())
     }
@@ -176,11 +185,18 @@ impl SourceFile {
         let end = floor_char_boundary(&self.text, span.end.clamp(start, line_end));
         let width = self.text[start..end].chars().count().max(1);
         let raw_line = self.text[line_start..line_end].trim_end_matches('\r');
+        let (source_line, hidden) = if in_secret_block(&self.text[..line_start]) {
+            // A line inside a multi-line string opened on a secret's line.
+            ("********".to_string(), vec![raw_line.trim().to_string()])
+        } else {
+            mask_line(raw_line)
+        };
         Location {
             line,
             column,
-            source_line: mask_secret_line(raw_line),
+            source_line,
             width,
+            hidden,
         }
     }
 
@@ -208,20 +224,99 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// Masks the value on a `token = "…"` line so that a diagnostic shown for
-/// that line never prints the secret.
-pub fn mask_secret_line(line: &str) -> String {
-    let trimmed = line.trim_start();
-    let key = trimmed
-        .split(['=', ' ', '\t'])
-        .next()
-        .unwrap_or("")
-        .trim_matches('"');
-    let is_secret = matches!(key, "token" | "access_token" | "password" | "client_secret");
-    match (is_secret, line.find('=')) {
-        (true, Some(eq)) => format!("{}= \"********\"", &line[..eq]),
-        _ => line.to_string(),
+/// Whether a key names a secret, spelt right or not: `token`, `TOKEN`,
+/// `api_token`, `tokn`, `client_secret`, `password`…
+pub fn is_secret_key(key: &str) -> bool {
+    let key = key.trim().trim_matches(['"', '\'']).to_lowercase();
+    ["token", "secret", "passw", "bearer"]
+        .iter()
+        .any(|w| key.contains(w))
+        || (key.len() >= 3 && edit_distance(&key, "token") <= 2)
+}
+
+/// Whether a line of a settings file mentions a secret's key anywhere
+/// (`account = { token = "…" }`, `account.token = …`, `'token' = …`).
+fn is_secret_line(line: &str) -> bool {
+    let before_value = line
+        .split(['"', '\''])
+        .step_by(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let quoted_keys = line.split(['"', '\'']).skip(1).step_by(2);
+    before_value
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .chain(quoted_keys)
+        .any(is_secret_key)
+}
+
+/// Masks every value on a line that mentions a secret's key: quoted
+/// strings become `********`, and an unquoted value after `=` too. Returns
+/// the line to show and the values hidden.
+pub fn mask_line(line: &str) -> (String, Vec<String>) {
+    if !is_secret_line(line) {
+        return (line.to_string(), Vec::new());
     }
+    let mut shown = String::new();
+    let mut hidden = Vec::new();
+    let mut rest = line;
+    while let Some(open) = rest.find(['"', '\'']) {
+        let quote = &rest[open..open + 1];
+        let body = &rest[open + 1..];
+        // A key in quotes ('token' =) stays; values are hidden.
+        let close = body.find(quote);
+        let value = &body[..close.unwrap_or(body.len())];
+        let is_key = close.is_some_and(|c| body[c + 1..].trim_start().starts_with('='));
+        shown.push_str(&rest[..open]);
+        if is_key || value.is_empty() {
+            shown.push_str(&rest[open..open + 1 + value.len() + usize::from(close.is_some())]);
+        } else {
+            shown.push_str(quote);
+            shown.push_str("********");
+            if close.is_some() {
+                shown.push_str(quote);
+            }
+            hidden.push(value.to_string());
+        }
+        rest = match close {
+            Some(c) => &body[c + 1..],
+            None => "",
+        };
+    }
+    shown.push_str(rest);
+    if hidden.is_empty()
+        && let Some(eq) = shown.find('=')
+    {
+        // An unquoted value (token = abc123): hide all after `=`.
+        let value = shown[eq + 1..].trim().to_string();
+        if !value.is_empty() {
+            hidden.push(value);
+            shown = format!("{}= ********", &shown[..eq]);
+        }
+    }
+    (shown, hidden)
+}
+
+/// Whether the text before a line leaves a multi-line string (`"""` or
+/// `'''`) open that began on a secret's line.
+fn in_secret_block(before: &str) -> bool {
+    let mut open: Option<bool> = None;
+    for line in before.lines() {
+        for _ in 0..line.matches("\"\"\"").count() + line.matches("\'\'\'").count() {
+            open = match open {
+                None => Some(is_secret_line(line)),
+                Some(_) => None,
+            };
+        }
+    }
+    open == Some(true)
+}
+
+/// `text` with every hidden value (long enough to be one) replaced.
+fn scrub(text: &str, hidden: &[String]) -> String {
+    hidden
+        .iter()
+        .filter(|h| h.chars().count() >= 4)
+        .fold(text.to_string(), |t, h| t.replace(h.as_str(), "********"))
 }
 
 /// The closest candidate to `word`, if it is close enough to be a typo.
