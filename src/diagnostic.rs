@@ -138,7 +138,7 @@ pub struct SourceFile {
 impl SourceFile {
     /// Reads a file; the error names the file and says what to do.
     pub fn read(path: &Path) -> Result<SourceFile, Diagnostic> {
-        match std::fs::read_to_string(path) {
+        match crate::files::read_text(path, crate::files::TEXT_LIMIT) {
             Ok(text) => Ok(SourceFile {
                 path: path.to_path_buf(),
                 text,
@@ -147,14 +147,11 @@ impl SourceFile {
                 path.display().to_string(),
                 format!("cannot read this file: {e}"),
             )
-            .with_help(match e.kind() {
-                std::io::ErrorKind::NotFound => {
+            .with_help(match e.io_kind() {
+                Some(std::io::ErrorKind::NotFound) => {
                     "check the path, or pass --config PATH to name bot.toml"
                 }
-                std::io::ErrorKind::PermissionDenied => {
-                    "make the file readable by the user chathost runs as"
-                }
-                _ => "check that the file is a readable UTF-8 text file",
+                _ => e.help(),
             })),
         }
     }

@@ -25,6 +25,7 @@
 //!   retry, wait or give up.
 //! - [`store`] — the SQLite state file: chats, their steps and every
 //!   attempt to post them, so each step is posted exactly once.
+//! - [`files`] — reads a host's files: regular files only, size-capped.
 //! - [`secret`] — the access token and where it comes from; never printed.
 //! - [`length`] — post length as servers count it; [`html`] — status HTML
 //!   back to text, to recognise our own posts.
@@ -38,6 +39,7 @@ pub mod clock;
 pub mod config;
 pub mod diagnostic;
 pub mod engine;
+pub mod files;
 pub mod html;
 pub mod instance;
 pub mod length;

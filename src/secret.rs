@@ -150,19 +150,24 @@ fn found(token: String, source: TokenSource, warnings: Vec<Diagnostic>) -> Found
 /// `Ok(None)` when the file does not exist; an error when it exists but
 /// cannot be read or is empty.
 fn read_token_file(path: &Path) -> Result<Option<String>, Diagnostic> {
-    match std::fs::read_to_string(path) {
+    match crate::files::read_text(path, crate::files::TOKEN_LIMIT) {
         Ok(s) if s.trim().is_empty() => Err(Diagnostic::error(
             path.display().to_string(),
             "the token file is empty",
         )
         .with_help("paste the access token into it, on one line")),
         Ok(s) => Ok(Some(s.trim().to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => Ok(None),
         Err(e) => Err(Diagnostic::error(
             path.display().to_string(),
             format!("cannot read the token file: {e}"),
         )
-        .with_help("make it readable by the user chathost runs as (and by no one else)")),
+        .with_help(match e.io_kind() {
+            Some(std::io::ErrorKind::PermissionDenied) => {
+                "make it readable by the user chathost runs as (and by no one else)"
+            }
+            _ => e.help(),
+        })),
     }
 }
 
