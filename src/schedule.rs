@@ -31,8 +31,10 @@ use crate::clock::SharedClock;
 const HAND_OVER: Duration = Duration::from_secs(120);
 
 /// The longest sleep between two looks at the wall clock during a long
-/// wait: one wake-up an hour while nothing is due.
-const STRETCH: Duration = Duration::from_secs(3600);
+/// wait. Sleeps run on the monotonic clock, which stands still while the
+/// machine is suspended: after a resume a wait is at most this late. A
+/// wake-up every five minutes costs nothing measurable.
+const STRETCH: Duration = Duration::from_secs(300);
 
 /// Waits for instants: through the scheduler for long waits on the real
 /// clock, through the clock alone on an injected one.

@@ -207,6 +207,16 @@ reminders = {}
     }
 
     /// The bot's statuses on the server, oldest first.
+    /// How many `POST /api/v1/statuses` the sandbox was sent.
+    fn post_requests(&self) -> usize {
+        self.sandbox
+            .log()
+            .records()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.endpoint == "/api/v1/statuses")
+            .count()
+    }
+
     fn bot_posts(&self) -> Vec<StatusRecord> {
         let mut posts = self.sandbox.statuses_of("chatbot");
         posts.sort_by_key(|p| p.created_at);
@@ -550,6 +560,98 @@ async fn a_step_given_up_after_an_unknown_outcome_is_found_and_recorded_posted()
     assert!(
         matches!(wrap_up, Some(Event::Posted { remote_id, .. }) if *remote_id == posts[0].id),
         "{events:#?}"
+    );
+}
+
+/// The welcome's POST reaches the server but its answer is lost, and the
+/// server then refuses every read of the bot's own statuses (503): whether
+/// the welcome went out cannot be known. It is not posted again (no double
+/// post), it is recorded failed with the outcome unknown once Q1 is due,
+/// and the chat goes on: every later step goes out on time.
+#[tokio::test]
+async fn a_server_that_cannot_be_asked_about_a_post_does_not_stall_the_chat() {
+    let mut rig = Rig::new(
+        "unaskable",
+        Options {
+            start: "2026-12-02T19:55:00Z",
+            reminders: "[]",
+            ..Options::default()
+        },
+    )
+    .await;
+    let faults = rig.sandbox.faults();
+    faults.inject(
+        Fault::new(
+            Method::POST,
+            "/api/v1/statuses",
+            FaultKind::ResetAfterHandling,
+        )
+        .exact()
+        .times(1),
+    );
+    faults.inject(Fault::new(Method::GET, "/api/v1/accounts/", FaultKind::Status(503)).always());
+    let events = rig.run_chats(1).await;
+    let posts = rig.bot_posts();
+    let got: Vec<(String, String)> = timeline(&posts);
+    let want: Vec<(String, String)> = expected_chat().into_iter().skip(2).collect();
+    assert_eq!(
+        got, want,
+        "the welcome once (from its lost answer), then every step on time"
+    );
+    let welcome = events.iter().find_map(|e| match e {
+        Event::Failed { key, reason, .. } if key == "welcome" => Some(reason.clone()),
+        _ => None,
+    });
+    let reason = welcome.unwrap_or_else(|| panic!("welcome recorded failed: {events:#?}"));
+    assert!(reason.contains("unknown"), "{reason}");
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::Failed { key, .. } | Event::Skipped { key, .. } if key != "welcome")),
+        "no other step lost: {events:#?}"
+    );
+}
+
+/// A server asking to wait 300,000 years: the engine neither overflows its
+/// clock nor asks again; the steps it cannot post in their moment are
+/// recorded failed, and the chat date ends.
+#[tokio::test]
+async fn an_absurd_retry_after_is_neither_a_panic_nor_a_retry_storm() {
+    let mut rig = Rig::new(
+        "absurd-retry-after",
+        Options {
+            start: "2026-12-02T19:55:00Z",
+            reminders: "[]",
+            ..Options::default()
+        },
+    )
+    .await;
+    rig.sandbox.faults().inject(
+        Fault::new(
+            Method::POST,
+            "/api/v1/statuses",
+            FaultKind::RateLimitedHinting {
+                retry_after: Some(10_000_000_000_000),
+                reset_in: None,
+            },
+        )
+        .exact()
+        .times(1),
+    );
+    let events = rig.run_chats(1).await;
+    assert_eq!(rig.bot_posts().len(), 0);
+    assert_eq!(
+        rig.post_requests(),
+        1,
+        "one POST, never retried: {events:#?}"
+    );
+    let failed = events
+        .iter()
+        .filter(|e| matches!(e, Event::Failed { reason, .. } if reason.contains("moment for it has passed")))
+        .count();
+    assert_eq!(
+        failed, 8,
+        "welcome, five questions, last call, wrap-up: {events:#?}"
     );
 }
 

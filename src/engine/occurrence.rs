@@ -19,6 +19,7 @@ use tracing::Instrument;
 use super::{Engine, Event, Woke, poster};
 use crate::config::Chat;
 use crate::diagnostic::Diagnostic;
+use crate::instance::FailureClass;
 use crate::plan::{self, Occurrence, StepKind};
 use crate::policy::{self, ChatTimes, Decision};
 use crate::prompts::{self, Templates};
@@ -83,7 +84,12 @@ impl Engine {
             match ended {
                 Ok(done) => finished &= done,
                 Err(e) => {
+                    // A bug, not a server's or a disk's failure: stop the
+                    // service so that systemd shows it and restarts it; the
+                    // restart settles whatever was in flight.
                     tracing::error!("a part of the chat ended abnormally: {e}");
+                    self.shutdown
+                        .fail(format!("a part of the chat ended abnormally: {e}"));
                     finished = false;
                 }
             }
@@ -153,6 +159,10 @@ impl Posting {
         if !self.replan(&chat) {
             return self.without_questions(&chat, times).await;
         }
+        // Re-planning may have found the store damaged: post nothing more.
+        if self.engine.shutdown.requested() {
+            return Flow::End(false);
+        }
         let steps = match self.engine.store.steps(self.chat_id) {
             Ok(s) => s,
             Err(e) => {
@@ -175,8 +185,14 @@ impl Posting {
             return self.finish(&chat, &steps).await;
         };
         let last_post = steps.iter().filter_map(|s| s.posted_at).max();
+        // The step's slot ends when the next step is due.
+        let slot_end = steps
+            .iter()
+            .map(|s| s.planned_at)
+            .filter(|t| *t > step.planned_at)
+            .min();
         let span = tracing::info_span!("step", key = %step.key);
-        self.step(&chat, &step, times, last_post)
+        self.step(&chat, &step, times, last_post, slot_end)
             .instrument(span)
             .await
     }
@@ -188,22 +204,24 @@ impl Posting {
         step: &StepRecord,
         times: ChatTimes,
         last_post: Option<DateTime<Utc>>,
+        slot_end: Option<DateTime<Utc>>,
     ) -> Flow {
+        let decide = |now| {
+            policy::decide(
+                step.kind,
+                step.planned_at,
+                now,
+                times,
+                last_post,
+                &chat.catch_up,
+            )
+        };
         if step.state == StepState::Posting
-            && let Some(flow) = self.settle(chat, step).await
+            && let Some(flow) = self.settle(chat, step, &decide, slot_end).await
         {
             return flow;
         }
-        let now = self.engine.now();
-        let decision = policy::decide(
-            step.kind,
-            step.planned_at,
-            now,
-            times,
-            last_post,
-            &chat.catch_up,
-        );
-        match decision {
+        match decide(self.engine.now()) {
             Decision::WaitUntil(t) => self.engine.wait_until(t).await.into(),
             Decision::Skip(reason) => self.skip(step, reason).await,
             Decision::PostNow => {
@@ -224,9 +242,18 @@ impl Posting {
     /// A step begun before (a crash, an unknown outcome) may be on the
     /// server: look first. If it is not, it never went out, and the
     /// catch-up policy decides as for any pending step: no question after
-    /// the wrap-up, no "starts in 1 hour" mid-chat. `Some` when this round
-    /// is over.
-    async fn settle(&mut self, chat: &Chat, step: &StepRecord) -> Option<Flow> {
+    /// the wrap-up, no "starts in 1 hour" mid-chat. While the server cannot
+    /// be asked, the step is looked for again until the next step is due
+    /// (or the policy would no longer post it), then recorded failed with
+    /// the outcome unknown: never posted blind, never a stalled chat.
+    /// `Some` when this round is over.
+    async fn settle(
+        &mut self,
+        chat: &Chat,
+        step: &StepRecord,
+        decide: &impl Fn(DateTime<Utc>) -> Decision,
+        slot_end: Option<DateTime<Utc>>,
+    ) -> Option<Flow> {
         match self.engine.find_posted(step).await {
             Ok(Some(remote)) => {
                 tracing::info!(remote_id = %remote.id, "found on the server after an unknown outcome; not posting again");
@@ -239,13 +266,26 @@ impl Posting {
                 None
             }
             Err(e) => {
+                let now = self.engine.now();
+                if e.class == FailureClass::Permanent
+                    || slot_end.is_some_and(|end| now >= end)
+                    || matches!(decide(now), Decision::Skip(_))
+                {
+                    let why = "an earlier attempt was cut short";
+                    let reason = poster::outcome_unknown(why, &e);
+                    self.engine.fail_step(chat, step, reason).await;
+                    return Some(Flow::Next);
+                }
                 let pause = poster::rate_limit_pause(self.unsettled);
                 self.unsettled += 1;
                 tracing::warn!(
                     "cannot check whether an earlier attempt reached the server ({e}); looking again in {} s",
                     pause.as_secs()
                 );
-                let again = self.engine.now() + poster::jittered(pause);
+                let mut again = now + poster::jittered(pause);
+                if let Some(end) = slot_end {
+                    again = again.min(end);
+                }
                 Some(self.engine.wait_until(again).await.into())
             }
         }

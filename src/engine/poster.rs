@@ -29,13 +29,20 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// would otherwise mean "post again now", hundreds of times a second.
 const RATE_LIMIT_FLOOR: Duration = Duration::from_secs(5);
 
+/// The longest rate-limit pause a server's hint is taken at: Mastodon's
+/// longest window is three hours; a hint of years would otherwise
+/// overflow the clock.
+const MAX_HINT: Duration = Duration::from_secs(3 * 3600);
+
 /// POSTs of one step before it is given up. With the pauses above this is
 /// about half an hour of a failing server: longer than any step's moment,
 /// and a bound on what a server answering "retry now" forever can get.
 const MAX_ATTEMPTS: u32 = 30;
 
 impl Engine {
-    /// Posts one step exactly once. Returns the remote id when posted.
+    /// Posts one step exactly once. Returns the remote id when posted;
+    /// `None` when given up, stopped, or after a rate-limit pause (the
+    /// caller asks the catch-up policy again: the step may be too late now).
     pub(super) async fn post_step(
         &mut self,
         chat: &Chat,
@@ -44,25 +51,26 @@ impl Engine {
         mut unknown_outcome: bool,
     ) -> Option<String> {
         loop {
-            if let (_, Some(until)) = self.rate_limited
-                && until > self.now()
-            {
+            // A damaged store found meanwhile stops everything: post nothing.
+            if self.shutdown.requested() {
+                return None;
+            }
+            let limited = match self.rate_limited {
+                (_, Some(until)) if until > self.now() => Some(until),
+                _ => self.instance.pause_until(self.now()),
+            }
+            .filter(|until| *until > self.now());
+            if let Some(until) = limited {
                 if until > deadline {
                     let why = moment_passed("the server is limiting our requests");
                     return self.give_up(chat, step, why, unknown_outcome).await;
                 }
-                if let Woke::Stop = self.wait_until(until).await {
-                    return None;
-                }
-            }
-            if let Some(until) = self.instance.pause_until(self.now()) {
                 tracing::info!(
-                    "close to the rate limit; pausing until {}",
+                    "close to or past the rate limit; pausing until {}",
                     until.format("%H:%M:%SZ")
                 );
-                if let Woke::Stop = self.wait_until(until).await {
-                    return None;
-                }
+                self.wait_until(until).await;
+                return None;
             }
             if unknown_outcome {
                 match self.find_posted(step).await {
@@ -72,12 +80,14 @@ impl Engine {
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        // Posting blind could post twice: try again later.
+                        // Posting blind could post twice. The round looks
+                        // again for as long as the catch-up policy would
+                        // still post the step.
                         tracing::warn!("cannot check whether it was posted: {e}");
                         if let Err(done) = self.backoff(chat, step, 1, deadline, &e.message).await {
                             return done;
                         }
-                        continue;
+                        return None;
                     }
                 }
             }
@@ -143,7 +153,6 @@ impl Engine {
                         }
                         FailureClass::Wait(_) | FailureClass::WaitFor(_) => {
                             let until = rate_until.unwrap_or_else(|| self.now());
-                            unknown_outcome = false;
                             tracing::warn!(
                                 attempt = attempt.number,
                                 "{}; next attempt at {}",
@@ -154,9 +163,8 @@ impl Engine {
                                 let why = moment_passed(&e.message);
                                 return self.give_up(chat, step, why, false).await;
                             }
-                            if let Woke::Stop = self.wait_until(until).await {
-                                return None;
-                            }
+                            self.wait_until(until).await;
+                            return None;
                         }
                         FailureClass::Transient => {
                             unknown_outcome = true;
@@ -184,7 +192,9 @@ impl Engine {
         let hint = match class {
             FailureClass::Wait(t) => *t,
             FailureClass::WaitFor(d) => {
-                self.now() + chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::hours(1))
+                self.now()
+                    + chrono::Duration::from_std((*d).min(MAX_HINT))
+                        .unwrap_or(chrono::Duration::hours(1))
             }
             _ => return None,
         };
@@ -218,9 +228,9 @@ impl Engine {
 
     /// Stops trying a step. When the last attempt's outcome is unknown
     /// (timeout, reset, 5xx) the post may be on the server: look once more
-    /// and record it posted if it is; if even that look fails, leave the
-    /// step `posting` for the next round (or a restart) to settle, rather
-    /// than record a failure that may be false.
+    /// and record it posted if it is. If even that look fails, the step is
+    /// recorded failed with the outcome unknown: a chat never stalls on a
+    /// server that cannot be asked.
     async fn give_up(
         &mut self,
         chat: &Chat,
@@ -228,6 +238,7 @@ impl Engine {
         reason: String,
         unknown_outcome: bool,
     ) -> Option<String> {
+        let mut reason = reason;
         if unknown_outcome {
             match self.find_posted(step).await {
                 Ok(Some(remote)) => {
@@ -235,28 +246,26 @@ impl Engine {
                     return self.posted(chat, step, remote).await;
                 }
                 Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(
-                        "{reason}; but whether it reached the server cannot be checked now ({e}): will look again"
-                    );
-                    let again = self.now() + jittered(MAX_BACKOFF);
-                    self.wait_until(again).await;
-                    return None;
-                }
+                Err(e) => reason = outcome_unknown(&reason, &e),
             }
         }
+        self.fail_step(chat, step, reason).await;
+        None
+    }
+
+    /// Records a step failed and says so.
+    pub(super) async fn fail_step(&mut self, chat: &Chat, step: &StepRecord, reason: String) {
         tracing::error!("{reason}");
         if let Err(e) = self.store.mark_failed(step.id, &reason, None, self.now()) {
             self.store_failed("cannot record a step given up", &e);
             self.pause_after_store_error().await;
-            return None;
+            return;
         }
         self.emit(Event::Failed {
             chat: chat.name.clone(),
             key: step.key.clone(),
             reason,
         });
-        None
     }
 
     pub(super) async fn posted(
@@ -323,6 +332,14 @@ impl Engine {
                 && html::same_post(&step.text, &s.content)
         }))
     }
+}
+
+/// The reason recorded for a step whose post may or may not have reached
+/// the server: the host is told to look at the account.
+pub(super) fn outcome_unknown(reason: &str, e: &CallError) -> String {
+    format!(
+        "{reason}; whether it reached the server is unknown: the server could not be asked ({e}); look at the bot's account"
+    )
 }
 
 fn moment_passed(why: &str) -> String {
