@@ -278,6 +278,18 @@ async fn wait_for_lines(lines: &std::sync::Mutex<Vec<String>>, needle: &str, n: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reloads_cost_one_line_each_and_no_cpu_afterwards() {
     let rig = Rig::new("reload").await;
+    // On the real clock: a chat three days from now in London, so that a
+    // run on a Wednesday evening does not start hosting mid-test.
+    let day = (chrono::Utc::now().with_timezone(&chrono_tz::Europe::London)
+        + chrono::Duration::days(3))
+    .format("%A")
+    .to_string();
+    let toml = std::fs::read_to_string(rig.dir.join("bot.toml")).unwrap();
+    std::fs::write(
+        rig.dir.join("bot.toml"),
+        toml.replace("weekday = \"Wednesday\"", &format!("weekday = \"{day}\"")),
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_chathost"))
         .args(["run", "--config", "bot.toml"])
         .current_dir(&rig.dir)
