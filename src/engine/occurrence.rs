@@ -317,8 +317,10 @@ impl Posting {
         let planned_before = match store.steps(self.chat_id) {
             Ok(s) => !s.is_empty(),
             Err(e) => {
+                // Not "nothing planned": that could record the date
+                // skipped. The round reads the steps again and pauses.
                 self.engine.store_failed("cannot read the chat's steps", &e);
-                false
+                return true;
             }
         };
         let Some((path, fallback)) = prompts::question_file_for(chat, self.occ.date) else {

@@ -220,10 +220,13 @@ impl Engine {
         if until > deadline {
             return Err(self.give_up(chat, step, moment_passed(why), true).await);
         }
-        match self.wait_until(until).await {
-            Woke::Stop => Err(None),
-            Woke::Time | Woke::Reload => Ok(()),
+        // A reload wakes the wait early; the pause still holds.
+        while self.now() < until {
+            if let Woke::Stop = self.wait_until(until).await {
+                return Err(None);
+            }
         }
+        Ok(())
     }
 
     /// Stops trying a step. When the last attempt's outcome is unknown
