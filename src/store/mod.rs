@@ -1,0 +1,296 @@
+//! The store: chathost's memory in one SQLite file under the state folder.
+//! It holds each chat date, its steps (the posts the plan asks for) and a
+//! log of every attempt to post them, so the host posts every step exactly
+//! once across crashes, `kill -9`, restarts, timeouts and server errors.
+//!
+//! # Exactly once: why steps have states
+//!
+//! A step moves through these states:
+//!
+//! ```text
+//! pending ──begin_attempt──► posting ──mark_posted──► posted
+//!    │                        │  ▲
+//!    │                        └──┘ record_attempt_error, begin_attempt (a retry)
+//!    ├──mark_failed (also from posting) ────────────► failed    (gave up, with the reason)
+//!    ├──mark_skipped (also from posting) ───────────► skipped   (too late, with the reason)
+//!    └──sync_steps (no longer planned) ─────────────► cancelled (pending again if re-planned)
+//! ```
+//!
+//! `posted`, `failed` and `skipped` are final. From `posting`, skip or fail
+//! a step only once a reconcile has shown that it is not on the server.
+//!
+//! The host follows "durable before visible": [`Store::begin_attempt`]
+//! commits the intent — state `posting` and the step's idempotency key —
+//! *before* the POST is sent, and [`Store::mark_posted`] records the remote
+//! id *after* the server answers. A crash between the two leaves the step
+//! `posting`: the store cannot know whether the status went out, so the
+//! host must look at the server's record of the bot's own recent statuses
+//! (reconcile) before it tries again. That is why the key is stored before
+//! the POST and reused by every retry: for about an hour Mastodon answers a
+//! repeated POST with the same `Idempotency-Key` with the status it already
+//! made instead of a new one; where a server ignores the header
+//! (GoToSocial), or after that hour, the reconcile is what prevents a
+//! double post. [`Store::unfinished_steps`] lists the steps to reconcile at startup.
+//! Only `pending` steps are ever changed by a re-plan, so a host editing a
+//! question file can never change or repost what has gone out.
+//!
+//! # Storage
+//!
+//! - Instants are stored as UTC RFC 3339 text to the millisecond
+//!   (`2026-12-02T20:00:00.000Z`): readable in the `sqlite3` shell and sorted
+//!   in time order as text. Finer parts of a second are dropped.
+//! - The file is opened with `journal_mode=WAL`, `synchronous=FULL` (a
+//!   commit survives a power cut, not only a crash) and `foreign_keys=ON`;
+//!   every change is one transaction, committed before the call returns.
+//! - A file store is opened with `locking_mode=EXCLUSIVE` and its write
+//!   lock taken at once: while one chathost holds the state folder, a second
+//!   one is refused at start instead of posting the same chat again.
+//! - The schema is an ordered list of SQL scripts, [`MIGRATIONS`] (files in
+//!   `src/store/migrations/`, each table and column commented); the number
+//!   applied is kept in `PRAGMA user_version`. A new table (answers,
+//!   participants, opt-outs) is a new script at the end of the list; a
+//!   script that has shipped is never edited.
+//! - Calls take a lock and do a short transaction (one fsync): fine to call
+//!   from async code at the pace of a chat; bulk work should go through
+//!   `tokio::task::spawn_blocking`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+mod chats;
+mod codec;
+mod error;
+mod posting;
+mod records;
+mod steps;
+#[cfg(test)]
+mod tests;
+
+pub use error::{Problem, StoreError};
+pub use records::*;
+
+/// The schema, one SQL script per version, applied in order. Version N of
+/// the database has the first N applied.
+pub const MIGRATIONS: &[&str] = &[include_str!("migrations/001_chats_steps_attempts.sql")];
+
+/// `PRAGMA application_id` of a chathost database ("chat" in ASCII).
+const APPLICATION_ID: i64 = 0x6368_6174;
+
+/// How long a call waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A handle on the database; cheap to clone and share between tasks.
+#[derive(Debug, Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    path: Arc<PathBuf>,
+}
+
+impl Store {
+    /// Opens the database at `path`, creating the file (not its folder) and
+    /// bringing its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let fail = |problem| StoreError {
+            path: path.clone(),
+            doing: "open it",
+            problem,
+        };
+        // SQLite would only say "unable to open database file".
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !folder.is_dir() {
+            return Err(fail(Problem::FolderMissing {
+                folder: folder.to_path_buf(),
+            }));
+        }
+        // No URI flag: a path is only ever a path.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(&path, flags).map_err(|e| fail(Problem::CannotOpen(e)))?;
+        Store::prepare(conn, path.clone(), true)
+    }
+
+    /// A fresh database in memory, gone when the last clone is dropped.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|e| StoreError {
+            path: path.clone(),
+            doing: "open it",
+            problem: Problem::CannotOpen(e),
+        })?;
+        Store::prepare(conn, path, false)
+    }
+
+    /// Sets the connection up and applies the migrations.
+    fn prepare(mut conn: Connection, path: PathBuf, on_disk: bool) -> Result<Store, StoreError> {
+        let setup = |conn: &mut Connection| -> Result<(), Problem> {
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            // Reading the header first turns "not a database" into a clear
+            // error before anything is written.
+            let app: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+            let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            let objects: i64 =
+                conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+            if app != APPLICATION_ID && (app != 0 || version != 0 || objects != 0) {
+                return Err(Problem::NotChathost);
+            }
+            if on_disk {
+                // One chathost per state folder: the connection keeps its
+                // file lock until the process ends (even by SIGKILL, when
+                // the OS drops it), so a second instance cannot post the
+                // same chat a second time; it is refused at start.
+                conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+                let mode: String =
+                    conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+                if !mode.eq_ignore_ascii_case("wal") {
+                    // Still safe (a rollback journal with synchronous=FULL), only slower.
+                    tracing::warn!(journal_mode = %mode, "the state database could not use WAL");
+                }
+            }
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            if on_disk {
+                // A damaged file can open and answer the first queries, then
+                // fail at chat time: find out now, while a person is
+                // watching the start.
+                check_integrity(conn)?;
+            }
+            migrate(conn)?;
+            if on_disk {
+                // Take the write lock now (it is then held), not at the
+                // first post: a second instance must fail at start.
+                let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+                conn.pragma_update(None, "user_version", version)?;
+            }
+            Ok(())
+        };
+        match setup(&mut conn) {
+            Ok(()) => Ok(Store {
+                conn: Arc::new(Mutex::new(conn)),
+                path: Arc::new(path),
+            }),
+            Err(problem) => Err(StoreError {
+                path,
+                doing: "open it",
+                problem,
+            }),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the lock was held dropped its transaction, which
+        // rolled back: the connection is as good as before.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn error(&self, doing: &'static str, problem: Problem) -> StoreError {
+        StoreError {
+            path: self.path.to_path_buf(),
+            doing,
+            problem,
+        }
+    }
+
+    /// Runs `f` in one write transaction, committed before returning.
+    fn write<T>(
+        &self,
+        doing: &'static str,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, Problem>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock();
+        // IMMEDIATE takes the write lock up front, so two processes never
+        // deadlock upgrading a read to a write.
+        let run = || -> Result<T, Problem> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        };
+        run().map_err(|p| self.error(doing, p))
+    }
+
+    /// Runs `f` with the connection, for reads.
+    fn read<T>(
+        &self,
+        doing: &'static str,
+        f: impl FnOnce(&Connection) -> Result<T, Problem>,
+    ) -> Result<T, StoreError> {
+        let conn = self.lock();
+        f(&conn).map_err(|p| self.error(doing, p))
+    }
+
+    /// The schema version of the database ([`MIGRATIONS`] applied).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.read("read the schema version", |conn| {
+            Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+        })
+    }
+}
+
+/// Applies the migrations the database lacks, each in its own transaction,
+/// or refuses a database from a newer chathost.
+/// `PRAGMA quick_check`: O(size of the file), a few milliseconds for a
+/// year of chats.
+fn check_integrity(conn: &Connection) -> Result<(), Problem> {
+    let mut stmt = conn.prepare("PRAGMA quick_check(5)")?;
+    let found: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    if found.len() == 1 && found[0] == "ok" {
+        Ok(())
+    } else {
+        // SQLite's report, on one line and short: enough for a bug report.
+        let report: Vec<&str> = found
+            .iter()
+            .flat_map(|f| f.lines())
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("***"))
+            .take(3)
+            .collect();
+        Err(Problem::Damaged(format!(
+            "quick_check: {}",
+            report.join("; ")
+        )))
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), Problem> {
+    let known = MIGRATIONS.len() as i64;
+    loop {
+        // IMMEDIATE: a second process opening the same file waits here, then
+        // sees the version the first one reached.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > known {
+            return Err(Problem::TooNew {
+                found: version,
+                known,
+            });
+        }
+        let Some(script) = usize::try_from(version)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v))
+        else {
+            return Ok(());
+        };
+        tx.execute_batch(script)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+        tracing::info!(version = version + 1, "state database schema updated");
+    }
+}

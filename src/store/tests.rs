@@ -1,0 +1,110 @@
+use chrono::{DateTime, Utc};
+
+use super::codec::*;
+use super::*;
+use crate::plan::StepKind;
+
+#[test]
+fn every_step_kind_survives_the_round_trip() {
+    let kinds = [
+        StepKind::Reminder { lead_minutes: 60 },
+        StepKind::Welcome,
+        StepKind::Question { number: 12 },
+        StepKind::LastCall,
+        StepKind::WrapUp,
+    ];
+    for kind in kinds {
+        let (word, number) = kind_parts(&kind);
+        assert_eq!(kind_from_parts(word, number), Some(kind));
+    }
+    assert_eq!(kind_from_parts("question", None), None);
+    assert_eq!(kind_from_parts("poll", Some(1)), None);
+}
+
+#[test]
+fn every_state_word_parses_back() {
+    for s in [
+        StepState::Pending,
+        StepState::Posting,
+        StepState::Posted,
+        StepState::Failed,
+        StepState::Skipped,
+        StepState::Cancelled,
+    ] {
+        assert_eq!(StepState::parse(s.as_str()), Some(s));
+    }
+    for s in [
+        ChatState::Planned,
+        ChatState::Running,
+        ChatState::Done,
+        ChatState::Skipped,
+    ] {
+        assert_eq!(ChatState::parse(s.as_str()), Some(s));
+    }
+    assert_eq!(StepState::parse("Posted"), None);
+}
+
+#[test]
+fn instants_are_stored_as_utc_text_to_the_millisecond() {
+    let store = Store::open_in_memory().unwrap();
+    let conn = store.lock();
+    let t = DateTime::parse_from_rfc3339("2026-12-02T21:00:00.123456+01:00")
+        .unwrap()
+        .with_timezone(&Utc);
+    let stored: String = conn.query_row("SELECT ?1", [Ts(t)], |r| r.get(0)).unwrap();
+    assert_eq!(stored, "2026-12-02T20:00:00.123Z");
+    let back: Ts = conn
+        .query_row("SELECT ?1", [&stored], |r| r.get(0))
+        .unwrap();
+    assert_eq!(back.0.timestamp_millis(), t.timestamp_millis());
+    let bad = conn.query_row("SELECT 'yesterday'", [], |r| r.get::<_, Ts>(0));
+    assert!(bad.is_err());
+}
+
+#[test]
+fn a_store_can_be_shared_between_tasks() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<Store>();
+}
+
+#[test]
+fn a_file_store_is_durable_at_every_commit() {
+    let dir = std::env::temp_dir().join(format!("chathost-store-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Store::open(dir.join("chathost.db")).unwrap();
+    let value = |name: &str| -> String {
+        store
+            .lock()
+            .pragma_query_value(None, name, |r| r.get::<_, rusqlite::types::Value>(0))
+            .map(|v| format!("{v:?}"))
+            .unwrap()
+    };
+    assert_eq!(value("journal_mode"), r#"Text("wal")"#);
+    assert_eq!(value("synchronous"), "Integer(2)"); // FULL
+    assert_eq!(value("foreign_keys"), "Integer(1)");
+    assert_eq!(value("busy_timeout"), "Integer(5000)");
+    assert_eq!(
+        value("application_id"),
+        format!("Integer({APPLICATION_ID})")
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_in_memory_store_has_the_whole_schema_and_foreign_keys_on() {
+    let store = Store::open_in_memory().unwrap();
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let conn = store.lock();
+    let fk: i64 = conn
+        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+        .unwrap();
+    assert_eq!(fk, 1);
+    // A step must belong to a chat.
+    let orphan = conn.execute(
+        "INSERT INTO steps (chat_id, key, kind, planned_at, text, state, created_at, updated_at) \
+         VALUES (999, 'q1', 'question', 'x', 'x', 'pending', 'x', 'x')",
+        [],
+    );
+    assert!(orphan.is_err());
+}
