@@ -23,6 +23,9 @@ pub fn to_text(html: &str) -> String {
         match name {
             "br" => out.push('\n'),
             "p" if tag.starts_with('/') => out.push_str("\n\n"),
+            // Blocks a Markdown rendering makes (GoToSocial, Akkoma).
+            "li" | "ul" | "ol" | "blockquote" | "pre" | "div" | "h1" | "h2" | "h3" | "h4"
+            | "h5" | "h6" => out.push('\n'),
             _ => {}
         }
         rest = &rest[lt + gt + 1..];
@@ -75,7 +78,11 @@ fn decode_entities(s: &str) -> String {
 }
 
 /// A comparison form: whitespace folded, `@user@domain` shortened to
-/// `@user` (servers render remote mentions by user name only).
+/// `@user` (servers render remote mentions by user name only), and what a
+/// Markdown rendering turns into markup left out on both sides: emphasis
+/// marks (`*`, `_`, `~`, `` ` ``), list bullets and numbers, heading marks.
+/// A server whose account default is Markdown (GoToSocial, Akkoma) then
+/// still reads back as the text we sent.
 fn comparable(text: &str) -> String {
     text.split_whitespace()
         .map(
@@ -84,8 +91,19 @@ fn comparable(text: &str) -> String {
                 _ => w.to_string(),
             },
         )
+        .map(|w| w.replace(['*', '_', '~', '`'], ""))
+        .filter(|w| !is_markdown_marker(w))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A word that is only Markdown structure: a bullet, a list number
+/// (`3.`), a heading's `#`s, a quote's `>`.
+fn is_markdown_marker(w: &str) -> bool {
+    w.is_empty()
+        || matches!(w, "-" | "+" | ">")
+        || w.chars().all(|c| c == '#')
+        || (w.ends_with('.') && w.len() > 1 && w[..w.len() - 1].chars().all(|c| c.is_ascii_digit()))
 }
 
 /// True when the server's HTML `content` is the post whose text we sent.
@@ -118,5 +136,19 @@ mod tests {
         let html = "<p>Welcome<br>with <span class=\"h-card\"><a href=\"https://n.example/@sam\">@<span>sam</span></a></span></p>";
         assert_eq!(to_text(html), "Welcome\nwith @sam");
         assert!(same_post("Welcome\nwith @sam@n.example", html));
+    }
+
+    #[test]
+    fn a_markdown_rendering_reads_back_as_the_text_sent() {
+        // GoToSocial and Akkoma render a post as Markdown when the
+        // account's default says so, whatever content type was asked for.
+        let sent = "Q2: What **matters** most?\n\n- rest\n- food\n\nAnswer with A2 #we_nurses";
+        let html = "<p>Q2: What <strong>matters</strong> most?</p><ul><li>rest</li><li>food</li></ul><p>Answer with A2 <a href=\"https://g.example/tags/we_nurses\" class=\"mention hashtag\">#<span>we_nurses</span></a></p>";
+        assert!(same_post(sent, html));
+        // Still a different post when the words differ.
+        assert!(!same_post(&sent.replace("food", "sleep"), html));
+        let numbered = "<ol><li>one</li><li>two</li></ol>";
+        assert!(same_post("1. one\n2. two", numbered));
+        assert!(!same_post("1. one\n2. three", numbered));
     }
 }
