@@ -357,6 +357,19 @@ async fn faults_never_double_or_drop_a_post_on_gotosocial() {
 /// of "now" (`Retry-After: 0`, or a reset already past) once drew hundreds
 /// of re-POSTs in seconds. Each retry waits at least a floor, and a step
 /// gives up after a bounded number of attempts, saying how many.
+/// A 429 on posting, with these hints.
+fn rate_limited(retry_after: Option<u64>, reset_in: Option<i64>) -> Fault {
+    Fault::new(
+        Method::POST,
+        "/api/v1/statuses",
+        FaultKind::RateLimitedHinting {
+            retry_after,
+            reset_in,
+        },
+    )
+    .exact()
+}
+
 async fn retry_now_is_not_hammered(retry_after: Option<u64>, reset_in: Option<i64>) {
     let mut rig = Rig::new(
         &format!("retry-now-{retry_after:?}-{reset_in:?}"),
@@ -366,18 +379,9 @@ async fn retry_now_is_not_hammered(retry_after: Option<u64>, reset_in: Option<i6
         },
     )
     .await;
-    rig.sandbox.faults().inject(
-        Fault::new(
-            Method::POST,
-            "/api/v1/statuses",
-            FaultKind::RateLimitedHinting {
-                retry_after,
-                reset_in,
-            },
-        )
-        .exact()
-        .always(),
-    );
+    rig.sandbox
+        .faults()
+        .inject(rate_limited(retry_after, reset_in).always());
     let events = rig.run_chats(1).await;
     let posts: Vec<DateTime<Utc>> = rig
         .sandbox
@@ -626,18 +630,9 @@ async fn an_absurd_retry_after_is_neither_a_panic_nor_a_retry_storm() {
         },
     )
     .await;
-    rig.sandbox.faults().inject(
-        Fault::new(
-            Method::POST,
-            "/api/v1/statuses",
-            FaultKind::RateLimitedHinting {
-                retry_after: Some(10_000_000_000_000),
-                reset_in: None,
-            },
-        )
-        .exact()
-        .times(1),
-    );
+    rig.sandbox
+        .faults()
+        .inject(rate_limited(Some(10_000_000_000_000), None).times(1));
     let events = rig.run_chats(1).await;
     assert_eq!(rig.bot_posts().len(), 0);
     assert_eq!(
