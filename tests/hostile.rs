@@ -9,6 +9,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chathost::config::{InstanceSettings, Software, Visibility};
+use chathost::instance::{CallError, FailureClass, Instance, NewStatus};
+use chathost::secret::Secret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -28,6 +31,9 @@ enum Reply {
     EndlessChunks,
     /// Reads the request and never answers.
     Silent,
+    /// A chunked body of this many MiB, then the connection closes
+    /// (bounded, so the code before the cap fails without eating memory).
+    ManyChunks(usize),
 }
 
 fn answer(status: &str, headers: &str, body: &str) -> Reply {
@@ -97,6 +103,16 @@ async fn serve(
                 .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
                 .await?;
             loop {
+                socket.write_all(b"10000\r\n").await?;
+                socket.write_all(&zeros).await?;
+                socket.write_all(b"\r\n").await?;
+            }
+        }
+        Reply::ManyChunks(mib) => {
+            socket
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .await?;
+            for _ in 0..mib * 16 {
                 socket.write_all(b"10000\r\n").await?;
                 socket.write_all(&zeros).await?;
                 socket.write_all(b"\r\n").await?;
@@ -419,4 +435,92 @@ async fn a_token_with_a_line_break_is_named_without_showing_it() {
         o.text
     );
     assert!(!o.text.contains("xyz"), "{}", o.text);
+}
+
+// The engine (`run`, `chat`) posts through the same client: what it is
+// told decides whether it retries (transient), waits (rate limit) or gives
+// up with the message in its log (permanent).
+
+async fn post_to(server: &Hostile) -> Result<chathost::instance::RemoteStatus, CallError> {
+    let settings = InstanceSettings {
+        url: server.url.clone(),
+        max_characters: 500,
+        characters_per_url: 23,
+        software: Software::Mastodon,
+        timeout: Duration::from_secs(2),
+    };
+    let instance = Instance::connect(&settings, &Secret::new(TOKEN)).await?;
+    instance
+        .post_status(&NewStatus {
+            text: "Q1: What helps? #WeNurses",
+            visibility: Visibility::Public,
+            language: "en",
+            in_reply_to_id: None,
+            idempotency_key: "key-1",
+        })
+        .await
+}
+
+async fn post_failure(reply: Reply) -> CallError {
+    let server = hostile(move |_| reply.clone()).await;
+    let e = post_to(&server).await.expect_err("the post must fail");
+    assert!(!e.message.contains(TOKEN), "{e}");
+    e
+}
+
+const STATUS: &str = r#"{"id":"1","uri":"https://elsewhere.example/s/1","created_at":"2026-12-02T20:00:00Z","content":"<p>Q1</p>"}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posting_failures_are_classed_for_the_engine() {
+    // Passing faults: retried after checking whether the post went out.
+    let e = post_failure(answer(
+        "503 Service Unavailable",
+        "Content-Type: text/html\r\n",
+        PAGE,
+    ))
+    .await;
+    assert_eq!(e.class, FailureClass::Transient, "{e}");
+    assert!(e.message.contains("try again later"), "{e}");
+    let e = post_failure(Reply::Silent).await;
+    assert_eq!(e.class, FailureClass::Transient, "{e}");
+    assert!(e.message.contains("timed out after 2 s"), "{e}");
+    let e = post_failure(Reply::ManyChunks(16)).await;
+    assert_eq!(e.class, FailureClass::Transient, "{e}");
+    assert!(e.message.contains("sent more than 4 MiB"), "{e}");
+
+    // A rate limit: waited out.
+    let e = post_failure(answer("429 Too Many Requests", "Retry-After: 30\r\n", "")).await;
+    assert_eq!(
+        e.class,
+        FailureClass::WaitFor(Duration::from_secs(30)),
+        "{e}"
+    );
+
+    // Retrying cannot help: given up, with the cause in the log.
+    let e = post_failure(answer("404 Not Found", "Content-Type: text/html\r\n", PAGE)).await;
+    assert_eq!(e.class, FailureClass::Permanent, "{e}");
+    assert!(e.message.contains("no Mastodon API at this address"), "{e}");
+    let e = post_failure(json("401 Unauthorized", r#"{"error":"invalid token"}"#)).await;
+    assert_eq!(e.class, FailureClass::Permanent, "{e}");
+    let e = post_failure(answer("200 OK", "Content-Type: text/html\r\n", PAGE)).await;
+    assert_eq!(e.class, FailureClass::Permanent, "{e}");
+    assert!(e.message.contains("web page, not the API"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_is_not_redirected_to_another_host() {
+    // The other host would take the post: it must never see it.
+    let elsewhere = hostile(|_| json("200 OK", STATUS)).await;
+    let location = format!("Location: {}/api/v1/statuses\r\n", elsewhere.url);
+    let e = post_failure(answer("302 Found", &location, "")).await;
+    assert_eq!(e.class, FailureClass::Permanent, "{e}");
+    assert!(
+        e.message
+            .contains(&format!("redirects to {}", elsewhere.url)),
+        "{e}"
+    );
+    assert!(
+        elsewhere.requests.lock().unwrap().is_empty(),
+        "followed to another host"
+    );
 }

@@ -172,7 +172,7 @@ pub(super) fn unreadable(
     }
 }
 
-fn web_page(status: Option<u16>, t: Target<'_>) -> CallError {
+pub(super) fn web_page(status: Option<u16>, t: Target<'_>) -> CallError {
     permanent(
         status,
         format!(
@@ -193,7 +193,7 @@ pub(super) fn missing(status: u16, field: &str, t: Target<'_>) -> CallError {
     )
 }
 
-fn looks_like_a_page(body: &[u8], headers: &HeaderMap) -> bool {
+pub(super) fn looks_like_a_page(body: &[u8], headers: &HeaderMap) -> bool {
     let html_type = header(headers, "content-type").is_some_and(|c| c.contains("html"));
     let start = body
         .iter()

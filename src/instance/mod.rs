@@ -201,12 +201,19 @@ impl Instance {
                 self.target(PATH),
             ));
         }
-        parse_status(&answer.body).ok_or_else(|| CallError {
-            status: Some(answer.status),
-            message: "the server accepted the post but its answer could not be read".into(),
-            // The post exists: treat as unknown, so reconciliation finds it.
-            class: FailureClass::Transient,
-        })
+        match parse_status(&answer.body) {
+            Some(posted) => Ok(posted),
+            // A page from a proxy or a website: the API never saw the post.
+            None if errors::looks_like_a_page(&answer.body, &answer.headers) => {
+                Err(errors::web_page(Some(answer.status), self.target(PATH)))
+            }
+            None => Err(CallError {
+                status: Some(answer.status),
+                message: "the server accepted the post but its answer could not be read".into(),
+                // The post exists: treat as unknown, so reconciliation finds it.
+                class: FailureClass::Transient,
+            }),
+        }
     }
 
     /// The bot's own most recent statuses (newest first), to find a post
