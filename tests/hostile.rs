@@ -251,6 +251,7 @@ async fn a_declared_two_gigabyte_answer_is_cut_off_at_the_cap() {
     let (o, _s) = check_against("huge", MASTODON, Reply::HugeLength).await;
     failed(&o);
     assert!(o.text.contains("sent more than 4 MiB"), "{}", o.text);
+    eprintln!("peak resident: {} KiB", o.peak_kib);
     assert!(o.peak_kib < MEMORY_LIMIT_KIB, "peak {} KiB", o.peak_kib);
     assert!(!o.text.contains(TOKEN_ADVICE), "{}", o.text);
 }
@@ -260,6 +261,7 @@ async fn an_endless_chunked_answer_is_cut_off_at_the_cap() {
     let (o, _s) = check_against("endless", MASTODON, Reply::EndlessChunks).await;
     failed(&o);
     assert!(o.text.contains("sent more than 4 MiB"), "{}", o.text);
+    eprintln!("peak resident: {} KiB", o.peak_kib);
     assert!(o.peak_kib < MEMORY_LIMIT_KIB, "peak {} KiB", o.peak_kib);
     assert!(!o.text.contains(TOKEN_ADVICE), "{}", o.text);
 }
@@ -269,6 +271,7 @@ async fn endless_nodeinfo_during_detection_is_cut_off_too() {
     let (o, _s) = check_against("endless-auto", "", Reply::EndlessChunks).await;
     failed(&o);
     assert!(o.text.contains("sent more than 4 MiB"), "{}", o.text);
+    eprintln!("peak resident: {} KiB", o.peak_kib);
     assert!(o.peak_kib < MEMORY_LIMIT_KIB, "peak {} KiB", o.peak_kib);
 }
 

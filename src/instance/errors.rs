@@ -239,28 +239,8 @@ pub(super) fn http_error(
                 says.unwrap_or_default()
             ),
         ),
-        404 => match says {
-            // The API answered: the thing asked for is not there.
-            Some(says) => (
-                FailureClass::Permanent,
-                format!("{} answered 404 for {}: {says}", t.url, t.path),
-            ),
-            None => (
-                FailureClass::Permanent,
-                format!(
-                    "no Mastodon API at this address: {} answered 404 for {} — {CHECK_URL} (the server's own address, e.g. https://mastodon.example)",
-                    t.url, t.path
-                ),
-            ),
-        },
-        s if s >= 500 => (
-            FailureClass::Transient,
-            format!(
-                "the server at {} failed on its side ({s}){}: its own failure, not your settings — try again later",
-                host(t.url),
-                says.map(|s| format!(": {s}")).unwrap_or_default()
-            ),
-        ),
+        404 => (FailureClass::Permanent, not_found(says, t)),
+        s if s >= 500 => (FailureClass::Transient, server_failed(s, says, t)),
         s if looks_like_a_page(body, headers) => return web_page(Some(s), t),
         s => (
             FailureClass::Permanent,
@@ -276,6 +256,25 @@ pub(super) fn http_error(
         message,
         class,
     }
+}
+
+/// A 404: the API saying something is not there, or no API at all.
+fn not_found(says: Option<String>, t: Target<'_>) -> String {
+    match says {
+        Some(says) => format!("{} answered 404 for {}: {says}", t.url, t.path),
+        None => format!(
+            "no Mastodon API at this address: {} answered 404 for {} — {CHECK_URL} (the server's own address, e.g. https://mastodon.example)",
+            t.url, t.path
+        ),
+    }
+}
+
+fn server_failed(status: u16, says: Option<String>, t: Target<'_>) -> String {
+    format!(
+        "the server at {} failed on its side ({status}){}: its own failure, not your settings — try again later",
+        host(t.url),
+        says.map(|s| format!(": {s}")).unwrap_or_default()
+    )
 }
 
 fn rate_limited(headers: &HeaderMap) -> (FailureClass, String) {
