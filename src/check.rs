@@ -83,7 +83,7 @@ pub async fn check(
             report.notes.push(format!("token: from {}", found.source));
             report.diagnostics.extend(found.warnings.iter().cloned());
             if online {
-                check_online(&loaded, &found.token, &mut limit, &mut report).await;
+                check_online(&loaded, &found, &mut limit, &mut report).await;
             }
         }
         Err(mut d) => {
@@ -106,71 +106,75 @@ pub async fn check(
 
 async fn check_online(
     loaded: &Loaded,
-    token: &crate::secret::Secret,
+    found: &crate::secret::FoundToken,
     limit: &mut Limit,
     report: &mut CheckReport,
 ) {
+    use crate::instance::{Instance, check_token};
     let url = &loaded.config.instance.url;
-    let instance = match crate::instance::Instance::connect(&loaded.config.instance, token).await {
+    if let Err(e) = check_token(&found.token) {
+        report.diagnostics.push(Diagnostic::error(
+            format!("the token (from {})", found.source),
+            e.message,
+        ));
+        return;
+    }
+    let instance = match Instance::connect(&loaded.config.instance, &found.token).await {
         Ok(i) => i,
-        Err(e) => {
-            report.diagnostics.push(
-                loaded
-                    .diag_at(Severity::Error, &["instance", "url"], e.message)
-                    .with_help("check the URL and that the server is reachable from this machine"),
-            );
-            return;
-        }
+        Err(e) => return report.diagnostics.push(online_error(loaded, e)),
     };
-    match instance.facts().await {
-        Ok(f) => {
-            *limit = Limit {
-                max: f.max_characters,
-                per_url: f.characters_per_url.unwrap_or(limit.per_url),
-                source: "the instance",
-            };
-            report.notes.push(format!(
-                "instance: {url} ({:?} {}), posts up to {} characters",
-                instance.software, f.version, f.max_characters
-            ));
-            report.notes.push(format!(
-                "account: @{} — token verified{}",
-                f.acct,
-                if f.bot { ", marked as a bot" } else { "" }
-            ));
-            if !f.bot {
-                report.diagnostics.push(
-                    Diagnostic::warning(
-                        format!("account @{}", f.acct),
-                        "the account is not marked as a bot",
-                    )
-                    .with_help(
-                        "tick \"This is an automated account\" in the profile settings, so people know a bot hosts the chat",
-                    ),
-                );
-            }
-            if let Some(scopes) = instance.token_scopes().await {
-                let can_post = scopes.iter().any(|s| s == "write" || s == "write:statuses");
-                report.notes.push(if can_post {
-                    format!("token scopes: {} — can post", scopes.join(" "))
-                } else {
-                    format!(
-                        "token scopes: {} — CANNOT post (needs write or write:statuses)",
-                        scopes.join(" ")
-                    )
-                });
-            }
-        }
-        Err(e) => {
-            let origin = if e.status == Some(401) || e.status == Some(403) {
-                "the access token".to_string()
-            } else {
-                url.clone()
-            };
-            report.diagnostics.push(Diagnostic::error(origin, e.message).with_help(
-                "create a new application token with the scopes read and write in the bot account's settings (Development)",
-            ));
-        }
+    let f = match instance.facts().await {
+        Ok(f) => f,
+        Err(e) => return report.diagnostics.push(online_error(loaded, e)),
+    };
+    *limit = Limit {
+        max: f.max_characters,
+        per_url: f.characters_per_url.unwrap_or(limit.per_url),
+        source: "the instance",
+    };
+    report.notes.push(format!(
+        "instance: {url} ({:?} {}), posts up to {} characters",
+        instance.software, f.version, f.max_characters
+    ));
+    report.notes.push(format!(
+        "account: @{} — token verified{}",
+        f.acct,
+        if f.bot { ", marked as a bot" } else { "" }
+    ));
+    if !f.bot {
+        report.diagnostics.push(
+            Diagnostic::warning(
+                format!("account @{}", f.acct),
+                "the account is not marked as a bot",
+            )
+            .with_help(
+                "tick \"This is an automated account\" in the profile settings, so people know a bot hosts the chat",
+            ),
+        );
+    }
+    if let Some(scopes) = instance.token_scopes().await {
+        let can_post = scopes.iter().any(|s| s == "write" || s == "write:statuses");
+        report.notes.push(if can_post {
+            format!("token scopes: {} — can post", scopes.join(" "))
+        } else {
+            format!(
+                "token scopes: {} — CANNOT post (needs write or write:statuses)",
+                scopes.join(" ")
+            )
+        });
+    }
+}
+
+/// A failed online call as a diagnostic. The message already names the
+/// cause and the fix; only a rejected token (401, 403) is about the token,
+/// everything else points at `[instance] url`.
+fn online_error(loaded: &Loaded, e: crate::instance::CallError) -> Diagnostic {
+    if matches!(e.status, Some(401 | 403)) {
+        Diagnostic::error("the access token", e.message).with_help(
+            "create a new application token with the scopes read and write in the bot account's settings (Development)",
+        )
+    } else {
+        loaded.diag_at(Severity::Error, &["instance", "url"], e.message)
     }
 }
 

@@ -20,9 +20,9 @@
 //!   [`rehearse`] runs one-off chats.
 //! - [`check`] and [`preview`] — the `chathost check` and `chathost plan`
 //!   commands a host uses to see that the chat is ready.
-//! - [`instance`] — talks to the server: megalodon for reads, our own
-//!   call for posting (Idempotency-Key, timeout); failures classed as
-//!   retry, wait or give up.
+//! - [`instance`] — talks to the server through our own small HTTP client
+//!   (every body capped at 4 MiB, timeout, no redirect to another host);
+//!   failures classed as retry, wait or give up, with cause and fix.
 //! - [`store`] — the SQLite state file: chats, their steps and every
 //!   attempt to post them, so each step is posted exactly once.
 //! - [`files`] — reads a host's files: regular files only, size-capped.
