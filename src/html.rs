@@ -106,6 +106,11 @@ fn is_markdown_marker(w: &str) -> bool {
         || (w.ends_with('.') && w.len() > 1 && w[..w.len() - 1].chars().all(|c| c.is_ascii_digit()))
 }
 
+/// True when the source text a server gives back is the text we sent.
+pub fn same_text(sent_text: &str, source_text: &str) -> bool {
+    comparable(sent_text) == comparable(source_text)
+}
+
 /// True when the server's HTML `content` is the post whose text we sent.
 pub fn same_post(sent_text: &str, content_html: &str) -> bool {
     comparable(sent_text) == comparable(&to_text(content_html))

@@ -650,6 +650,52 @@ async fn an_absurd_retry_after_is_neither_a_panic_nor_a_retry_storm() {
     );
 }
 
+/// Issue 7, item 4: reconciliation read only the bot's newest 40
+/// statuses. A crash cut Q3 short after its POST reached the server; the
+/// bot then posted 45 more statuses (a recap thread, replies). After the
+/// restart Q3 is found behind them, and not posted again.
+#[tokio::test]
+async fn a_step_cut_short_is_found_behind_many_later_posts() {
+    let mut rig = Rig::new(
+        "found-far-back",
+        Options {
+            start: "2026-12-02T20:30:00Z",
+            reminders: "[]",
+            earlier_run: Some(|state| crashed_while_posting(state, "q3")),
+            ..Options::default()
+        },
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let token = rig.sandbox.bot().token.expose().to_string();
+    let url = format!("{}/api/v1/statuses", rig.sandbox.base_url());
+    let texts = std::iter::once("The q3 the crash cut short".to_string())
+        .chain((1..=45).map(|n| format!("A reply, number {n}")));
+    for text in texts {
+        let answer = http
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "status": text }))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    }
+    let events = rig.run_chats(1).await;
+    let q3 = rig
+        .bot_posts()
+        .into_iter()
+        .filter(|p| p.text.starts_with("The q3"))
+        .count();
+    assert_eq!(q3, 1, "Q3 posted again");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Posted { key, .. } if key == "q3")),
+        "{events:#?}"
+    );
+}
+
 #[tokio::test]
 async fn one_running_engine_keeps_8pm_local_across_both_clock_changes() {
     let mut rig = Rig::new(

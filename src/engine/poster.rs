@@ -309,12 +309,13 @@ impl Engine {
         Some(remote.id)
     }
 
-    /// Looks for the step's post among the bot's recent statuses.
+    /// Looks for the step's post among the bot's statuses, paging back
+    /// from the newest until before the step's moment (less a margin for
+    /// clock skew): recap threads and replies may have come after it.
     pub(super) async fn find_posted(
         &self,
         step: &StepRecord,
     ) -> Result<Option<RemoteStatus>, CallError> {
-        let recent = self.instance.own_recent_statuses(&self.account_id).await?;
         // Statuses other steps are already recorded as: never claim one twice.
         let steps = self.store.steps(step.chat_id).map_err(|e| {
             self.store_failed("cannot read the chat's steps", &e);
@@ -329,11 +330,38 @@ impl Engine {
             .filter(|s| s.id != step.id)
             .filter_map(|s| s.remote.map(|r| r.id))
             .collect();
-        Ok(recent.into_iter().find(|s| {
-            s.created_at >= step.planned_at - RECONCILE_MARGIN
-                && !taken.contains(&s.id)
-                && html::same_post(&step.text, &s.content)
-        }))
+        let since = step.planned_at - RECONCILE_MARGIN;
+        let mut max_id: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = self
+                .instance
+                .own_statuses_before(&self.account_id, max_id.as_deref())
+                .await?;
+            let found = page
+                .iter()
+                .find(|s| s.created_at >= since && !taken.contains(&s.id) && is_our_post(step, s));
+            if let Some(found) = found {
+                return Ok(Some(found.clone()));
+            }
+            match page.last() {
+                Some(oldest) if oldest.created_at >= since => max_id = Some(oldest.id.clone()),
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// How many pages of 40 of the bot's own statuses a look goes back at
+/// most: a thousand statuses, far more than a chat and its recap make.
+const MAX_PAGES: usize = 25;
+
+/// Whether a status is the step's post: its source text where the server
+/// gives it back, else its rendered HTML.
+fn is_our_post(step: &StepRecord, status: &RemoteStatus) -> bool {
+    match &status.source_text {
+        Some(text) => html::same_text(&step.text, text),
+        None => html::same_post(&step.text, &status.content),
     }
 }
 

@@ -43,6 +43,9 @@ pub struct RemoteStatus {
     pub created_at: DateTime<Utc>,
     /// Its HTML content.
     pub content: String,
+    /// The text as it was sent, where the server gives it back
+    /// (GoToSocial does for the account's own statuses; Mastodon does not).
+    pub source_text: Option<String>,
 }
 
 /// A status to post.
@@ -185,6 +188,10 @@ impl Instance {
             "status": status.text,
             "visibility": status.visibility.as_str(),
             "language": status.language,
+            // Plain text whatever the account's default: a Markdown default
+            // (GoToSocial, Akkoma) would render `*x*` as emphasis. Servers
+            // that do not know the field ignore it.
+            "content_type": "text/plain",
         });
         if let Some(id) = status.in_reply_to_id {
             body["in_reply_to_id"] = id.into();
@@ -222,7 +229,20 @@ impl Instance {
         &self,
         account_id: &str,
     ) -> Result<Vec<RemoteStatus>, CallError> {
-        let path = format!("/api/v1/accounts/{}/statuses?limit=40", segment(account_id));
+        self.own_statuses_before(account_id, None).await
+    }
+
+    /// A page of the bot's own statuses (newest first), older than
+    /// `max_id` when given: to look further back than the newest 40.
+    pub async fn own_statuses_before(
+        &self,
+        account_id: &str,
+        max_id: Option<&str>,
+    ) -> Result<Vec<RemoteStatus>, CallError> {
+        let mut path = format!("/api/v1/accounts/{}/statuses?limit=40", segment(account_id));
+        if let Some(max_id) = max_id {
+            path.push_str(&format!("&max_id={}", segment(max_id)));
+        }
         let (_, list) = self.json(Request::get(&path)).await?;
         Ok(list
             .as_array()
@@ -313,6 +333,7 @@ fn status_from(v: &Value) -> Option<RemoteStatus> {
             .and_then(|c| c.as_str())
             .unwrap_or("")
             .to_string(),
+        source_text: v.get("text").and_then(|t| t.as_str()).map(str::to_string),
     })
 }
 
