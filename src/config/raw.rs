@@ -1,0 +1,135 @@
+//! `bot.toml` as written: the serde shapes, before any value is checked.
+//! Unknown keys are errors everywhere.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{CatchUp, RecapSettings, Software, Visibility};
+
+// ---------------------------------------------------------------------------
+// The file as written (serde shapes). Unknown keys are errors everywhere.
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSettings {
+    pub(super) instance: RawInstance,
+    #[serde(default)]
+    pub(super) account: RawAccount,
+    #[serde(default)]
+    pub(super) state: RawState,
+    #[serde(default)]
+    pub(super) chats: BTreeMap<String, RawChat>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawInstance {
+    pub(super) url: String,
+    #[serde(default = "default_max_characters")]
+    pub(super) max_characters: usize,
+    #[serde(default = "default_url_length")]
+    pub(super) characters_per_url: usize,
+    #[serde(default)]
+    pub(super) software: Software,
+    #[serde(default = "default_timeout")]
+    pub(super) timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAccount {
+    pub(super) credential: Option<String>,
+    pub(super) token_file: Option<PathBuf>,
+    pub(super) token_env: Option<String>,
+    pub(super) token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawState {
+    pub(super) dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawChat {
+    pub(super) hashtag: String,
+    pub(super) weekday: String,
+    pub(super) time: String,
+    pub(super) zone: String,
+    #[serde(default = "default_duration")]
+    pub(super) duration_minutes: u32,
+    #[serde(default = "default_prompts")]
+    pub(super) prompts: PathBuf,
+    pub(super) fallback: Option<String>,
+    #[serde(default)]
+    pub(super) visibility: Visibility,
+    #[serde(default = "default_language")]
+    pub(super) language: String,
+    #[serde(default = "default_true")]
+    pub(super) pin_welcome: bool,
+    #[serde(default = "default_reminders")]
+    pub(super) reminders: Vec<String>,
+    #[serde(default)]
+    pub(super) pacing: RawPacing,
+    #[serde(default)]
+    pub(super) catch_up: CatchUp,
+    #[serde(default)]
+    pub(super) recap: RecapSettings,
+    #[serde(default)]
+    pub(super) archive: RawArchive,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPacing {
+    pub(super) welcome: Option<u32>,
+    pub(super) first_question: Option<u32>,
+    pub(super) last_call: Option<u32>,
+    pub(super) wrap_up: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawArchive {
+    #[serde(default = "default_true")]
+    pub(super) enabled: bool,
+    pub(super) dir: Option<PathBuf>,
+}
+
+impl Default for RawArchive {
+    fn default() -> Self {
+        RawArchive {
+            enabled: true,
+            dir: None,
+        }
+    }
+}
+
+fn default_max_characters() -> usize {
+    500
+}
+fn default_url_length() -> usize {
+    23
+}
+fn default_timeout() -> u64 {
+    15
+}
+fn default_duration() -> u32 {
+    60
+}
+fn default_prompts() -> PathBuf {
+    PathBuf::from("prompts")
+}
+fn default_language() -> String {
+    "en".into()
+}
+pub(super) fn default_true() -> bool {
+    true
+}
+fn default_reminders() -> Vec<String> {
+    vec!["24h".into(), "1h".into()]
+}
