@@ -15,6 +15,7 @@ use super::{
     Visibility,
 };
 use crate::diagnostic::{Diagnostic, Severity, did_you_mean};
+use crate::secret::{looks_like_token, token_defect};
 
 pub(super) fn check_settings(
     raw: RawSettings,
@@ -187,11 +188,53 @@ fn check_account(
                 .with_help("use the name given to LoadCredential= in the systemd unit, e.g. \"mastodon-token\""),
         );
     }
+    check_token_places(&raw, loc, diags);
     AccountSettings {
         credential: raw.credential,
         token_file: raw.token_file.map(|p| resolve(base_dir, &p)),
         token_env: raw.token_env.unwrap_or_else(|| DEFAULT_TOKEN_ENV.into()),
-        inline_token: raw.token.map(crate::secret::Secret::new),
+        inline_token: raw
+            .token
+            .map(|t| crate::secret::Secret::new(t.trim().to_string())),
+    }
+}
+
+/// A token pasted where a path or a name belongs, or an inline token that
+/// could not be sent: located errors that never repeat the value.
+fn check_token_places(raw: &RawAccount, loc: &Locator<'_>, diags: &mut Vec<Diagnostic>) {
+    let token_file = raw.token_file.as_ref().map(|p| p.to_string_lossy());
+    let places = [
+        ("token_file", token_file.as_deref(), "a path", "the file"),
+        (
+            "token_env",
+            raw.token_env.as_deref(),
+            "a variable name",
+            "the variable",
+        ),
+        (
+            "credential",
+            raw.credential.as_deref(),
+            "a credential name",
+            "the credential",
+        ),
+    ];
+    for (key, value, noun, what) in places {
+        if value.is_some_and(looks_like_token) {
+            diags.push(
+                loc.at(
+                    Severity::Error,
+                    &["account", key],
+                    format!("this looks like a token, not {noun} (it is not shown)"),
+                )
+                .with_help(format!("put the token in {what} and name {what} here")),
+            );
+        }
+    }
+    if let Some(why) = raw.token.as_deref().and_then(|t| token_defect(t.trim())) {
+        diags.push(
+            loc.at(Severity::Error, &["account", "token"], why)
+                .with_help("write the token on one line between double quotes, or use token_file"),
+        );
     }
 }
 
