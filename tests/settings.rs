@@ -382,3 +382,224 @@ fn an_inline_token_with_a_line_break_is_refused_at_its_line() {
         r.out
     );
 }
+
+// ---------------------------------------------------------------------------
+// Items 8 and 10: numbers out of range are located errors naming the range.
+// ---------------------------------------------------------------------------
+
+/// The chat of `CHAT` with extra lines in its table (and sub-tables after).
+fn bot_with_chat_lines(lines: &str) -> String {
+    format!("{INSTANCE}{CHAT}{lines}\n")
+}
+
+/// `check` fails with `message` at `line` of bot.toml, and says nothing of
+/// the misleading messages it used to give.
+fn assert_error_at(r: &Run, line: usize, message: &str) {
+    assert_eq!(r.code, Some(1), "{}", r.out);
+    let at = format!("bot.toml:{line}:");
+    assert!(
+        r.out
+            .lines()
+            .any(|l| l.contains(&at) && l.contains(message)),
+        "expected {at} … {message:?}:\n{}",
+        r.out
+    );
+    assert!(!r.out.contains("not valid TOML"), "{}", r.out);
+    assert!(!r.out.contains("bot.toml:1:1:"), "{}", r.out);
+}
+
+#[test]
+fn an_overflowing_reminder_is_refused_not_wrapped() {
+    let s = Setup::new("reminder-overflow");
+    s.bot(&bot_with_chat_lines(
+        "reminders = [\"4611686018427387964m\"]",
+    ));
+    let r = s.check(&[]);
+    assert_error_at(&r, 9, "is not a lead time between 1 minute and 14 days");
+    assert!(!r.out.contains("panicked"), "{}", r.out);
+}
+
+#[test]
+fn a_negative_duration_names_the_range() {
+    let s = Setup::new("duration-negative");
+    s.bot(&bot_with_chat_lines("duration_minutes = -5"));
+    assert_error_at(
+        &s.check(&[]),
+        9,
+        "duration_minutes is -5; it must be between 10 and 240",
+    );
+}
+
+#[test]
+fn a_huge_welcome_minute_points_at_welcome_and_names_the_range() {
+    let s = Setup::new("welcome-huge");
+    s.bot(&bot_with_chat_lines(
+        "\n[chats.wenurses.pacing]\nwelcome = 4294967295",
+    ));
+    let r = s.check(&[]);
+    assert_error_at(&r, 11, "welcome is 4294967295; it must be between 0 and 60");
+    assert!(!r.out.contains("first_question"), "{}", r.out);
+}
+
+#[test]
+fn other_numbers_are_bounded_at_their_line() {
+    let cases = [
+        (
+            "[instance]\nmax_characters = -1",
+            2,
+            "max_characters is -1; it must be between 100 and 100000",
+        ),
+        (
+            "[instance]\ncharacters_per_url = 100000",
+            2,
+            "characters_per_url is 100000; it must be between 1 and 1000",
+        ),
+        (
+            "[instance]\ntimeout_seconds = 0",
+            2,
+            "timeout_seconds is 0; it must be between 1 and 300",
+        ),
+    ];
+    for (i, (instance, line, message)) in cases.iter().enumerate() {
+        let s = Setup::new(&format!("instance-number-{i}"));
+        s.bot(&format!(
+            "{instance}\nurl = \"https://mastodon.example\"\n{CHAT}"
+        ));
+        assert_error_at(&s.check(&[]), *line, message);
+    }
+    let cases = [
+        (
+            "[chats.wenurses.catch_up]\nspacing_seconds = 99999999999",
+            "spacing_seconds is 99999999999; it must be between 0 and 3600",
+        ),
+        (
+            "[chats.wenurses.catch_up]\nreminder_grace_minutes = -1",
+            "reminder_grace_minutes is -1; it must be between 0 and 1440",
+        ),
+        (
+            "[chats.wenurses.recap]\ndelay_minutes = 100000",
+            "delay_minutes is 100000; it must be between 0 and 1440",
+        ),
+        (
+            "[chats.wenurses.recap]\nanswers_per_question = 4294967296",
+            "answers_per_question is 4294967296; it must be between 0 and 20",
+        ),
+    ];
+    for (i, (table, message)) in cases.iter().enumerate() {
+        let s = Setup::new(&format!("chat-number-{i}"));
+        s.bot(&bot_with_chat_lines(table));
+        assert_error_at(&s.check(&[]), 10, message);
+    }
+}
+
+#[test]
+fn a_number_override_out_of_range_names_the_variable_and_range() {
+    let s = Setup::new("env-duration");
+    s.bot(&valid_bot());
+    let var = "CHATHOST__CHATS__WENURSES__DURATION_MINUTES";
+    let r = s.check(&[(var, "-5")]);
+    assert_eq!(r.code, Some(1), "{}", r.out);
+    assert!(
+        r.out.contains(&format!(
+            "environment variable {var}: error: duration_minutes is -5; it must be between 10 and 240"
+        )),
+        "{}",
+        r.out
+    );
+}
+
+#[test]
+fn a_number_override_in_range_is_used() {
+    let s = Setup::new("env-duration-ok");
+    s.bot(&valid_bot());
+    let r = s.check(&[("CHATHOST__CHATS__WENURSES__DURATION_MINUTES", "90")]);
+    assert!(
+        r.out.contains("20:00 Europe/London, 90 minutes"),
+        "{}",
+        r.out
+    );
+}
+
+#[test]
+fn a_string_override_stays_a_string() {
+    let s = Setup::new("env-hashtag");
+    s.bot(&valid_bot());
+    let r = s.check(&[("CHATHOST__CHATS__WENURSES__HASHTAG", "True")]);
+    assert!(r.out.contains("#True on Wednesdays"), "{}", r.out);
+    assert!(!r.out.contains("#true"), "{}", r.out);
+    let r = s.check(&[("CHATHOST__CHATS__WENURSES__LANGUAGE", "1")]);
+    assert!(
+        r.out.contains("`1` is not an ISO 639 language code"),
+        "{}",
+        r.out
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Item 8: an instance URL that would fail online fails offline, at its line.
+// ---------------------------------------------------------------------------
+
+fn check_url(name: &str, url: &str) -> Run {
+    let s = Setup::new(name);
+    s.bot(&format!("[instance]\nurl = \"{url}\"\n{CHAT}"));
+    s.check(&[])
+}
+
+#[test]
+fn a_url_with_a_fragment_is_refused() {
+    let r = check_url("url-fragment", "https://mastodon.example/#x");
+    assert_error_at(&r, 2, "the instance URL has a fragment");
+    assert!(
+        r.out.contains("url = \"https://mastodon.example\""),
+        "{}",
+        r.out
+    );
+}
+
+#[test]
+fn a_url_with_spaces_is_refused() {
+    let r = check_url("url-spaces", " https://mastodon.example ");
+    assert_error_at(&r, 2, "the instance URL has spaces around it");
+    assert!(
+        r.out.contains("url = \"https://mastodon.example\""),
+        "{}",
+        r.out
+    );
+}
+
+#[test]
+fn a_url_with_credentials_is_refused_without_echoing_the_password() {
+    let r = check_url(
+        "url-credentials",
+        "https://bot:hunter2secret@mastodon.example",
+    );
+    assert_error_at(&r, 2, "the instance URL carries a user name or password");
+    assert!(
+        r.out.contains("url = \"https://mastodon.example\""),
+        "{}",
+        r.out
+    );
+    assert!(!r.out.contains("hunter2secret"), "{}", r.out);
+}
+
+#[test]
+fn a_url_with_a_query_is_refused() {
+    let r = check_url("url-query", "https://mastodon.example/?lang=en");
+    assert_error_at(&r, 2, "the instance URL has a query");
+    assert!(
+        r.out.contains("url = \"https://mastodon.example\""),
+        "{}",
+        r.out
+    );
+}
+
+#[test]
+fn a_url_with_another_scheme_is_refused() {
+    let r = check_url("url-scheme", "ftp://mastodon.example");
+    assert_error_at(&r, 2, "`ftp` is not a web address");
+    assert!(
+        r.out.contains("url = \"https://mastodon.example\""),
+        "{}",
+        r.out
+    );
+}

@@ -41,7 +41,9 @@ pub(super) fn layer_env(
             config::Environment::with_prefix(ENV_PREFIX)
                 .prefix_separator("__")
                 .separator("__")
-                .try_parsing(true)
+                // Off: "True" for a hashtag stays "True"; numbers and
+                // booleans are still parsed where the schema wants them.
+                .try_parsing(false)
                 .source(Some(env_map)),
         )
         .build()

@@ -93,7 +93,10 @@ impl Locator<'_> {
         let mut table = self.doc;
         let mut best = None;
         for (i, part) in path.iter().enumerate() {
-            let (key, value) = table.iter().find(|(k, _)| k.get_ref() == part)?;
+            // A key left to its default: point at the nearest key written.
+            let Some((key, value)) = table.iter().find(|(k, _)| k.get_ref() == part) else {
+                return best;
+            };
             best = Some(key.span());
             if i + 1 == path.len() {
                 return Some(value.span());

@@ -9,8 +9,11 @@
 //! weekday, hashtag, pacing…) and each problem becomes a [`Diagnostic`]
 //! pointing at the value — or at the environment variable that set it.
 
+mod chat;
 mod env;
+mod instance;
 mod locate;
+mod numbers;
 mod raw;
 mod validate;
 mod values;

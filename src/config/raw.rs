@@ -1,12 +1,14 @@
 //! `bot.toml` as written: the serde shapes, before any value is checked.
-//! Unknown keys are errors everywhere.
+//! Unknown keys are errors everywhere. Numbers are read as TOML's own
+//! integer (i64) so that `-5` or `4294967296` reach the range checks in
+//! `numbers` and get "must be between…" at their line, not a parser error.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{CatchUp, RecapSettings, Software, Visibility};
+use super::{Missed, Software, Visibility};
 
 // ---------------------------------------------------------------------------
 // The file as written (serde shapes). Unknown keys are errors everywhere.
@@ -29,13 +31,13 @@ pub(super) struct RawSettings {
 pub(super) struct RawInstance {
     pub(super) url: String,
     #[serde(default = "default_max_characters")]
-    pub(super) max_characters: usize,
+    pub(super) max_characters: i64,
     #[serde(default = "default_url_length")]
-    pub(super) characters_per_url: usize,
+    pub(super) characters_per_url: i64,
     #[serde(default)]
     pub(super) software: Software,
     #[serde(default = "default_timeout")]
-    pub(super) timeout_seconds: u64,
+    pub(super) timeout_seconds: i64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -61,7 +63,7 @@ pub(super) struct RawChat {
     pub(super) time: String,
     pub(super) zone: String,
     #[serde(default = "default_duration")]
-    pub(super) duration_minutes: u32,
+    pub(super) duration_minutes: i64,
     #[serde(default = "default_prompts")]
     pub(super) prompts: PathBuf,
     pub(super) fallback: Option<String>,
@@ -76,9 +78,9 @@ pub(super) struct RawChat {
     #[serde(default)]
     pub(super) pacing: RawPacing,
     #[serde(default)]
-    pub(super) catch_up: CatchUp,
+    pub(super) catch_up: RawCatchUp,
     #[serde(default)]
-    pub(super) recap: RecapSettings,
+    pub(super) recap: RawRecap,
     #[serde(default)]
     pub(super) archive: RawArchive,
 }
@@ -86,10 +88,10 @@ pub(super) struct RawChat {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPacing {
-    pub(super) welcome: Option<u32>,
-    pub(super) first_question: Option<u32>,
-    pub(super) last_call: Option<u32>,
-    pub(super) wrap_up: Option<u32>,
+    pub(super) welcome: Option<i64>,
+    pub(super) first_question: Option<i64>,
+    pub(super) last_call: Option<i64>,
+    pub(super) wrap_up: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,16 +111,16 @@ impl Default for RawArchive {
     }
 }
 
-fn default_max_characters() -> usize {
+fn default_max_characters() -> i64 {
     500
 }
-fn default_url_length() -> usize {
+fn default_url_length() -> i64 {
     23
 }
-fn default_timeout() -> u64 {
+fn default_timeout() -> i64 {
     15
 }
-fn default_duration() -> u32 {
+fn default_duration() -> i64 {
     60
 }
 fn default_prompts() -> PathBuf {
@@ -132,4 +134,23 @@ pub(super) fn default_true() -> bool {
 }
 fn default_reminders() -> Vec<String> {
     vec!["24h".into(), "1h".into()]
+}
+
+/// `[chats.NAME.catch_up]`; missing numbers take `CatchUp::default()`'s.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCatchUp {
+    #[serde(default)]
+    pub(super) missed: Missed,
+    pub(super) spacing_seconds: Option<i64>,
+    pub(super) reminder_grace_minutes: Option<i64>,
+}
+
+/// `[chats.NAME.recap]`; missing values take `RecapSettings::default()`'s.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRecap {
+    pub(super) enabled: Option<bool>,
+    pub(super) delay_minutes: Option<i64>,
+    pub(super) answers_per_question: Option<i64>,
 }

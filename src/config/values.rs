@@ -63,12 +63,14 @@ pub fn parse_lead(s: &str) -> Option<std::time::Duration> {
         }
         let n: u64 = digits.parse().ok()?;
         digits.clear();
-        total += n * match c {
+        let unit = match c {
             'd' => 86400,
             'h' => 3600,
             'm' => 60,
             _ => return None,
         };
+        // Checked: a huge number must not wrap round into a plausible one.
+        total = total.checked_add(n.checked_mul(unit)?)?;
         any = true;
     }
     (any && digits.is_empty()).then(|| std::time::Duration::from_secs(total))
@@ -99,6 +101,8 @@ mod tests {
         assert!(parse_lead("24").is_none());
         assert!(parse_lead("h").is_none());
         assert!(parse_lead("3w").is_none());
+        assert!(parse_lead("4611686018427387964m").is_none());
+        assert!(parse_lead("18446744073709551615d").is_none());
         assert_eq!(describe_lead(parse_lead("24h").unwrap()), "24 hours");
         assert_eq!(describe_lead(parse_lead("1h").unwrap()), "1 hour");
         assert_eq!(describe_lead(parse_lead("2d").unwrap()), "2 days");
