@@ -87,7 +87,7 @@ pub async fn check(
             }
         }
         Err(mut d) => {
-            if !online {
+            if !online && d.message.starts_with(crate::secret::NOT_FOUND) {
                 d.severity = Severity::Warning;
                 d.message = format!("{} — `chathost run` will need one", d.message);
             }

@@ -459,7 +459,9 @@ impl Templates {
         let dir = prompts_dir.join("templates");
         let templates = Templates::compile(|kind| {
             let path = dir.join(kind.file_name());
-            path.is_file().then(|| SourceFile::read(&path))
+            std::fs::symlink_metadata(&path)
+                .is_ok()
+                .then(|| SourceFile::read(&path))
         })?;
         let mut warnings = Vec::new();
         if let Ok(entries) = std::fs::read_dir(&dir) {

@@ -73,6 +73,52 @@ pub struct FoundToken {
     pub warnings: Vec<Diagnostic>,
 }
 
+/// How the "no token anywhere" error begins: `check` offline reports only
+/// that case as a warning; a token that exists but is broken is an error.
+pub const NOT_FOUND: &str = "no access token found";
+
+/// Why a token cannot be sent in an HTTP header, as the message to show
+/// (the token itself is never part of it).
+pub fn token_defect(token: &str) -> Option<&'static str> {
+    if token.contains(['\n', '\r']) {
+        Some("the token contains a line break: paste it on one line")
+    } else if token.chars().any(char::is_control) {
+        Some("the token contains a control character: paste it again, on one line, without it")
+    } else if token.contains(' ') {
+        Some("the token contains a space: paste only the token, on one line")
+    } else {
+        None
+    }
+}
+
+/// Whether a value given as a path or a name (token_file, token_env,
+/// credential) looks like a token pasted in its place: long, in the
+/// base64url alphabet tokens use, no `/` or `.`, and random-looking — mixed
+/// case with digits (Mastodon, Pleroma), or 32+ characters with no word
+/// separator (GoToSocial). `mastodon_token_2024` and `CHATHOST_TOKEN` pass.
+pub fn looks_like_token(value: &str) -> bool {
+    let v = value.trim();
+    let has = |f: fn(&char) -> bool| v.chars().any(|c| f(&c));
+    let alphabet = v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '='));
+    let mixed = has(char::is_ascii_uppercase) && has(char::is_ascii_lowercase);
+    let unbroken = v.len() >= 32 && !has(|c| matches!(c, '-' | '_'));
+    v.len() >= 20 && alphabet && has(char::is_ascii_digit) && (mixed || unbroken)
+}
+
+/// A token read from `source` (a file or variable), refused when it could
+/// not be sent as it is.
+fn checked(token: String, origin: String) -> Result<String, Diagnostic> {
+    match token_defect(&token) {
+        None => Ok(token),
+        Some(why) => Err(Diagnostic::error(origin, why).with_help(
+            "a token is one line of letters, digits, `-` and `_`; copy it again from the \
+             account's settings (Development)",
+        )),
+    }
+}
+
 /// Looks for the token in the configured places, in order: systemd
 /// credential, token file, environment variable, inline. `Err` says where
 /// it looked and how to provide one.
@@ -86,6 +132,7 @@ pub fn find_token(
             Some(dir) => {
                 let path = Path::new(&dir).join(name);
                 if let Some(t) = read_token_file(&path)? {
+                    let t = checked(t, path.display().to_string())?;
                     return Ok(found(t, TokenSource::Credential(path), vec![]));
                 }
                 looked.push(format!("systemd credential {}", path.display()));
@@ -97,6 +144,7 @@ pub fn find_token(
     }
     if let Some(path) = &account.token_file {
         if let Some(t) = read_token_file(path)? {
+            let t = checked(t, path.display().to_string())?;
             let warnings = readable_by_others(path)
                 .then(|| {
                     Diagnostic::warning(
@@ -113,8 +161,9 @@ pub fn find_token(
     }
     match env(&account.token_env) {
         Some(v) if !v.trim().is_empty() => {
+            let origin = format!("environment variable {}", account.token_env);
             return Ok(found(
-                v.trim().to_string(),
+                checked(v.trim().to_string(), origin)?,
                 TokenSource::Env(account.token_env.clone()),
                 vec![],
             ));
@@ -130,7 +179,7 @@ pub fn find_token(
     }
     Err(Diagnostic::error(
         "bot.toml",
-        format!("no access token found (looked at: {})", looked.join("; ")),
+        format!("{NOT_FOUND} (looked at: {})", looked.join("; ")),
     )
     .with_help(format!(
         "create an application token with the scopes read and write in the bot account's \
@@ -192,6 +241,25 @@ mod tests {
             token_file: None,
             token_env: "CHATHOST_TOKEN".into(),
             inline_token: None,
+        }
+    }
+
+    #[test]
+    fn tokens_are_told_from_paths_and_names() {
+        for token in [
+            "Zq8xW3kLmN0pR7sT2vYb4cD6eF9gH1jK5uA3oI",
+            "ZTK1MWMWZDGTMDKYNS0ZNJQXLTLHM2MTOGQ5OGFJYZE3ZJU4",
+        ] {
+            assert!(looks_like_token(token), "{token}");
+        }
+        for name in [
+            "token",
+            "/etc/chathost/token",
+            "mastodon_token_2024_backup",
+            "CHATHOST_WENURSES_TOKEN2",
+            "secrets/Zq8xW3kLmN0pR7sT2vYb4cD6eF9gH1jK5uA3oI",
+        ] {
+            assert!(!looks_like_token(name), "{name}");
         }
     }
 

@@ -1,0 +1,104 @@
+//! `[instance]`: the server's address and the numbers about it. An address
+//! that would fail online (spaces, a fragment, a query, credentials, another
+//! scheme) fails here, offline, with the address to write instead.
+
+use super::InstanceSettings;
+use super::locate::Locator;
+use super::numbers::{CHARACTERS_PER_URL, MAX_CHARACTERS, TIMEOUT_SECONDS, bounded};
+use super::raw::RawInstance;
+use crate::diagnostic::{Diagnostic, Severity};
+
+/// The checked `[instance]` table; `None` when any value is wrong.
+pub(super) fn check_instance(
+    raw: &RawInstance,
+    loc: &Locator<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<InstanceSettings> {
+    let url_ok = check_instance_url(&raw.url, loc, diags);
+    let table = ["instance"];
+    let max_characters = bounded(&MAX_CHARACTERS, &table, raw.max_characters, loc, diags);
+    let per_url = bounded(
+        &CHARACTERS_PER_URL,
+        &table,
+        raw.characters_per_url,
+        loc,
+        diags,
+    );
+    let timeout: Option<u64> = bounded(&TIMEOUT_SECONDS, &table, raw.timeout_seconds, loc, diags);
+    url_ok.then_some(())?;
+    Some(InstanceSettings {
+        url: raw.url.trim_end_matches('/').to_string(),
+        max_characters: max_characters?,
+        characters_per_url: per_url?,
+        software: raw.software,
+        timeout: std::time::Duration::from_secs(timeout?),
+    })
+}
+
+/// Checks the address; false when it is an error (warnings still true).
+fn check_instance_url(url: &str, loc: &Locator<'_>, diags: &mut Vec<Diagnostic>) -> bool {
+    let path = ["instance", "url"];
+    let parsed = match reqwest::Url::parse(url.trim()) {
+        Ok(u) => u,
+        Err(e) => {
+            diags.push(
+                loc.at(Severity::Error, &path, format!("not a valid URL: {e}"))
+                    .with_help(
+                        "write the instance's address, e.g. url = \"https://mastodon.social\"",
+                    ),
+            );
+            return false;
+        }
+    };
+    let web = matches!(parsed.scheme(), "https" | "http");
+    let problem = if url != url.trim() {
+        Some("the instance URL has spaces around it".to_string())
+    } else if !web {
+        Some(format!("`{}` is not a web address", parsed.scheme()))
+    } else if !parsed.username().is_empty() || parsed.password().is_some() {
+        // Never shown: the password is in there.
+        Some("the instance URL carries a user name or password".to_string())
+    } else if parsed.query().is_some() {
+        Some("the instance URL has a query (`?…`)".to_string())
+    } else if parsed.fragment().is_some() {
+        Some("the instance URL has a fragment (`#…`)".to_string())
+    } else if parsed.path() != "/" && !parsed.path().is_empty() {
+        Some(format!("the instance URL has a path (`{}`)", parsed.path()))
+    } else {
+        None
+    };
+    if let Some(message) = problem {
+        diags.push(
+            loc.at(Severity::Error, &path, message)
+                .with_help(suggestion(&parsed, web)),
+        );
+        return false;
+    }
+    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if parsed.scheme() == "http" && !loopback {
+        diags.push(
+            loc.at(
+                Severity::Warning,
+                &path,
+                "plain http sends the access token unencrypted",
+            )
+            .with_help("use https:// unless the server is on this machine"),
+        );
+    }
+    true
+}
+
+/// What to write instead: scheme, host and port only (no credentials).
+fn suggestion(u: &reqwest::Url, web: bool) -> String {
+    let scheme = if web { u.scheme() } else { "https" };
+    match u.host_str() {
+        Some(host) if !host.is_empty() => {
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!(
+                "give only the server's address: url = \"{scheme}://{host}{port}\"; \
+                 the token goes in [account]"
+            )
+        }
+        _ => "write the instance's address, e.g. url = \"https://mastodon.social\"".into(),
+    }
+}
