@@ -431,7 +431,8 @@ async fn a_token_with_a_line_break_is_named_without_showing_it() {
         "{}",
         o.text
     );
-    assert!(o.text.contains("paste it again on one line"), "{}", o.text);
+    // Refused when the settings are read, before any request.
+    assert!(o.text.contains("paste it on one line"), "{}", o.text);
     assert!(
         !o.text.contains("failed to parse header value"),
         "{}",
