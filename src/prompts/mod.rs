@@ -8,11 +8,14 @@
 
 mod lookup;
 mod questions;
+mod render;
 mod templates;
+mod text;
 
-pub use lookup::{dated_path, list_question_files, question_file_for};
+pub use lookup::{QuestionFile, dated_path, list_question_files, question_file};
 pub use questions::{Question, QuestionSet, load_questions, parse_questions, question_minutes};
 pub use templates::{PostContext, TemplateKind, Templates};
+pub use text::escape_controls;
 
 /// "Wednesday" for `Weekday::Wed`.
 pub fn weekday_name(w: chrono::Weekday) -> &'static str {

@@ -10,6 +10,8 @@ use toml::Spanned;
 use crate::config::{Chat, Pacing};
 use crate::diagnostic::{Diagnostic, Severity, SourceFile, did_you_mean};
 
+use super::text;
+
 /// One week's questions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuestionSet {
@@ -41,9 +43,9 @@ pub struct Question {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawQuestionFile {
-    topic: String,
-    guest: Option<String>,
-    intro: Option<String>,
+    topic: Spanned<String>,
+    guest: Option<Spanned<String>>,
+    intro: Option<Spanned<String>>,
     #[serde(default)]
     question: Vec<RawQuestion>,
 }
@@ -71,24 +73,16 @@ pub fn parse_questions(
     fallback: bool,
     pacing: &Pacing,
 ) -> Result<QuestionSet, Vec<Diagnostic>> {
-    let raw: RawQuestionFile = toml::from_str(&source.text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        let msg = e.message().lines().next().unwrap_or("").to_string();
-        let help = if msg.starts_with("unknown field") {
-            let unknown = msg.split('`').nth(1).unwrap_or("");
-            match did_you_mean(unknown, ["topic", "guest", "intro", "question", "text", "at"]) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "a question file has topic, guest, intro and [[question]] tables with text and at".into(),
-            }
-        } else if msg.starts_with("missing field `topic`") {
-            "add a line such as: topic = \"Winter pressures\"".into()
-        } else if msg.starts_with("missing field `text`") {
-            "every [[question]] needs text = \"…\"".into()
-        } else {
-            "fix the TOML on this line; see prompts/README.md for the format".into()
-        };
-        vec![source.diag(Severity::Error, span, msg).with_help(help)]
-    })?;
+    // Raw in the file (the TOML error would quote it raw) or written as an
+    // escape (`\u001b`) in a value: either way not for a post.
+    if let Some(d) = text::check_source(source) {
+        return Err(vec![d]);
+    }
+    let raw: RawQuestionFile =
+        toml::from_str(&source.text).map_err(|e| vec![toml_error(source, &e)])?;
+    if let Some(d) = control_in_values(source, &raw) {
+        return Err(vec![d]);
+    }
 
     let mut diags = Vec::new();
     if raw.question.is_empty() {
@@ -99,7 +93,7 @@ pub fn parse_questions(
                 .with_help("add questions as [[question]] tables, each with text = \"…\""),
         );
     }
-    if raw.topic.trim().is_empty() {
+    if raw.topic.get_ref().trim().is_empty() {
         let span = source.text.find("topic").map_or(0..0, |i| i..i + 5);
         diags.push(
             source
@@ -181,13 +175,55 @@ pub fn parse_questions(
     Ok(QuestionSet {
         path: source.path.clone(),
         fallback,
-        topic: raw.topic.trim().to_string(),
-        guest: raw.guest.filter(|g| !g.trim().is_empty()),
+        topic: raw.topic.get_ref().trim().to_string(),
+        guest: raw
+            .guest
+            .map(Spanned::into_inner)
+            .filter(|g| !g.trim().is_empty()),
         intro: raw
             .intro
+            .map(Spanned::into_inner)
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty()),
         questions,
+    })
+}
+
+/// A TOML error in a question file, with what to do about it.
+fn toml_error(source: &SourceFile, e: &toml::de::Error) -> Diagnostic {
+    let span = e.span().unwrap_or(0..0);
+    let msg = e.message().lines().next().unwrap_or("").to_string();
+    let help = if msg.starts_with("unknown field") {
+        let unknown = msg.split('`').nth(1).unwrap_or("");
+        match did_you_mean(
+            unknown,
+            ["topic", "guest", "intro", "question", "text", "at"],
+        ) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => {
+                "a question file has topic, guest, intro and [[question]] tables with text and at"
+                    .into()
+            }
+        }
+    } else if msg.starts_with("missing field `topic`") {
+        "add a line such as: topic = \"Winter pressures\"".into()
+    } else if msg.starts_with("missing field `text`") {
+        "every [[question]] needs text = \"…\"".into()
+    } else {
+        "fix the TOML on this line; see prompts/README.md for the format".into()
+    };
+    source.diag(Severity::Error, span, msg).with_help(help)
+}
+
+/// The first control character in a value written as an escape.
+fn control_in_values(source: &SourceFile, raw: &RawQuestionFile) -> Option<Diagnostic> {
+    let values = [Some(&raw.topic), raw.guest.as_ref(), raw.intro.as_ref()]
+        .into_iter()
+        .flatten()
+        .chain(raw.question.iter().map(|q| &q.text));
+    values.into_iter().find_map(|v| {
+        text::find_control(v.get_ref())
+            .map(|(_, c)| text::control_error(source, v.span(), c, false))
     })
 }
 

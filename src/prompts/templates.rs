@@ -8,6 +8,9 @@ use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Severity, SourceFile, did_you_mean};
 
+use super::render::{self, Failure};
+use super::text;
+
 /// The kinds of post a template exists for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -113,6 +116,7 @@ pub struct Templates {
 impl Templates {
     /// The built-in templates only.
     pub fn builtin() -> Templates {
+        // The built-in texts compile: a unit test renders each of them.
         Templates::compile(|_| None).expect("built-in templates compile")
     }
 
@@ -156,6 +160,8 @@ impl Templates {
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(false);
+        env.set_fuel(Some(render::FUEL));
+        env.add_filter("plural", render::plural);
         let mut sources = BTreeMap::new();
         let mut errors = Vec::new();
         for kind in TemplateKind::ALL {
@@ -170,6 +176,10 @@ impl Templates {
                     kind.builtin(),
                 ),
             };
+            if let Some(d) = text::check_source(&source) {
+                errors.push(d);
+                continue;
+            }
             match env.add_template_owned(kind.file_name(), source.text.clone()) {
                 Ok(()) => {
                     sources.insert(kind, source);
@@ -187,20 +197,85 @@ impl Templates {
     /// Where a kind's template comes from: the host's file, or
     /// `(built-in) <kind>.j2`.
     pub fn origin(&self, kind: TemplateKind) -> String {
-        self.sources[&kind].name()
+        self.sources
+            .get(&kind)
+            .map_or_else(|| kind.file_name().to_string(), SourceFile::name)
     }
 
-    /// Renders a post. An error (e.g. an unknown variable) names the
-    /// template file and line.
+    /// Renders a post. An error (e.g. an unknown variable, a loop that
+    /// runs too long, blank text) names the template file and line.
     pub fn render(&self, kind: TemplateKind, ctx: &PostContext) -> Result<String, Diagnostic> {
-        let template = self
-            .env
-            .get_template(kind.file_name())
-            .expect("every kind is loaded");
-        template
-            .render(ctx)
-            .map(|s| tidy(&s))
-            .map_err(|e| template_error(&self.sources[&kind], &e))
+        let (Some(source), Ok(template)) = (
+            self.sources.get(&kind),
+            self.env.get_template(kind.file_name()),
+        ) else {
+            // Unreachable: `compile` loads every kind or fails.
+            return Err(Diagnostic::error(
+                kind.file_name(),
+                "this template was not loaded",
+            ));
+        };
+        let name = kind.file_name();
+        let text = match render::capped(&template, ctx) {
+            Ok(text) => tidy(&text),
+            Err(Failure::TooLong) => {
+                return Err(Diagnostic::error(
+                    source.name(),
+                    format!(
+                        "the template {name} renders more than {} KiB for the {} post",
+                        render::MAX_RENDERED / 1024,
+                        post_name(kind, ctx)
+                    ),
+                )
+                .with_help("a post holds a few thousand characters at most: check the loops in this template"));
+            }
+            Err(Failure::Template(e)) if e.kind() == minijinja::ErrorKind::OutOfFuel => {
+                let mut d = template_error(source, &e);
+                d.message =
+                    format!("the template {name} is too complex to render (a loop runs too long)");
+                return Err(d.with_help(
+                    "a post needs no more than a short loop: remove or shorten the loop, or delete the file to use the built-in one",
+                ));
+            }
+            Err(Failure::Template(e)) => return Err(template_error(source, &e)),
+        };
+        if text.is_empty() {
+            return Err(Diagnostic::error(
+                source.name(),
+                format!(
+                    "the template {name} renders blank text for the {} post",
+                    post_name(kind, ctx)
+                ),
+            )
+            .with_help("the server refuses an empty post: write the post's text in the template, or delete the file to use the built-in one"));
+        }
+        if let Some((_, c)) = text::find_control(&text) {
+            return Err(Diagnostic::error(
+                source.name(),
+                format!(
+                    "the template {name} renders the control character U+{:04X} into the {} post",
+                    u32::from(c),
+                    post_name(kind, ctx)
+                ),
+            )
+            .with_help(format!(
+                "remove the control character U+{:04X} from the template or the text it shows",
+                u32::from(c)
+            )));
+        }
+        Ok(text)
+    }
+}
+
+/// The post a render is for, in words: "Q2", "welcome".
+fn post_name(kind: TemplateKind, ctx: &PostContext) -> String {
+    match kind {
+        TemplateKind::Reminder => "reminder".into(),
+        TemplateKind::Welcome => "welcome".into(),
+        TemplateKind::Question => format!("Q{}", ctx.number),
+        TemplateKind::LastCall => "last call".into(),
+        TemplateKind::WrapUp => "wrap-up".into(),
+        TemplateKind::Recap => "recap".into(),
     }
 }
 
