@@ -55,8 +55,10 @@ fn bench_plan() {
     let started = Instant::now();
     for _ in 0..n {
         let occ = plan::resolve_start(chat.zone, date, chat.time);
-        let (path, fallback) = prompts::question_file_for(chat, date).unwrap();
-        let qs = prompts::load_questions(&path, fallback, chat).unwrap();
+        let qs = prompts::question_file(chat, date)
+            .load(chat)
+            .unwrap()
+            .unwrap();
         let templates = prompts::Templates::load(&chat.prompts_dir).unwrap().0;
         let steps = plan::build_steps(chat, &occ, &qs, &templates, None).unwrap();
         assert_eq!(steps.len(), 10);

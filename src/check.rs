@@ -15,7 +15,7 @@ use crate::config::{self, Chat, Loaded};
 use crate::diagnostic::{Diagnostic, Severity, SourceFile};
 use crate::length::post_length;
 use crate::plan::{self, Occurrence, Step, StepKind};
-use crate::prompts::{self, PostContext, QuestionSet, TemplateKind, Templates};
+use crate::prompts::{self, PostContext, QuestionFile, QuestionSet, TemplateKind, Templates};
 use crate::secret::find_token;
 
 /// What `check` found.
@@ -241,28 +241,39 @@ fn check_chat(
         check_posts(chat, &next, &qs, &templates, limit, report);
         checked += 1;
     }
-    if !files.contains_key(&next.date) {
-        let expected = prompts::dated_path(&chat.prompts_dir, next.date);
-        let d = match &chat.fallback {
-            Some(f) => Diagnostic::warning(
-                expected.display().to_string(),
-                format!(
-                    "no question file for the next chat ({}): the fallback {} will be used",
-                    next.date,
-                    f.display()
-                ),
+    // The next date's verdict, from the same lookup plan and run use.
+    let expected = prompts::dated_path(&chat.prompts_dir, next.date);
+    let d = match prompts::question_file(chat, next.date) {
+        QuestionFile::Found {
+            fallback: false, ..
+        } => None,
+        // Listed above only when named like a chat date's file.
+        QuestionFile::Unusable { problem, .. } => {
+            (!files.contains_key(&next.date)).then_some(problem)
+        }
+        QuestionFile::Found { path, .. } => Some(Diagnostic::warning(
+            expected.display().to_string(),
+            format!(
+                "no question file for the next chat ({}): the fallback {} will be used",
+                next.date,
+                path.display()
             ),
-            None => Diagnostic::warning(
-                expected.display().to_string(),
-                format!(
-                    "no question file for the next chat ({}): that week will be skipped",
-                    next.date
-                ),
+        )),
+        QuestionFile::Missing { .. } => Some(Diagnostic::warning(
+            expected.display().to_string(),
+            format!(
+                "no question file for the next chat ({}): that week will be skipped",
+                next.date
             ),
+        )),
+    };
+    if let Some(d) = d {
+        let d = if d.is_error() {
+            d
+        } else {
+            d.with_help("create the file with a topic and [[question]] tables")
         };
-        report
-            .diagnostics
-            .push(d.with_help("create the file with a topic and [[question]] tables"));
+        report.diagnostics.push(d);
     }
 
     // The recap head, with generous numbers, must fit too.

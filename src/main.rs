@@ -41,9 +41,9 @@ enum Command {
         /// The settings file.
         #[arg(long, default_value = "bot.toml")]
         config: PathBuf,
-        /// How many chats.
-        #[arg(long, default_value_t = 3)]
-        count: usize,
+        /// How many chats (1 to 520: ten years of weekly chats).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=520))]
+        count: u16,
         /// First date to show (YYYY-MM-DD); default: now.
         #[arg(long)]
         from: Option<NaiveDate>,
@@ -74,12 +74,12 @@ enum Command {
         /// The settings file.
         #[arg(long, default_value = "bot.toml")]
         config: PathBuf,
-        /// How many times faster than real time (60: an hour in a minute).
-        #[arg(long, default_value_t = 60.0)]
+        /// How many times faster than real time, 1 to 3600 (60: an hour in a minute).
+        #[arg(long, default_value_t = 60.0, value_parser = rehearse::parse_speed)]
         speed: f64,
-        /// Simulated participants.
-        #[arg(long, default_value_t = 8)]
-        participants: usize,
+        /// Simulated participants, 0 to 500.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(0..=500))]
+        participants: u16,
     },
     /// Run a Mastodon-compatible sandbox server with simulated participants.
     Sandbox(sandbox::cli::SandboxArgs),
@@ -122,15 +122,20 @@ fn main() -> ExitCode {
                 count,
                 from,
                 format,
-            } => run_plan(config, count, from, format),
+            } => run_plan(config, usize::from(count), from, format),
             Command::Run { config } => run_service(config).await,
             Command::Chat { config, chat, .. } => run_chat_now(config, chat).await,
             Command::Rehearse {
                 config,
                 speed,
                 participants,
-            } => match rehearse::rehearse(&config, speed, participants, &mut std::io::stdout())
-                .await
+            } => match rehearse::rehearse(
+                &config,
+                speed,
+                usize::from(participants),
+                &mut std::io::stdout(),
+            )
+            .await
             {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -203,33 +208,63 @@ fn run_plan(path: PathBuf, count: usize, from: Option<NaiveDate>, format: Format
     let Some(loaded) = load(&path) else {
         return ExitCode::FAILURE;
     };
-    // A date means that day's first instant in each chat's own zone; using
-    // the earliest zone across chats keeps a chat on that date included.
     let start = match from {
-        Some(d) => loaded
-            .config
-            .chats
-            .iter()
-            .filter_map(|c| {
-                c.zone
-                    .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
-                    .earliest()
-            })
-            .map(|t| t.with_timezone(&Utc))
-            .min()
-            .unwrap_or_else(|| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()),
+        Some(d) => match plan_start(&loaded.config, d) {
+            Some(t) => t,
+            None => {
+                eprintln!(
+                    "error: --from {d}: plan shows chats between 0001-01-01 and {}; give a date in that range",
+                    chathost::plan::LAST_DAY
+                );
+                return ExitCode::from(2);
+            }
+        },
         None => Utc::now(),
     };
     let chats = preview::upcoming(&loaded.config, start, count);
+    let note = preview::calendar_end_note(chats.len(), count);
     match format {
-        Format::Text => print!("{}", preview::render_text(&chats)),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "chats": chats }))
-                .expect("serialisable")
-        ),
+        Format::Text => {
+            print!("{}", preview::render_text(&chats));
+            if let Some(note) = &note {
+                println!("{note}");
+            }
+        }
+        Format::Json => {
+            let json = serde_json::json!({ "chats": chats, "note": note });
+            match serde_json::to_string_pretty(&json) {
+                Ok(s) => println!("{s}"),
+                Err(e) => {
+                    eprintln!("error: cannot write the plan as JSON: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
     }
-    ExitCode::SUCCESS
+    // A broken or unusable question file or template is an error, as in
+    // `check`; a week without a file (skipped) is not.
+    if chats.iter().any(|c| c.broken) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The first instant of `date` for `plan --from`: that day's first instant
+/// in each chat's own zone, the earliest across chats, so a chat on that
+/// date is included. `None` outside the years plan can show.
+fn plan_start(config: &config::Config, date: NaiveDate) -> Option<chrono::DateTime<Utc>> {
+    if !(1..=9999).contains(&chrono::Datelike::year(&date)) {
+        return None;
+    }
+    let midnight = date.and_hms_opt(0, 0, 0)?;
+    config
+        .chats
+        .iter()
+        .filter_map(|c| c.zone.from_local_datetime(&midnight).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .min()
+        .or_else(|| Some(midnight.and_utc()))
 }
 
 fn load(path: &std::path::Path) -> Option<config::Loaded> {

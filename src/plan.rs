@@ -9,7 +9,7 @@
 //! in winter, 19:00Z in summer).
 
 use chrono::{
-    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, Offset, TimeZone, Utc,
+    DateTime, Datelike, Days, Duration, LocalResult, NaiveDate, NaiveTime, Offset, TimeZone, Utc,
 };
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -17,6 +17,13 @@ use serde::Serialize;
 use crate::config::{Chat, describe_lead};
 use crate::diagnostic::Diagnostic;
 use crate::prompts::{PostContext, QuestionSet, TemplateKind, Templates, question_minutes};
+
+/// The last day a chat may end on, in UTC and locally: RFC 3339 (the
+/// plan's JSON, the state file) has four-digit years.
+pub const LAST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(d) => d,
+    None => NaiveDate::MAX, // unreachable: 9999-12-31 is a valid date
+};
 
 /// One chat date.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,13 +79,16 @@ pub fn resolve_start(zone: Tz, date: NaiveDate, time: NaiveTime) -> Occurrence {
         },
         LocalResult::None => {
             // Read the wall time with the offset in force before the gap.
-            let before = zone
-                .from_local_datetime(&(naive - Duration::hours(3)))
-                .earliest()
+            let before = naive
+                .checked_sub_signed(Duration::hours(3))
+                .and_then(|t| zone.from_local_datetime(&t).earliest())
                 .map(|t| t.offset().fix())
                 .unwrap_or_else(|| Utc.fix());
-            let instant =
-                (naive - Duration::seconds(i64::from(before.local_minus_utc()))).and_utc();
+            // At the very ends of chrono's range, keep the naive time.
+            let instant = naive
+                .checked_sub_signed(Duration::seconds(i64::from(before.local_minus_utc())))
+                .unwrap_or(naive)
+                .and_utc();
             let start = instant.with_timezone(&zone);
             Occurrence {
                 date,
@@ -93,18 +103,32 @@ pub fn resolve_start(zone: Tz, date: NaiveDate, time: NaiveTime) -> Occurrence {
     }
 }
 
-/// The chat dates whose chat has not ended by `from`, in order.
+/// The chat dates whose chat has not ended by `from`, in order, up to the
+/// last that ends by [`LAST_DAY`] (the iterator ends there).
 pub fn occurrences(chat: &Chat, from: DateTime<Utc>) -> impl Iterator<Item = Occurrence> + '_ {
     let local_today = from.with_timezone(&chat.zone).date_naive();
     // Start a week early so a chat in progress at `from` is included.
-    let mut date = local_today - Duration::days(7);
-    while date.weekday() != chat.weekday {
-        date += Duration::days(1);
-    }
+    let first = local_today
+        .checked_sub_days(Days::new(7))
+        .map(|d| {
+            let ahead =
+                (7 + chat.weekday.num_days_from_monday() - d.weekday().num_days_from_monday()) % 7;
+            d.checked_add_days(Days::new(u64::from(ahead)))
+        })
+        .unwrap_or(None);
     let length = Duration::minutes(i64::from(chat.duration_minutes));
-    std::iter::successors(Some(date), |d| Some(*d + Duration::days(7)))
+    std::iter::successors(first, |d| d.checked_add_days(Days::new(7)))
         .map(move |d| resolve_start(chat.zone, d, chat.time))
+        .take_while(move |o| ends_by_last_day(o, length))
         .filter(move |o| o.start_utc() + length > from)
+}
+
+/// Whether a chat of `length` starting at `occ` ends by [`LAST_DAY`], both
+/// locally and in UTC.
+fn ends_by_last_day(occ: &Occurrence, length: Duration) -> bool {
+    occ.start.checked_add_signed(length).is_some_and(|end| {
+        end.date_naive() <= LAST_DAY && end.with_timezone(&Utc).date_naive() <= LAST_DAY
+    })
 }
 
 /// The first chat date after `occ` has ended (named in the wrap-up).
@@ -248,7 +272,10 @@ pub fn build_steps(
             kind: StepKind::Reminder {
                 lead_minutes: (lead.as_secs() / 60) as u32,
             },
-            at: start - Duration::from_std(*lead).unwrap_or_default(),
+            at: Duration::from_std(*lead)
+                .ok()
+                .and_then(|lead| start.checked_sub_signed(lead))
+                .unwrap_or(start),
             text: templates.render(TemplateKind::Reminder, &ctx)?,
         });
     }

@@ -2,12 +2,13 @@
 //! read (text) or a script to check (JSON). It marks a change of the clocks
 //! since the chat before, and a week with no (or a broken) question file.
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Days, SecondsFormat, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::config::{Chat, Config};
 use crate::plan::{self, Occurrence};
-use crate::prompts::{self, Templates};
+use crate::prompts::{self, QuestionFile, Templates, escape_controls};
 
 /// One chat date as previewed.
 #[derive(Debug, Clone, Serialize)]
@@ -36,8 +37,14 @@ pub struct PlannedChat {
     pub clock_change: Option<String>,
     /// Set when the start time falls in a DST gap or overlap that day.
     pub start_note: Option<String>,
+    /// True when the question file or a template has errors: `plan`
+    /// exits non-zero, as `check` does.
+    pub broken: bool,
     /// The posts, in order.
     pub posts: Vec<PlannedPost>,
+    /// The start, for the text rendering.
+    #[serde(skip)]
+    start: DateTime<Tz>,
 }
 
 /// One post as previewed.
@@ -55,6 +62,9 @@ pub struct PlannedPost {
     pub first_line: String,
     /// The whole text.
     pub text: String,
+    /// When, for the text rendering.
+    #[serde(skip)]
+    at: DateTime<Tz>,
 }
 
 /// The next `count` chats (of all configured chats, in time order) whose
@@ -71,18 +81,21 @@ pub fn upcoming(config: &Config, from: DateTime<Utc>, count: usize) -> Vec<Plann
 }
 
 fn preview(chat: &Chat, occ: &Occurrence) -> PlannedChat {
-    let previous = plan::resolve_start(chat.zone, occ.date - Duration::days(7), chat.time);
-    let next = plan::next_after(chat, occ);
-    let clock_change = (previous.offset_seconds() != occ.offset_seconds()).then(|| {
-        format!(
-            "the clocks changed since the previous chat: {} is now {} (UTC{}), was {} (UTC{})",
-            chat.time.format("%H:%M"),
-            occ.zone_abbreviation(),
-            occ.start.format("%:z"),
-            previous.zone_abbreviation(),
-            previous.start.format("%:z"),
-        )
-    });
+    let clock_change = occ
+        .date
+        .checked_sub_days(Days::new(7))
+        .map(|d| plan::resolve_start(chat.zone, d, chat.time))
+        .filter(|previous| previous.offset_seconds() != occ.offset_seconds())
+        .map(|previous| {
+            format!(
+                "the clocks changed since the previous chat: {} is now {} (UTC{}), was {} (UTC{})",
+                chat.time.format("%H:%M"),
+                occ.zone_abbreviation(),
+                occ.start.format("%:z"),
+                previous.zone_abbreviation(),
+                previous.start.format("%:z"),
+            )
+        });
     let mut planned = PlannedChat {
         chat: chat.name.clone(),
         hashtag: chat.hashtag.clone(),
@@ -96,48 +109,30 @@ fn preview(chat: &Chat, occ: &Occurrence) -> PlannedChat {
         problems: vec![],
         clock_change,
         start_note: occ.start_note.clone(),
+        broken: false,
         posts: vec![],
+        start: occ.start,
     };
-    let Some((path, fallback)) = prompts::question_file_for(chat, occ.date) else {
+    let found = prompts::question_file(chat, occ.date);
+    let Some(loaded) = found.load(chat) else {
         planned.skipped = true;
         planned.problems.push(format!(
             "no question file {}: this week is skipped (add the file, or set `fallback` in bot.toml)",
-            prompts::dated_path(&chat.prompts_dir, occ.date).display()
+            found.path().display()
         ));
         return planned;
     };
-    planned.questions_file = Some(path.display().to_string());
-    planned.fallback = fallback;
-    let built = prompts::load_questions(&path, fallback, chat)
-        .map_err(|d| {
-            d.iter()
-                .map(|d| d.to_string().trim_end().to_string())
-                .collect::<Vec<_>>()
-        })
-        .and_then(|qs| {
-            let templates = Templates::load(&chat.prompts_dir)
-                .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>())?
-                .0;
-            plan::build_steps(chat, occ, &qs, &templates, next.as_ref())
-                .map_err(|d| vec![d.to_string()])
-        });
-    match built {
-        Ok(steps) => {
-            planned.posts = steps
-                .iter()
-                .map(|s| PlannedPost {
-                    key: s.kind.key(),
-                    kind: s.kind.label(),
-                    local: s.at.with_timezone(&chat.zone).to_rfc3339(),
-                    utc: utc(s.at),
-                    first_line: s.text.lines().next().unwrap_or("").to_string(),
-                    text: s.text.clone(),
-                })
-                .collect()
-        }
+    planned.questions_file = Some(found.path().display().to_string());
+    planned.fallback = matches!(found, QuestionFile::Found { fallback: true, .. });
+    match loaded.and_then(|qs| posts(chat, occ, &qs)) {
+        Ok(posts) => planned.posts = posts,
         Err(problems) => {
             planned.skipped = true;
-            planned.problems = problems;
+            planned.broken = true;
+            planned.problems = problems
+                .iter()
+                .map(|d| d.to_string().trim_end().to_string())
+                .collect();
             planned
                 .problems
                 .push("run `chathost check` to see every problem; a running bot keeps the last good version".into());
@@ -146,23 +141,57 @@ fn preview(chat: &Chat, occ: &Occurrence) -> PlannedChat {
     planned
 }
 
+/// Every post of the chat on `occ`, rendered from `qs` and the templates.
+fn posts(
+    chat: &Chat,
+    occ: &Occurrence,
+    qs: &prompts::QuestionSet,
+) -> Result<Vec<PlannedPost>, Vec<crate::diagnostic::Diagnostic>> {
+    let templates = Templates::load(&chat.prompts_dir)?.0;
+    let next = plan::next_after(chat, occ);
+    let steps = plan::build_steps(chat, occ, qs, &templates, next.as_ref()).map_err(|d| vec![d])?;
+    Ok(steps
+        .iter()
+        .map(|s| {
+            let at = s.at.with_timezone(&chat.zone);
+            PlannedPost {
+                key: s.kind.key(),
+                kind: s.kind.label(),
+                local: at.to_rfc3339(),
+                utc: utc(s.at),
+                first_line: s.text.lines().next().unwrap_or("").to_string(),
+                text: s.text.clone(),
+                at,
+            }
+        })
+        .collect())
+}
+
 fn utc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The preview as text for a terminal.
+/// Said when fewer chats than asked for fit before the end of the calendar.
+pub fn calendar_end_note(shown: usize, asked: usize) -> Option<String> {
+    (shown < asked).then(|| {
+        format!(
+            "no more chats fit before the end of the calendar ({})",
+            plan::LAST_DAY
+        )
+    })
+}
+
+/// The preview as text for a terminal. Anything from the host's files is
+/// printed with control characters escaped: ESC must not drive the terminal.
 pub fn render_text(chats: &[PlannedChat]) -> String {
     let mut out = String::new();
     for c in chats {
-        let start = DateTime::parse_from_rfc3339(&c.start_local).expect("we wrote it");
-        let zone: chrono_tz::Tz = c.zone.parse().expect("we wrote it");
-        let local = start.with_timezone(&zone);
         out.push_str(&format!(
             "{} #{} — {} ({})\n",
             c.chat,
             c.hashtag,
-            local.format("%a %-d %b %Y, %H:%M %Z"),
-            start.with_timezone(&Utc).format("%H:%MZ"),
+            c.start.format("%a %-d %b %Y, %H:%M %Z"),
+            c.start.with_timezone(&Utc).format("%H:%MZ"),
         ));
         if let Some(change) = &c.clock_change {
             out.push_str(&format!("  ! {change}\n"));
@@ -171,24 +200,24 @@ pub fn render_text(chats: &[PlannedChat]) -> String {
             out.push_str(&format!("  ! {note}\n"));
         }
         match &c.questions_file {
-            Some(f) if c.fallback => out.push_str(&format!("  questions: {f} (fallback)\n")),
-            Some(f) => out.push_str(&format!("  questions: {f}\n")),
+            Some(f) if c.fallback => {
+                out.push_str(&format!("  questions: {} (fallback)\n", escape_controls(f)))
+            }
+            Some(f) => out.push_str(&format!("  questions: {}\n", escape_controls(f))),
             None => {}
         }
         for p in &c.problems {
             for line in p.lines() {
-                out.push_str(&format!("  ! {line}\n"));
+                out.push_str(&format!("  ! {}\n", escape_controls(line)));
             }
         }
         for p in &c.posts {
-            let at = DateTime::parse_from_rfc3339(&p.local).expect("we wrote it");
-            let at = at.with_timezone(&zone);
             out.push_str(&format!(
                 "  {}  {}  {:<9}  {}\n",
-                at.format("%a %d %b %H:%M %Z"),
-                at.with_timezone(&Utc).format("%H:%MZ"),
+                p.at.format("%a %d %b %H:%M %Z"),
+                p.at.with_timezone(&Utc).format("%H:%MZ"),
                 p.kind,
-                p.first_line
+                escape_controls(&p.first_line)
             ));
         }
         out.push('\n');

@@ -6,15 +6,16 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use tokio::sync::mpsc;
 
 use crate::clock::{ScaledClock, SharedClock};
 use crate::config::{self, Config, Software};
+use crate::diagnostic::Diagnostic;
 use crate::engine::service;
 use crate::engine::{Event, Shutdown};
 use crate::plan::{self, Occurrence};
-use crate::prompts;
+use crate::prompts::{self, QuestionFile, Templates};
 use crate::sandbox::{Flavour, Sandbox, SandboxConfig};
 use crate::secret::Secret;
 
@@ -44,28 +45,75 @@ pub fn one_off(
     let next = plan::occurrences(chat, now)
         .next()
         .ok_or("no upcoming chat date")?;
-    let (questions, _) = prompts::question_file_for(chat, next.date).ok_or_else(|| {
-        format!(
-            "no question file for the next chat ({}) and no fallback: add {}",
-            next.date,
-            prompts::dated_path(&chat.prompts_dir, next.date).display()
-        )
-    })?;
+    let questions = match prompts::question_file(chat, next.date) {
+        QuestionFile::Found { path, .. } => path,
+        QuestionFile::Missing { expected } => {
+            return Err(format!(
+                "no question file for the next chat ({}) and no fallback: add {}",
+                next.date,
+                expected.display()
+            ));
+        }
+        QuestionFile::Unusable { problem, .. } => return Err(problems(next.date, &[problem])),
+    };
     let start = now.duration_trunc(Duration::minutes(1)).unwrap_or(now) + Duration::minutes(2);
     let local = start.with_timezone(&chat.zone);
     let mut one = chat.clone();
     one.name = format!("{}_now_{}", chat.name, now.format("%Y%m%d%H%M%S"));
     one.reminders.clear();
     // The next date's questions, whatever today's date is.
-    one.fallback = Some(questions);
+    one.fallback = Some(questions.clone());
     let occ = Occurrence {
         date: local.date_naive(),
         start: local,
         start_note: None,
     };
+    // Every post is rendered now: a broken file or template ends the
+    // one-off chat here, with the error, instead of a chat that waits for
+    // questions that never come.
+    let steps = prompts::load_questions(&questions, true, &one).and_then(|qs| {
+        let templates = Templates::load(&one.prompts_dir)?.0;
+        plan::build_steps(&one, &occ, &qs, &templates, None).map_err(|d| vec![d])
+    });
+    if let Err(diags) = steps {
+        return Err(problems(next.date, &diags));
+    }
     let mut settings = config.clone();
     settings.chats = vec![one.clone()];
     Ok((settings, occ, one.name))
+}
+
+/// The errors that stop a one-off chat, as `chathost check` shows them.
+fn problems(date: NaiveDate, diags: &[Diagnostic]) -> String {
+    let shown: String = diags.iter().map(ToString::to_string).collect();
+    format!(
+        "the posts of the next chat ({date}) cannot be prepared:\n{}\nfix them (`chathost check` lists every problem) and try again",
+        shown.trim_end()
+    )
+}
+
+/// How much faster than real time a rehearsal may run: slower than real
+/// time is pointless, faster than an hour a second leaves the sandbox's
+/// participants no time to answer.
+pub const SPEEDS: std::ops::RangeInclusive<f64> = 1.0..=3600.0;
+
+/// The most simulated participants a rehearsal runs (each is a task with
+/// its own timeline reader).
+pub const MAX_PARTICIPANTS: usize = 500;
+
+/// Reads `--speed`: a finite number within [`SPEEDS`].
+pub fn parse_speed(s: &str) -> Result<f64, String> {
+    let range = || {
+        format!(
+            "the speed must be a number from {} to {} (times faster than real time; 60 runs the hour in a minute)",
+            SPEEDS.start(),
+            SPEEDS.end()
+        )
+    };
+    match s.trim().parse::<f64>() {
+        Ok(v) if SPEEDS.contains(&v) => Ok(v),
+        _ => Err(range()),
+    }
 }
 
 /// Runs a whole chat from the host's files against an in-process sandbox,
@@ -76,13 +124,17 @@ pub async fn rehearse(
     participants: usize,
     out: &mut dyn Write,
 ) -> Result<(), String> {
-    if !(speed > 0.0 && speed <= 100_000.0) {
-        return Err("--speed must be between 0 and 100000".into());
+    parse_speed(&speed.to_string())?;
+    if participants > MAX_PARTICIPANTS {
+        return Err(format!(
+            "--participants must be from 0 to {MAX_PARTICIPANTS}"
+        ));
     }
     let loaded =
         config::load(path).map_err(|d| d.iter().map(ToString::to_string).collect::<String>())?;
     let clock: SharedClock = Arc::new(ScaledClock::new(Utc::now(), speed));
     let (mut settings, occ, name) = one_off(&loaded.config, None, clock.now())?;
+    // `one_off` returns settings with exactly the one-off chat.
     let chat = settings.chats[0].clone();
 
     let sandbox = Sandbox::start(SandboxConfig {
@@ -122,11 +174,27 @@ pub async fn rehearse(
     })
     .await?;
     let mut engine = started.engine.clone();
-    let run = tokio::spawn(async move { engine.run_occurrence(&name, &occ).await });
+    let mut run = tokio::spawn(async move { engine.run_occurrence(&name, &occ).await });
 
     let zone = chat.zone;
     let mut posted = 0;
-    while let Some(event) = events.recv().await {
+    let mut failure = None;
+    let mut finished = false;
+    loop {
+        // The chat can also end without a ChatDone (skipped): stop when
+        // the engine's task does, never wait on a quiet channel.
+        let event = if finished {
+            events.try_recv().ok()
+        } else {
+            tokio::select! {
+                e = events.recv() => e,
+                _ = &mut run => {
+                    finished = true;
+                    events.try_recv().ok()
+                }
+            }
+        };
+        let Some(event) = event else { break };
         match event {
             Event::Posted {
                 planned, at, text, ..
@@ -137,7 +205,7 @@ pub async fn rehearse(
                     out,
                     "{}  (+{late:.1}s)  {}",
                     planned.with_timezone(&zone).format("%H:%M"),
-                    text.replace('\n', "\n                ")
+                    prompts::escape_controls(&text).replace('\n', "\n                ")
                 );
             }
             Event::Skipped { key, reason, .. } => {
@@ -146,13 +214,27 @@ pub async fn rehearse(
             Event::Failed { key, reason, .. } => {
                 let _ = writeln!(out, "       FAILED {key}: {reason}");
             }
+            // Checked before the start, so only an edit during the
+            // rehearsal gets here.
+            Event::BrokenQuestions {
+                kept_last_good: false,
+                problem,
+                ..
+            } => {
+                failure = Some(problem);
+                break;
+            }
             Event::BrokenQuestions { .. } => {}
             Event::ChatDone { .. } => break,
         }
         let _ = out.flush();
     }
-    let _ = run.await;
-
+    if failure.is_some() {
+        run.abort();
+    }
+    if !finished {
+        let _ = run.await;
+    }
     let bot = sandbox.bot().acct;
     let answers: Vec<_> = sandbox
         .accounts()
@@ -170,5 +252,11 @@ pub async fn rehearse(
     );
     sandbox.shutdown().await;
     let _ = std::fs::remove_dir_all(&state);
-    Ok(())
+    match failure {
+        Some(problem) => Err(format!(
+            "the question file broke during the rehearsal:\n{}",
+            problem.trim_end()
+        )),
+        None => Ok(()),
+    }
 }

@@ -448,8 +448,10 @@ fn planned_steps(bot_toml: &Path) -> Vec<Step> {
         .expect("a chat date");
     assert_eq!(occ.date.to_string(), CHAT_DATE);
     let next = plan::next_after(&chat, &occ);
-    let (path, fallback) = prompts::question_file_for(&chat, occ.date).expect("a question file");
-    let questions = prompts::load_questions(&path, fallback, &chat).expect("questions load");
+    let questions = prompts::question_file(&chat, occ.date)
+        .load(&chat)
+        .expect("a question file")
+        .expect("questions load");
     let templates = Templates::load(&chat.prompts_dir).expect("templates").0;
     plan::build_steps(&chat, &occ, &questions, &templates, next.as_ref()).expect("a plan")
 }

@@ -36,8 +36,10 @@ impl Engine {
         let Some(chat) = self.chat_settings(name) else {
             return true;
         };
-        let questions_file =
-            prompts::question_file_for(&chat, occ.date).map(|(p, _)| p.display().to_string());
+        let questions_file = match prompts::question_file(&chat, occ.date) {
+            prompts::QuestionFile::Missing { .. } => None,
+            found => Some(found.path().display().to_string()),
+        };
         let new = NewChat {
             name: name.to_string(),
             date: occ.date,
@@ -323,11 +325,15 @@ impl Posting {
                 return true;
             }
         };
-        let Some((path, fallback)) = prompts::question_file_for(chat, self.occ.date) else {
+        // An unusable week's file is an error like a broken one, never the
+        // fallback (one verdict, shared with check and plan).
+        let found = prompts::question_file(chat, self.occ.date);
+        let Some(loaded) = found.load(chat) else {
             return planned_before;
         };
+        let path = found.path();
         let next = plan::next_after(chat, &self.occ);
-        let built = prompts::load_questions(&path, fallback, chat).and_then(|qs| {
+        let built = loaded.and_then(|qs| {
             let templates = Templates::load(&chat.prompts_dir)?.0;
             plan::build_steps(chat, &self.occ, &qs, &templates, next.as_ref()).map_err(|d| vec![d])
         });

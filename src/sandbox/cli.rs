@@ -18,9 +18,10 @@ pub struct SandboxArgs {
     /// Server to imitate: mastodon or gotosocial.
     #[arg(long, default_value = "mastodon")]
     pub flavour: Flavour,
-    /// Number of simulated participants.
-    #[arg(long, default_value_t = 8)]
-    pub participants: usize,
+    /// Number of simulated participants, 0 to 500 (each is a task with
+    /// its own state: millions would exhaust memory).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(0..=500))]
+    pub participants: u16,
     /// The chat hashtag, without `#`.
     #[arg(long, default_value = "testchat")]
     pub hashtag: String,
@@ -44,7 +45,7 @@ pub async fn run(args: SandboxArgs, out: &mut impl Write) -> io::Result<()> {
         flavour: args.flavour,
         port: args.port,
         max_characters: args.max_characters,
-        participants: args.participants,
+        participants: usize::from(args.participants),
         seed: args.seed,
         rate_limit: !args.no_rate_limit,
         hashtag: args.hashtag.clone(),

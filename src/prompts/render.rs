@@ -1,0 +1,73 @@
+//! Rendering a host's template with bounds: a fuel limit stops a runaway
+//! loop (`range(100000)` nested twice would run for hours at full CPU), and
+//! the output is capped while it is written, so memory stays small too.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+/// Instructions one render may run. The built-in templates use a few
+/// hundred; a host's template with a loop over every question stays far
+/// below this, while a runaway loop reaches it in milliseconds.
+pub const FUEL: u64 = 200_000;
+
+/// The most a post may render to before tidying. Servers accept a few
+/// thousand characters; anything near this is a mistake.
+pub const MAX_RENDERED: usize = 64 * 1024;
+
+/// Why a render failed.
+pub enum Failure {
+    /// The output passed [`MAX_RENDERED`].
+    TooLong,
+    /// The template failed (out of fuel, unknown variable, …).
+    Template(minijinja::Error),
+}
+
+/// A sink that refuses to grow past [`MAX_RENDERED`].
+struct Capped {
+    text: Vec<u8>,
+    overflowed: bool,
+}
+
+impl Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.text.len() + buf.len() > MAX_RENDERED {
+            self.overflowed = true;
+            return Err(io::Error::other("rendered text too long"));
+        }
+        self.text.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders `template` with `ctx`, within the output cap (the fuel limit is
+/// the environment's).
+pub fn capped(
+    template: &minijinja::Template<'_, '_>,
+    ctx: &impl Serialize,
+) -> Result<String, Failure> {
+    let mut out = Capped {
+        text: Vec::new(),
+        overflowed: false,
+    };
+    match template.render_captured_to(ctx, &mut out) {
+        Ok(_) => Ok(String::from_utf8_lossy(&out.text).into_owned()),
+        Err(_) if out.overflowed => Err(Failure::TooLong),
+        Err(e) => Err(Failure::Template(e)),
+    }
+}
+
+/// The `plural` filter: `{{ questions|plural("question") }}` gives
+/// "1 question" or "5 questions"; an irregular plural is the second
+/// argument: `{{ participants|plural("person", "people") }}`.
+pub fn plural(n: i64, one: String, many: Option<String>) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {}", many.unwrap_or_else(|| format!("{one}s")))
+    }
+}
