@@ -102,16 +102,18 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning",
         };
         let hidden = self.location.as_ref().map_or(&[][..], |l| &l.hidden[..]);
+        // Nothing a file or a server wrote reaches the terminal raw: an
+        // ESC would drive it.
         writeln!(
             f,
             "{}: {kind}: {}",
             self.position(),
-            scrub(&self.message, hidden)
+            escape_controls(&scrub(&self.message, hidden))
         )?;
         if let Some(l) = &self.location {
             let gutter = " ".repeat(l.line.to_string().len());
             writeln!(f, "{gutter} |")?;
-            writeln!(f, "{} | {}", l.line, l.source_line)?;
+            writeln!(f, "{} | {}", l.line, escape_controls(&l.source_line))?;
             writeln!(
                 f,
                 "{gutter} | {}{}",
@@ -120,10 +122,30 @@ impl fmt::Display for Diagnostic {
             )?;
         }
         if let Some(help) = &self.help {
-            writeln!(f, "  help: {}", scrub(help, hidden))?;
+            writeln!(f, "  help: {}", escape_controls(&scrub(help, hidden)))?;
         }
         Ok(())
     }
+}
+
+/// `text` with every control character but newline and tab written as
+/// `\u{1b}`, safe to print on a terminal.
+pub fn escape_controls(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A host's file held in memory, able to turn byte offsets into locations.
@@ -355,6 +377,20 @@ pub fn print_all(diagnostics: &[Diagnostic]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_never_printed_raw() {
+        let file = SourceFile::from_text("bot.toml", "hashtag = \"a\u{1b}[2Jb\"\n");
+        let d =
+            Diagnostic::error("bot.toml", "the server said: \u{7}bell").at(Some(file.locate(0..7)));
+        let shown = d.to_string();
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "{shown:?}"
+        );
+        assert!(shown.contains("a\\u{1b}[2Jb"), "{shown}");
+        assert!(shown.contains("\\u{7}bell"), "{shown}");
+    }
 
     #[test]
     fn renders_file_line_column_caret_and_help() {

@@ -202,13 +202,18 @@ pub(super) fn looks_like_a_page(body: &[u8], headers: &HeaderMap) -> bool {
     html_type || start.starts_with(b"<")
 }
 
-/// The `error` the Mastodon API puts in a JSON error answer.
+/// The `error` the Mastodon API puts in a JSON error answer, shortened
+/// and with control characters escaped: a server's words go into our logs
+/// and onto the host's terminal.
 fn server_says(body: &[u8]) -> Option<String> {
-    serde_json::from_slice::<serde_json::Value>(body)
+    let says = serde_json::from_slice::<serde_json::Value>(body)
         .ok()?
         .get("error")?
-        .as_str()
-        .map(str::to_string)
+        .as_str()?
+        .chars()
+        .take(300)
+        .collect::<String>();
+    Some(crate::diagnostic::escape_controls(&says))
 }
 
 /// Classes an HTTP error answer.

@@ -26,19 +26,7 @@ pub fn find_control(text: &str) -> Option<(usize, char)> {
     None
 }
 
-/// `text` with every control character but newline and tab written as
-/// `\u{1b}`, safe to print on a terminal.
-pub fn escape_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if forbidden(c) {
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use crate::diagnostic::escape_controls;
 
 /// `U+001B`.
 fn code(c: char) -> String {
