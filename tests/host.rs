@@ -58,6 +58,8 @@ struct Options {
     /// What an earlier run left in the state folder, written before the
     /// engine starts.
     earlier_run: Option<fn(&std::path::Path)>,
+    /// The bot account's default content type is Markdown (GoToSocial).
+    markdown_default: bool,
 }
 
 impl Default for Options {
@@ -71,6 +73,7 @@ impl Default for Options {
             max_characters: None,
             speed: None,
             earlier_run: None,
+            markdown_default: false,
         }
     }
 }
@@ -94,6 +97,7 @@ impl Rig {
             clock: shared.clone(),
             hashtag: "WeNurses".into(),
             max_characters: o.max_characters,
+            markdown_default: o.markdown_default,
             ..SandboxConfig::default()
         })
         .await
@@ -694,6 +698,48 @@ async fn a_step_cut_short_is_found_behind_many_later_posts() {
             .any(|e| matches!(e, Event::Posted { key, .. } if key == "q3")),
         "{events:#?}"
     );
+}
+
+/// Issue 7, item 4: on a GoToSocial account whose default is Markdown, a
+/// post sent without a content type shows `*first*` as emphasis, not as
+/// the host wrote it. Posts go out as plain text.
+#[tokio::test]
+async fn posts_render_as_plain_text_on_a_markdown_account() {
+    let mut rig = Rig::new(
+        "markdown",
+        Options {
+            flavour: Flavour::GoToSocial,
+            start: "2026-12-02T19:59:00Z",
+            reminders: "[]",
+            markdown_default: true,
+            files: vec![(
+                "prompts/2026-12-02.toml",
+                QUESTIONS.replace("the first sign", "the *first* sign"),
+            )],
+            ..Options::default()
+        },
+    )
+    .await;
+    rig.run_chats(1).await;
+    let q1 = rig
+        .bot_posts()
+        .into_iter()
+        .find(|p| p.text.starts_with("Q1:"))
+        .expect("Q1 posted");
+    let url = format!("{}/api/v1/statuses/{}", rig.sandbox.base_url(), q1.id);
+    // GoToSocial shows statuses only to a signed-in client.
+    let status: serde_json::Value = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(rig.sandbox.bot().token.expose())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let content = status["content"].as_str().unwrap();
+    assert!(content.contains("*first*"), "{content}");
+    assert!(!content.contains("<em>"), "{content}");
 }
 
 #[tokio::test]

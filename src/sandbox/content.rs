@@ -177,6 +177,45 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Markdown emphasis as GoToSocial renders it for an account whose default
+/// is Markdown: `**x**` strong, `*x*` emphasis (outside tags only).
+pub fn emphasis(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    for (i, part) in html.split('<').enumerate() {
+        if i > 0 {
+            out.push('<');
+        }
+        // `part` is "tag>text" (or all text before the first tag).
+        let (tag, text) = match part.find('>') {
+            Some(gt) if i > 0 => part.split_at(gt + 1),
+            _ if i > 0 => (part, ""),
+            _ => ("", part),
+        };
+        out.push_str(tag);
+        out.push_str(&wrap_pairs(&wrap_pairs(text, "**", "strong"), "*", "em"));
+    }
+    out
+}
+
+/// Each `mark…mark` pair in `text` as `<tag>…</tag>`.
+fn wrap_pairs(text: &str, mark: &str, tag: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find(mark) {
+        let after = &rest[open + mark.len()..];
+        match after.find(mark).filter(|&close| close > 0) {
+            Some(close) => {
+                out.push_str(&rest[..open]);
+                out.push_str(&format!("<{tag}>{}</{tag}>", &after[..close]));
+                rest = &after[close + mark.len()..];
+            }
+            None => break,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Renders `text` as the server's `content` HTML. `base_url` is the server's
 /// own origin (`http://127.0.0.1:PORT`); `is_local_user` says whether a
 /// mentioned username exists here (unknown mentions stay plain text).
@@ -302,6 +341,15 @@ fn url_link(flavour: Flavour, url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markdown_emphasis_outside_tags_only() {
+        let html = r#"<p>a *b* **c** <a href="https://x.example/*y*">*z*</a> d*</p>"#;
+        assert_eq!(
+            emphasis(html),
+            r#"<p>a <em>b</em> <strong>c</strong> <a href="https://x.example/*y*"><em>z</em></a> d*</p>"#
+        );
+    }
 
     const BASE: &str = "http://127.0.0.1:8089";
 

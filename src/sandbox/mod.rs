@@ -92,6 +92,10 @@ pub struct SandboxConfig {
     pub hashtag: String,
     /// Participants answer within this (virtual) time after a question.
     pub answer_window: Duration,
+    /// GoToSocial only: the accounts' default status content type is
+    /// Markdown (`source[status_content_type]`), so a post sent without
+    /// `content_type` renders `*x*` as emphasis, as a real one does.
+    pub markdown_default: bool,
 }
 
 impl Default for SandboxConfig {
@@ -106,6 +110,7 @@ impl Default for SandboxConfig {
             clock: Arc::new(SystemClock),
             hashtag: "testchat".into(),
             answer_window: Duration::from_secs(8 * 60),
+            markdown_default: false,
         }
     }
 }
@@ -212,6 +217,7 @@ impl Sandbox {
             notifications: BTreeMap::new(),
             idempotency: HashMap::new(),
             events: events.clone(),
+            markdown_default: config.markdown_default,
         };
         state.add_account("chatbot", "Chat Bot", "", true, None);
         for seat in participants::seats(config.participants) {

@@ -180,6 +180,7 @@ fn new_status(p: &Params, headers: &HeaderMap) -> Result<NewStatus, ApiError> {
             .get("idempotency-key")
             .and_then(|v| v.to_str().ok())
             .map(String::from),
+        content_type: p.str("content_type").filter(|t| !t.is_empty()),
     })
 }
 

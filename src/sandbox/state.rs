@@ -248,6 +248,8 @@ pub struct NewStatus {
     pub in_reply_to_id: Option<String>,
     /// `Idempotency-Key` header.
     pub idempotency_key: Option<String>,
+    /// `content_type` (`text/plain`, `text/markdown`), if sent.
+    pub content_type: Option<String>,
 }
 
 /// How long Mastodon remembers an `Idempotency-Key`.
@@ -285,6 +287,8 @@ pub struct State {
     pub idempotency: HashMap<(usize, String), (Id, DateTime<Utc>)>,
     /// Where changes are announced.
     pub events: broadcast::Sender<Event>,
+    /// Whether accounts default to Markdown (GoToSocial only).
+    pub markdown_default: bool,
 }
 
 impl State {
@@ -368,11 +372,20 @@ impl State {
         ApiError::new(404, self.flavour.not_found_error())
     }
 
-    fn render_text(&self, text: &str) -> String {
-        content::render_html(self.flavour, &self.base_url, text, |name| {
+    fn render_text(&self, new: &NewStatus) -> String {
+        let html = content::render_html(self.flavour, &self.base_url, &new.text, |name| {
             self.account_by_acct(name)
                 .map(|i| self.accounts[i].username.clone())
-        })
+        });
+        let markdown = match new.content_type.as_deref() {
+            Some(t) => t == "text/markdown",
+            None => self.markdown_default,
+        };
+        if markdown && self.flavour == Flavour::GoToSocial {
+            content::emphasis(&html)
+        } else {
+            html
+        }
     }
 
     fn check_text(&self, new: &NewStatus) -> Result<(), ApiError> {
@@ -413,7 +426,7 @@ impl State {
         };
         let id = self.ids.next(now);
         let version = Version {
-            content: self.render_text(&new.text),
+            content: self.render_text(&new),
             text: new.text.clone(),
             spoiler_text: new.spoiler_text.clone(),
             sensitive: new.sensitive,
@@ -509,7 +522,7 @@ impl State {
         self.check_text(&new)?;
         let now = self.now();
         let version = Version {
-            content: self.render_text(&new.text),
+            content: self.render_text(&new),
             text: new.text.clone(),
             spoiler_text: new.spoiler_text.clone(),
             sensitive: new.sensitive,
