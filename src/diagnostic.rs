@@ -95,6 +95,19 @@ impl Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// Hides `value` wherever this diagnostic would print it, its quoted
+    /// line included: for a secret under a key that does not look like one
+    /// (a token pasted as `credential`, a password inside a URL).
+    pub fn hiding(mut self, value: &str) -> Self {
+        if let Some(l) = self.location.as_mut().filter(|_| !value.is_empty()) {
+            l.source_line = l.source_line.replace(value, "********");
+            l.hidden.push(value.to_string());
+        }
+        self
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.severity {
@@ -247,9 +260,17 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 /// `api_token`, `tokn`, `client_secret`, `password`…
 pub fn is_secret_key(key: &str) -> bool {
     let key = key.trim().trim_matches(['"', '\'']).to_lowercase();
-    ["token", "secret", "passw", "bearer"]
-        .iter()
-        .any(|w| key.contains(w))
+    [
+        "token",
+        "secret",
+        "passw",
+        "bearer",
+        "credential",
+        "key",
+        "auth",
+    ]
+    .iter()
+    .any(|w| key.contains(w))
         || (key.len() >= 3 && edit_distance(&key, "token") <= 2)
 }
 

@@ -63,8 +63,10 @@ pub fn one_off(
     one.reminders.clear();
     // The next date's questions, whatever today's date is.
     one.fallback = Some(questions.clone());
+    // Dated as the next chat, so that the engine reads the same questions
+    // as were checked here (today's file, if any, already went out).
     let occ = Occurrence {
-        date: local.date_naive(),
+        date: next.date,
         start: local,
         start_note: None,
     };
@@ -164,6 +166,7 @@ pub async fn rehearse(
 
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let (_trigger, shutdown) = Shutdown::new();
+    let fatal = shutdown.clone();
     let started = service::start(service::Parts {
         config: settings,
         token: Secret::new(sandbox.bot().token.expose()),
@@ -172,7 +175,15 @@ pub async fn rehearse(
         events: Some(events_tx),
         shutdown,
     })
-    .await?;
+    .await;
+    let started = match started {
+        Ok(s) => s,
+        Err(e) => {
+            sandbox.shutdown().await;
+            let _ = std::fs::remove_dir_all(&state);
+            return Err(e);
+        }
+    };
     let mut engine = started.engine.clone();
     let mut run = tokio::spawn(async move { engine.run_occurrence(&name, &occ).await });
 
@@ -180,6 +191,9 @@ pub async fn rehearse(
     let mut posted = 0;
     let mut failure = None;
     let mut finished = false;
+    // Whether the engine finished the chat date (false: stopped, or a
+    // part failed); `None` until its task has ended.
+    let mut completed = None;
     loop {
         // The chat can also end without a ChatDone (skipped): stop when
         // the engine's task does, never wait on a quiet channel.
@@ -188,8 +202,9 @@ pub async fn rehearse(
         } else {
             tokio::select! {
                 e = events.recv() => e,
-                _ = &mut run => {
+                ended = &mut run => {
                     finished = true;
+                    completed = Some(ended.unwrap_or(false));
                     events.try_recv().ok()
                 }
             }
@@ -233,7 +248,7 @@ pub async fn rehearse(
         run.abort();
     }
     if !finished {
-        let _ = run.await;
+        completed = Some(run.await.unwrap_or(false));
     }
     let bot = sandbox.bot().acct;
     let answers: Vec<_> = sandbox
@@ -252,11 +267,13 @@ pub async fn rehearse(
     );
     sandbox.shutdown().await;
     let _ = std::fs::remove_dir_all(&state);
-    match failure {
-        Some(problem) => Err(format!(
+    match (failure, fatal.fatal(), completed) {
+        (Some(problem), _, _) => Err(format!(
             "the question file broke during the rehearsal:\n{}",
             problem.trim_end()
         )),
-        None => Ok(()),
+        (None, Some(reason), _) => Err(format!("the chat stopped: {reason}")),
+        (None, None, Some(false)) => Err("the chat did not finish (see the log above)".into()),
+        (None, None, _) => Ok(()),
     }
 }

@@ -86,6 +86,10 @@ pub fn token_defect(token: &str) -> Option<&'static str> {
         Some("the token contains a control character: paste it again, on one line, without it")
     } else if token.contains(' ') {
         Some("the token contains a space: paste only the token, on one line")
+    } else if !token.chars().all(|c| c.is_ascii_graphic()) {
+        // A no-break or zero-width space, a byte-order mark, a curly quote:
+        // no server sends those in a token, and no HTTP header carries them.
+        Some("the token contains an invisible or non-ASCII character: paste it again as plain text")
     } else {
         None
     }
@@ -205,7 +209,8 @@ fn read_token_file(path: &Path) -> Result<Option<String>, Diagnostic> {
             "the token file is empty",
         )
         .with_help("paste the access token into it, on one line")),
-        Ok(s) => Ok(Some(s.trim().to_string())),
+        // Windows editors start a UTF-8 file with a byte-order mark.
+        Ok(s) => Ok(Some(s.trim_start_matches('\u{feff}').trim().to_string())),
         Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => Ok(None),
         Err(e) => Err(Diagnostic::error(
             path.display().to_string(),
@@ -292,6 +297,18 @@ mod tests {
         assert!(e.message.contains("CHATHOST_TOKEN"), "{e}");
         assert!(e.message.contains("mastodon-token"), "{e}");
         assert!(e.help.unwrap().contains("export CHATHOST_TOKEN"));
+    }
+
+    #[test]
+    fn a_token_file_saved_with_a_byte_order_mark_reads_as_the_token() {
+        let path = std::env::temp_dir().join(format!("chathost-bom-{}", std::process::id()));
+        std::fs::write(&path, "\u{feff}Abc123xyz\r\n").unwrap();
+        let mut a = account();
+        a.credential = None;
+        a.token_file = Some(path.clone());
+        let t = find_token(&a, &|_| None);
+        std::fs::remove_file(path).unwrap();
+        assert_eq!(t.unwrap().token.expose(), "Abc123xyz");
     }
 
     #[cfg(unix)]

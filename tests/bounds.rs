@@ -228,6 +228,40 @@ fn rehearse_ends_with_a_located_error_when_the_questions_are_broken_or_empty() {
     }
 }
 
+/// `rehearse` (like `chat --now`) announces and checks the next chat's
+/// questions; it posted today's file instead when one existed (last chat's
+/// questions, already used).
+#[test]
+fn rehearse_posts_the_next_chats_questions_not_todays() {
+    let dir = Copy::of_shipped("rehearse-next");
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::London);
+    let tomorrow = today + chrono::Duration::days(1);
+    let toml = std::fs::read_to_string(dir.path().join("bot.toml")).unwrap();
+    let toml = toml.replace(
+        "weekday = \"Wednesday\"",
+        &format!("weekday = \"{}\"", tomorrow.format("%A")),
+    );
+    dir.write("bot.toml", &toml);
+    let questions = |q: &str| format!("topic = \"T\"\n[[question]]\ntext = \"{q}\"\n");
+    dir.write(
+        &format!("prompts/{}.toml", today.format("%Y-%m-%d")),
+        &questions("Today's question, already posted?"),
+    );
+    dir.write(
+        &format!("prompts/{}.toml", tomorrow.format("%Y-%m-%d")),
+        &questions("The next chat's question?"),
+    );
+    let run = chathost(&["rehearse", "--speed", "3600"], dir.path(), QUICK);
+    no_panic(&run);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    assert!(
+        run.stdout.contains("The next chat's question?"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("already posted"), "{}", run.stdout);
+}
+
 const RUNAWAY: &str =
     "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
 

@@ -68,9 +68,16 @@ fn check_instance_url(url: &str, loc: &Locator<'_>, diags: &mut Vec<Diagnostic>)
         None
     };
     if let Some(message) = problem {
+        // A user name and password, as written, are never shown.
+        let userinfo = url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
+            .and_then(|authority| authority.rsplit_once('@'))
+            .map_or("", |(userinfo, _)| userinfo);
         diags.push(
             loc.at(Severity::Error, &path, message)
-                .with_help(suggestion(&parsed, web)),
+                .with_help(suggestion(&parsed, web))
+                .hiding(userinfo),
         );
         return false;
     }

@@ -149,7 +149,8 @@ fn check_token_places(raw: &RawAccount, loc: &Locator<'_>, diags: &mut Vec<Diagn
                     &["account", key],
                     format!("this looks like a token, not {noun} (it is not shown)"),
                 )
-                .with_help(format!("put the token in {what} and name {what} here")),
+                .with_help(format!("put the token in {what} and name {what} here"))
+                .hiding(value.unwrap_or_default().trim()),
             );
         }
     }
