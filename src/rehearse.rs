@@ -239,7 +239,7 @@ pub async fn rehearse(
                 failure = Some(problem);
                 break;
             }
-            Event::BrokenQuestions { .. } => {}
+            Event::BrokenQuestions { .. } | Event::NoQuestions { .. } => {}
             Event::ChatDone { .. } => break,
         }
         let _ = out.flush();

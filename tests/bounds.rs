@@ -262,6 +262,28 @@ fn rehearse_posts_the_next_chats_questions_not_todays() {
     assert!(!run.stdout.contains("already posted"), "{}", run.stdout);
 }
 
+/// `{% set s = "x" * 100000000 %}` and a few joins took `check` to 1.5 GB
+/// in under two seconds, then "all is well": string repetition is refused
+/// where it is written.
+#[test]
+fn a_template_that_repeats_a_string_is_refused_at_its_line() {
+    let dir = Copy::of_shipped("repeat");
+    dir.write(
+        "prompts/templates/question.j2",
+        "{{ text }}\n{% set s = \"x\" * 100000000 %}{{ s|length }} #{{ hashtag }}\n",
+    );
+    let run = chathost(&["check"], dir.path(), QUICK);
+    no_panic(&run);
+    assert_eq!(run.code, Some(1), "{}", run.all());
+    assert!(run.all().contains("question.j2:2:"), "{}", run.all());
+    assert!(
+        run.all().contains("templates may not multiply"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.all().contains("all is well"), "{}", run.all());
+}
+
 const RUNAWAY: &str =
     "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
 

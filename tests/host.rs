@@ -985,21 +985,17 @@ async fn a_question_file_added_late_is_still_used_and_a_week_without_one_is_skip
     let file = rig.dir.join("prompts/2026-12-02.toml");
     let engine = rig.started.engine.clone();
     let task = tokio::spawn(engine.clone().run_chat_forever("wenurses".into()));
-    // Wait until the window has opened and the engine has found no file
-    // (the date is recorded, nothing is planned), then add it.
-    let date = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let chat = loop {
-        if let Some(chat) = engine.store.chat("wenurses", date).unwrap() {
-            break chat;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the window never opened"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    // Wait until the engine has looked and found no file, then add it.
+    let first = tokio::time::timeout(Duration::from_secs(10), rig.events.recv())
+        .await
+        .expect("the engine never reported the missing file");
+    let Some(Event::NoQuestions {
+        expected: missing, ..
+    }) = first
+    else {
+        panic!("before the file was added: {first:?}");
     };
-    assert!(engine.store.steps(chat.id).unwrap().is_empty());
+    assert!(missing.ends_with("2026-12-02.toml"), "{missing}");
     std::fs::write(&file, QUESTIONS).unwrap();
     let mut posted = Vec::new();
     loop {

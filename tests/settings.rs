@@ -460,7 +460,7 @@ fn a_negative_duration_names_the_range() {
     assert_error_at(
         &s.check(&[]),
         9,
-        "duration_minutes is -5; it must be between 10 and 240",
+        "duration_minutes is -5; it must be between 15 and 240",
     );
 }
 
@@ -535,7 +535,7 @@ fn a_number_override_out_of_range_names_the_variable_and_range() {
     assert_eq!(r.code, Some(1), "{}", r.out);
     assert!(
         r.out.contains(&format!(
-            "environment variable {var}: error: duration_minutes is -5; it must be between 10 and 240"
+            "environment variable {var}: error: duration_minutes is -5; it must be between 15 and 240"
         )),
         "{}",
         r.out

@@ -31,7 +31,7 @@ pub(super) const TIMEOUT_SECONDS: Bound = Bound {
 };
 pub(super) const DURATION_MINUTES: Bound = Bound {
     key: "duration_minutes",
-    range: 10..=240,
+    range: 15..=240,
     help: "the length of the chat in minutes; most chats are 60",
 };
 pub(super) const SPACING_SECONDS: Bound = Bound {

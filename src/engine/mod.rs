@@ -94,6 +94,14 @@ pub enum Event {
         /// The first problem, as `chathost check` reports it.
         problem: String,
     },
+    /// The chat date has no question file (nor a fallback) yet; it is
+    /// looked for again every few minutes until the chat would have ended.
+    NoQuestions {
+        /// Chat name.
+        chat: String,
+        /// The file expected.
+        expected: String,
+    },
     /// A chat date is over (all steps posted, left out or failed).
     ChatDone {
         /// Chat name.

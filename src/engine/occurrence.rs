@@ -172,6 +172,11 @@ impl Posting {
                 return self.pause().await;
             }
         };
+        if steps.is_empty() {
+            // Re-planning could not save the plan (the store said why):
+            // never take "nothing planned" for "all done".
+            return self.pause().await;
+        }
         self.repin_after_restart(&chat, &steps).await;
         if !self.running && steps.iter().any(|s| s.state != StepState::Pending) {
             if !self.set_state(ChatState::Running).await {
@@ -385,6 +390,10 @@ impl Posting {
         }
         if !self.warned_missing {
             self.warned_missing = true;
+            self.engine.emit(Event::NoQuestions {
+                chat: chat.name.clone(),
+                expected: expected.display().to_string(),
+            });
             tracing::warn!(
                 "no usable question file {}: the chat will be skipped unless one is added before {}",
                 expected.display(),

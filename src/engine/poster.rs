@@ -21,6 +21,10 @@ use crate::store::{RemotePost, StepRecord};
 /// still be the post of that step (server clock skew).
 const RECONCILE_MARGIN: chrono::Duration = chrono::Duration::minutes(10);
 
+/// The shortest pause after an attempt whose outcome is unknown, before
+/// the bot's statuses are read to see whether it went out.
+const UNKNOWN_OUTCOME_FLOOR: Duration = Duration::from_secs(30);
+
 /// Longest pause between two attempts at a post.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -189,8 +193,12 @@ impl Engine {
     /// After a rate-limit answer: the instant before which nothing is
     /// posted, at least a growing floor past now whatever the server hinted.
     fn note_rate_limited(&mut self, class: &FailureClass) -> Option<DateTime<Utc>> {
+        let longest =
+            self.now() + chrono::Duration::from_std(MAX_HINT).unwrap_or(chrono::Duration::hours(3));
         let hint = match class {
-            FailureClass::Wait(t) => *t,
+            // A reset decades away (a server's clock, a proxy) counts as
+            // the longest window, as a Retry-After does.
+            FailureClass::Wait(t) => (*t).min(longest),
             FailureClass::WaitFor(d) => {
                 self.now()
                     + chrono::Duration::from_std((*d).min(MAX_HINT))
@@ -215,7 +223,11 @@ impl Engine {
         deadline: DateTime<Utc>,
         why: &str,
     ) -> Result<(), Option<String>> {
-        let base = Duration::from_secs(1u64 << attempt.min(6)).min(MAX_BACKOFF);
+        // At least the floor: a server still finishing the request that
+        // timed out may store the post after a quick look, and GoToSocial
+        // ignores Idempotency-Key, so posting again then would double it.
+        let base =
+            Duration::from_secs(1u64 << attempt.min(6)).clamp(UNKNOWN_OUTCOME_FLOOR, MAX_BACKOFF);
         let until = self.now() + jittered(base);
         if until > deadline {
             return Err(self.give_up(chat, step, moment_passed(why), true).await);
@@ -286,6 +298,16 @@ impl Engine {
             created_at: remote.created_at,
         };
         if let Err(e) = self.store.mark_posted(step.id, &record, now) {
+            if e.is_refusal() {
+                // Asking again gets the same refusal (the status is another
+                // step's, or another chat's): end the step, never loop.
+                let reason = format!(
+                    "the post found for it ({}) cannot be recorded: {e}",
+                    remote.id
+                );
+                self.fail_step(chat, step, reason).await;
+                return None;
+            }
             // The post exists; the database could not say so. The step
             // stays `posting`: the next round (or a restart) reconciles and
             // finds it, never posts it again. Pause first, or that round

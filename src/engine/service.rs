@@ -151,7 +151,19 @@ pub async fn run_all(started: &Started) {
         for name in names {
             if let std::collections::btree_map::Entry::Vacant(slot) = tasks.entry(name) {
                 let name = slot.key().clone();
-                slot.insert(tokio::spawn(started.engine.clone().run_chat_forever(name)));
+                let engine = started.engine.clone();
+                slot.insert(tokio::spawn(async move {
+                    // A chat's task that panics is a bug: stop the service
+                    // so that systemd shows it and restarts it, rather than
+                    // go on without that chat.
+                    let shutdown = engine.shutdown.clone();
+                    let task = tokio::spawn(engine.run_chat_forever(name.clone()));
+                    if let Err(e) = task.await {
+                        let reason = format!("the task of chat {name} ended abnormally: {e}");
+                        tracing::error!("{reason}");
+                        shutdown.fail(reason);
+                    }
+                }));
             }
         }
         tokio::select! {

@@ -267,7 +267,10 @@ impl Instance {
     pub fn pause_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let rate = *self.rate.lock().unwrap_or_else(|p| p.into_inner());
         match (rate.remaining, rate.reset) {
-            (Some(left), Some(reset)) if left < RATE_RESERVE && reset > now => Some(reset),
+            // A reset decades away (a wrong clock) pauses three hours at most.
+            (Some(left), Some(reset)) if left < RATE_RESERVE && reset > now => {
+                Some(reset.min(now + chrono::Duration::hours(3)))
+            }
             _ => None,
         }
     }

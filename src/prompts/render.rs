@@ -1,10 +1,16 @@
 //! Rendering a host's template with bounds: a fuel limit stops a runaway
-//! loop (`range(100000)` nested twice would run for hours at full CPU), and
-//! the output is capped while it is written, so memory stays small too.
+//! loop (`range(100000)` nested twice would run for hours at full CPU), the
+//! output is capped while it is written, and multiplication is refused
+//! (`"x" * 100000000` builds a value of any size in one instruction). A
+//! template can still build a large value by joining strings (`s ~ s`,
+//! line after line): templates are the host's own files, run as the
+//! service; keep them to the text of a post.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
+
+use crate::diagnostic::{Diagnostic, Severity, SourceFile};
 
 /// Instructions one render may run. The built-in templates use a few
 /// hundred; a host's template with a loop over every question stays far
@@ -70,4 +76,42 @@ pub fn plural(n: i64, one: String, many: Option<String>) -> String {
     } else {
         format!("{n} {}", many.unwrap_or_else(|| format!("{one}s")))
     }
+}
+
+/// The first `*` inside a template's `{{ … }}` or `{% … %}`: posts have
+/// no use for arithmetic, and string repetition fills the memory.
+pub fn check_operators(source: &SourceFile) -> Option<Diagnostic> {
+    let text = &source.text;
+    let mut i = 0;
+    while let Some(open) = text[i..].find('{').map(|o| o + i) {
+        let close = match text.get(open + 1..open + 2) {
+            Some("{") => "}}",
+            Some("%") => "%}",
+            Some("#") => "#}",
+            _ => {
+                i = open + 1;
+                continue;
+            }
+        };
+        let body_start = open + 2;
+        let body_end = text[body_start..]
+            .find(close)
+            .map_or(text.len(), |e| e + body_start);
+        if close != "#}"
+            && let Some(star) = text[body_start..body_end].find('*')
+        {
+            let at = body_start + star;
+            return Some(
+                source
+                    .diag(
+                        Severity::Error,
+                        at..at + 1,
+                        "templates may not multiply: a repeated string can fill the memory",
+                    )
+                    .with_help("write the text itself, or compute the number in the question file"),
+            );
+        }
+        i = (body_end + close.len()).min(text.len());
+    }
+    None
 }

@@ -180,7 +180,9 @@ impl Templates {
                     kind.builtin(),
                 ),
             };
-            if let Some(d) = text::check_source(&source) {
+            if let Some(d) =
+                text::check_source(&source).or_else(|| render::check_operators(&source))
+            {
                 errors.push(d);
                 continue;
             }

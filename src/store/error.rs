@@ -96,7 +96,24 @@ impl StoreError {
     /// from it (retrying cannot help, and its record can no longer be
     /// trusted to keep posts exactly once).
     pub fn is_damaged(&self) -> bool {
-        matches!(self.problem, Problem::Damaged(_) | Problem::Corrupt(_))
+        // "Not a database" after a good open means its first page was
+        // overwritten while we ran.
+        matches!(
+            self.problem,
+            Problem::Damaged(_) | Problem::Corrupt(_) | Problem::NotChathost
+        )
+    }
+}
+
+impl StoreError {
+    /// Whether the store refused the change as contradicting what it holds
+    /// (the status is another step's, the step is past that state): doing
+    /// the same again gives the same answer.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self.problem,
+            Problem::WrongState { .. } | Problem::DoublePost { .. } | Problem::PostClaimed { .. }
+        )
     }
 }
 
