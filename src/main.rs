@@ -114,7 +114,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         match cli.command {
             Command::Check { config, online } => run_check(config, online).await,
             Command::Plan {
@@ -129,30 +129,53 @@ fn main() -> ExitCode {
                 config,
                 speed,
                 participants,
-            } => match rehearse::rehearse(
+            } => rehearse::rehearse(
                 &config,
                 speed,
                 usize::from(participants),
                 &mut std::io::stdout(),
             )
             .await
-            {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            },
-            Command::Sandbox(args) => match sandbox::cli::run(args, &mut std::io::stdout()).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            },
+            .map_err(Failure::Error),
+            Command::Sandbox(args) => sandbox::cli::run(args, &mut std::io::stdout())
+                .await
+                .map_err(|e| Failure::Error(e.to_string())),
         }
-    })
+    });
+    // The one place that says why a command failed and sets the exit code.
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Shown) => ExitCode::FAILURE,
+        Err(Failure::Error(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Usage(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Stopped(reason)) => {
+            // Exit non-zero so systemd shows the unit as failed and says why.
+            tracing::error!("stopped: {reason}");
+            ExitCode::FAILURE
+        }
+    }
 }
+
+/// Why a command failed.
+enum Failure {
+    /// The command has shown why (diagnostics, a summary line).
+    Shown,
+    /// An error to print.
+    Error(String),
+    /// A wrong argument (exit code 2, as clap's own).
+    Usage(String),
+    /// The service stopped on a fatal error (logged, for the journal).
+    Stopped(String),
+}
+
+/// What a command comes to.
+type Outcome = Result<(), Failure>;
 
 /// Logs go to stderr: plain under systemd (journald adds time and level
 /// colours), coloured on a terminal. `RUST_LOG` overrides the level.
@@ -178,7 +201,7 @@ fn init_logging(default: &str) {
     }
 }
 
-async fn run_check(path: PathBuf, online: bool) -> ExitCode {
+async fn run_check(path: PathBuf, online: bool) -> Outcome {
     let env = std::env::vars().collect();
     let report = check::check(&path, online, &env, Utc::now()).await;
     for note in &report.notes {
@@ -195,28 +218,25 @@ async fn run_check(path: PathBuf, online: bool) -> ExitCode {
                 n => format!(" ({n} warnings)"),
             }
         );
-        ExitCode::SUCCESS
+        Ok(())
     } else {
         eprintln!(
             "{errors} error(s), {warnings} warning(s): fix the errors above and run `chathost check` again"
         );
-        ExitCode::FAILURE
+        Err(Failure::Shown)
     }
 }
 
-fn run_plan(path: PathBuf, count: usize, from: Option<NaiveDate>, format: Format) -> ExitCode {
-    let Some(loaded) = load(&path) else {
-        return ExitCode::FAILURE;
-    };
+fn run_plan(path: PathBuf, count: usize, from: Option<NaiveDate>, format: Format) -> Outcome {
+    let loaded = load(&path)?;
     let start = match from {
         Some(d) => match plan_start(&loaded.config, d) {
             Some(t) => t,
             None => {
-                eprintln!(
-                    "error: --from {d}: plan shows chats between 0001-01-01 and {}; give a date in that range",
+                return Err(Failure::Usage(format!(
+                    "--from {d}: plan shows chats between 0001-01-01 and {}; give a date in that range",
                     chathost::plan::LAST_DAY
-                );
-                return ExitCode::from(2);
+                )));
             }
         },
         None => Utc::now(),
@@ -232,21 +252,17 @@ fn run_plan(path: PathBuf, count: usize, from: Option<NaiveDate>, format: Format
         }
         Format::Json => {
             let json = serde_json::json!({ "chats": chats, "note": note });
-            match serde_json::to_string_pretty(&json) {
-                Ok(s) => println!("{s}"),
-                Err(e) => {
-                    eprintln!("error: cannot write the plan as JSON: {e}");
-                    return ExitCode::FAILURE;
-                }
-            }
+            let text = serde_json::to_string_pretty(&json)
+                .map_err(|e| Failure::Error(format!("cannot write the plan as JSON: {e}")))?;
+            println!("{text}");
         }
     }
     // A broken or unusable question file or template is an error, as in
     // `check`; a week without a file (skipped) is not.
     if chats.iter().any(|c| c.broken) {
-        ExitCode::FAILURE
+        Err(Failure::Shown)
     } else {
-        ExitCode::SUCCESS
+        Ok(())
     }
 }
 
@@ -267,15 +283,15 @@ fn plan_start(config: &config::Config, date: NaiveDate) -> Option<chrono::DateTi
         .or_else(|| Some(midnight.and_utc()))
 }
 
-fn load(path: &std::path::Path) -> Option<config::Loaded> {
+fn load(path: &std::path::Path) -> Result<config::Loaded, Failure> {
     match config::load(path) {
         Ok(l) => {
             diagnostic::print_all(&l.warnings);
-            Some(l)
+            Ok(l)
         }
         Err(diags) => {
             diagnostic::print_all(&diags);
-            None
+            Err(Failure::Shown)
         }
     }
 }
@@ -306,49 +322,26 @@ fn clock_from_env() -> Result<(SharedClock, bool), String> {
 }
 
 /// What `run` and `chat --now` need before the engine starts: settings,
-/// token and clock. `None` after printing why not.
+/// token and clock.
 fn prepare(
     path: &std::path::Path,
-) -> Option<(config::Loaded, chathost::secret::Secret, SharedClock, bool)> {
+) -> Result<(config::Loaded, chathost::secret::Secret, SharedClock, bool), Failure> {
     let loaded = load(path)?;
-    let token =
-        match chathost::secret::find_token(&loaded.config.account, &|k| std::env::var(k).ok()) {
-            Ok(t) => {
-                diagnostic::print_all(&t.warnings);
-                t.token
-            }
-            Err(d) => {
-                diagnostic::print_all(&[d]);
-                return None;
-            }
-        };
-    match clock_from_env() {
-        Ok((clock, real)) => Some((loaded, token, clock, real)),
-        Err(e) => {
-            eprintln!("error: {e}");
-            None
-        }
-    }
+    let found = chathost::secret::find_token(&loaded.config.account, &|k| std::env::var(k).ok())
+        .map_err(|d| {
+            diagnostic::print_all(&[d]);
+            Failure::Shown
+        })?;
+    diagnostic::print_all(&found.warnings);
+    let (clock, real) = clock_from_env().map_err(Failure::Error)?;
+    Ok((loaded, found.token, clock, real))
 }
 
-/// Starts the engine; `None` after printing why it could not.
-async fn start(parts: service::Parts) -> Option<service::Started> {
-    match service::start(parts).await {
-        Ok(s) => Some(s),
-        Err(e) => {
-            eprintln!("error: {e}");
-            None
-        }
-    }
-}
-
-async fn run_service(path: PathBuf) -> ExitCode {
-    let Some((loaded, token, clock, real)) = prepare(&path) else {
-        return ExitCode::FAILURE;
-    };
+async fn run_service(path: PathBuf) -> Outcome {
+    let (loaded, token, clock, real) = prepare(&path)?;
     let (trigger, shutdown) = Shutdown::new();
     let fatal = shutdown.clone();
-    let Some(started) = start(service::Parts {
+    let started = service::start(service::Parts {
         config: loaded.config,
         token,
         clock,
@@ -357,9 +350,7 @@ async fn run_service(path: PathBuf) -> ExitCode {
         shutdown,
     })
     .await
-    else {
-        return ExitCode::FAILURE;
-    };
+    .map_err(Failure::Error)?;
     let reload = started.reload.clone();
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
@@ -403,28 +394,19 @@ async fn run_service(path: PathBuf) -> ExitCode {
     });
     service::run_all(&started).await;
     if let Some(reason) = fatal.fatal() {
-        // Exit non-zero so systemd shows the unit as failed and says why.
-        tracing::error!("stopped: {reason}");
-        return ExitCode::FAILURE;
+        return Err(Failure::Stopped(reason));
     }
     tracing::info!("stopped");
-    ExitCode::SUCCESS
+    Ok(())
 }
 
-async fn run_chat_now(path: PathBuf, name: Option<String>) -> ExitCode {
-    let Some((loaded, token, clock, _)) = prepare(&path) else {
-        return ExitCode::FAILURE;
-    };
+async fn run_chat_now(path: PathBuf, name: Option<String>) -> Outcome {
+    let (loaded, token, clock, _) = prepare(&path)?;
     let (config, occ, chat_name) =
-        match chathost::rehearse::one_off(&loaded.config, name.as_deref(), clock.now()) {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+        chathost::rehearse::one_off(&loaded.config, name.as_deref(), clock.now())
+            .map_err(Failure::Error)?;
     let (trigger, shutdown) = Shutdown::new();
-    let Some(started) = start(service::Parts {
+    let started = service::start(service::Parts {
         config,
         token,
         clock,
@@ -433,9 +415,7 @@ async fn run_chat_now(path: PathBuf, name: Option<String>) -> ExitCode {
         shutdown,
     })
     .await
-    else {
-        return ExitCode::FAILURE;
-    };
+    .map_err(Failure::Error)?;
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
         trigger.trigger();
@@ -446,10 +426,13 @@ async fn run_chat_now(path: PathBuf, name: Option<String>) -> ExitCode {
         "one-off chat starting at {}",
         occ.start.format("%H:%M %Z")
     );
-    engine.run_occurrence(&chat_name, &occ).await;
-    if let Some(reason) = engine.shutdown.fatal() {
-        eprintln!("error: {reason}");
-        return ExitCode::FAILURE;
+    let finished = engine.run_occurrence(&chat_name, &occ).await;
+    match engine.shutdown.fatal() {
+        Some(reason) => Err(Failure::Error(reason)),
+        // Stopped by Ctrl-C: what the host asked for.
+        None if !finished && !engine.shutdown.requested() => Err(Failure::Error(
+            "the chat did not finish (see the log above)".into(),
+        )),
+        None => Ok(()),
     }
-    ExitCode::SUCCESS
 }
