@@ -18,6 +18,7 @@
 //!   about late steps; [`schedule`] waits for the next chat
 //!   (tokio-cron-scheduler, DST-safe); [`shutdown`] stops it all;
 //!   [`rehearse`] runs one-off chats.
+//! - [`collect`] — the answers of a chat (being built: attribution so far).
 //! - [`check`] and [`preview`] — the `chathost check` and `chathost plan`
 //!   commands a host uses to see that the chat is ready.
 //! - [`instance`] — talks to the server through our own small HTTP client
@@ -36,6 +37,7 @@
 
 pub mod check;
 pub mod clock;
+pub mod collect;
 pub mod config;
 pub mod diagnostic;
 pub mod engine;
