@@ -257,36 +257,49 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 }
 
 /// Whether a key names a secret, spelt right or not: `token`, `TOKEN`,
-/// `api_token`, `tokn`, `client_secret`, `password`…
+/// `api_token`, `tokn`, `client_secret`, `password`, `api_key`, `auth`…
 pub fn is_secret_key(key: &str) -> bool {
     let key = key.trim().trim_matches(['"', '\'']).to_lowercase();
-    [
-        "token",
-        "secret",
-        "passw",
-        "bearer",
-        "credential",
-        "key",
-        "auth",
-    ]
-    .iter()
-    .any(|w| key.contains(w))
+    let segments = key.split(['_', '-', '.']);
+    ["token", "secret", "passw", "bearer"]
+        .iter()
+        .any(|w| key.contains(w))
+        || segments
+            .into_iter()
+            .any(|s| matches!(s, "key" | "apikey" | "auth" | "authorization"))
         || (key.len() >= 3 && edit_distance(&key, "token") <= 2)
 }
 
-/// Whether a line of a settings file mentions a secret's key anywhere
-/// (`account = { token = "…" }`, `account.token = …`, `'token' = …`).
+/// Whether a line of a settings file has a secret's key (`token = …`,
+/// `account = { token = "…" }`, `account.token = …`, `'token' = …`). Only
+/// keys count: a question that mentions "the key sign" is not a secret.
 fn is_secret_line(line: &str) -> bool {
-    let before_value = line
-        .split(['"', '\''])
-        .step_by(2)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let quoted_keys = line.split(['"', '\'']).skip(1).step_by(2);
-    before_value
-        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
-        .chain(quoted_keys)
-        .any(is_secret_key)
+    keys_on_line(line)
+        .iter()
+        .any(|k| k.split('.').any(is_secret_key))
+}
+
+/// The keys of a TOML line: what stands before each `=` outside quotes,
+/// back to the line's start, a `{` or a `,`.
+fn keys_on_line(line: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut start = 0;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '{' | ',') => start = i + 1,
+            (None, '=') => {
+                keys.push(line[start..i].trim().to_string());
+                start = i + 1;
+            }
+            (None, '#') => break,
+            _ => {}
+        }
+    }
+    keys
 }
 
 /// Masks every value on a line that mentions a secret's key: quoted
@@ -398,6 +411,26 @@ pub fn print_all(diagnostics: &[Diagnostic]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_keys_make_a_line_secret() {
+        for line in [
+            r#"text = "What is the key sign, the secret of a good token?""#,
+            r#"topic = "Authority and keynotes""#,
+            r#"credential = "chathost-token""#,
+        ] {
+            assert_eq!(mask_line(line).0, line, "masked: {line}");
+        }
+        for line in [
+            r#"api_key = "abc123""#,
+            r#"account = { auth = "abc123", x = 1 }"#,
+            r#"account.token = "abc123" x"#,
+            r#"'TOKEN' = "abc123""#,
+            r#"tokn = "abc123""#,
+        ] {
+            assert!(!mask_line(line).0.contains("abc123"), "shown: {line}");
+        }
+    }
 
     #[test]
     fn control_characters_are_never_printed_raw() {

@@ -45,7 +45,8 @@ fn check_instance_url(url: &str, loc: &Locator<'_>, diags: &mut Vec<Diagnostic>)
                 loc.at(Severity::Error, &path, format!("not a valid URL: {e}"))
                     .with_help(
                         "write the instance's address, e.g. url = \"https://mastodon.social\"",
-                    ),
+                    )
+                    .hiding(userinfo(url)),
             );
             return false;
         }
@@ -68,16 +69,10 @@ fn check_instance_url(url: &str, loc: &Locator<'_>, diags: &mut Vec<Diagnostic>)
         None
     };
     if let Some(message) = problem {
-        // A user name and password, as written, are never shown.
-        let userinfo = url
-            .split_once("://")
-            .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
-            .and_then(|authority| authority.rsplit_once('@'))
-            .map_or("", |(userinfo, _)| userinfo);
         diags.push(
             loc.at(Severity::Error, &path, message)
                 .with_help(suggestion(&parsed, web))
-                .hiding(userinfo),
+                .hiding(userinfo(url)),
         );
         return false;
     }
@@ -95,6 +90,19 @@ fn check_instance_url(url: &str, loc: &Locator<'_>, diags: &mut Vec<Diagnostic>)
     true
 }
 
+/// The `user:password` part of an address as written, whatever its
+/// scheme (or none): it is never shown. Empty when there is none, or when
+/// it is too short to hide without garbling the line.
+fn userinfo(url: &str) -> &str {
+    let before_query = url.split(['?', '#']).next().unwrap_or("");
+    let Some((before_at, _)) = before_query.rsplit_once('@') else {
+        return "";
+    };
+    // From the last `/` before the `@` (`https://`, `https//`, or none).
+    let info = before_at.rsplit('/').next().unwrap_or("").trim();
+    if info.chars().count() >= 2 { info } else { "" }
+}
+
 /// What to write instead: scheme, host and port only (no credentials).
 fn suggestion(u: &reqwest::Url, web: bool) -> String {
     let scheme = if web { u.scheme() } else { "https" };
@@ -107,5 +115,24 @@ fn suggestion(u: &reqwest::Url, web: bool) -> String {
             )
         }
         _ => "write the instance's address, e.g. url = \"https://mastodon.social\"".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::userinfo;
+
+    #[test]
+    fn the_user_and_password_are_found_however_the_address_is_written() {
+        for (url, info) in [
+            ("https://bot:hunter2@mastodon.example", "bot:hunter2"),
+            ("bot:hunter2@mastodon.example", "bot:hunter2"),
+            ("https//bot:hunter2@mastodon.example/x", "bot:hunter2"),
+            ("https://a@mastodon.example", ""),
+            ("https://mastodon.example/@alice", ""),
+            ("https://mastodon.example", ""),
+        ] {
+            assert_eq!(userinfo(url), info, "{url}");
+        }
     }
 }

@@ -48,11 +48,17 @@ impl Engine {
             account: self.acct.clone(),
             questions_file,
         };
-        let record = match self.store.upsert_chat(&new, self.now()) {
-            Ok(r) => r,
-            Err(e) => {
-                self.store_failed("cannot record the chat", &e);
-                return self.pause_after_store_error().await;
+        // Not hosted until recorded: try again after a pause, never count
+        // the date as finished.
+        let record = loop {
+            match self.store.upsert_chat(&new, self.now()) {
+                Ok(r) => break r,
+                Err(e) => {
+                    self.store_failed("cannot record the chat", &e);
+                    if !self.pause_after_store_error().await {
+                        return false;
+                    }
+                }
             }
         };
         if matches!(record.state, ChatState::Done | ChatState::Skipped) {
@@ -261,6 +267,21 @@ impl Posting {
         decide: &impl Fn(DateTime<Utc>) -> Decision,
         slot_end: Option<DateTime<Utc>>,
     ) -> Option<Flow> {
+        // An attempt cut short a moment ago (a restart right after a
+        // timeout) may still be stored by a slow server: the first look
+        // waits as long as after a timeout in this run.
+        if let Ok(attempts) = self.engine.store.attempts(step.id)
+            && let Some(last) = attempts.last()
+        {
+            let ready = last.started_at
+                + chrono::Duration::from_std(
+                    self.engine.instance.timeout() + poster::UNKNOWN_OUTCOME_FLOOR,
+                )
+                .unwrap_or(chrono::Duration::seconds(60));
+            if self.engine.now() < ready {
+                return Some(self.engine.wait_until(ready).await.into());
+            }
+        }
         match self.engine.find_posted(step).await {
             Ok(Some(remote)) => {
                 tracing::info!(remote_id = %remote.id, "found on the server after an unknown outcome; not posting again");

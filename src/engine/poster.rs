@@ -23,7 +23,7 @@ const RECONCILE_MARGIN: chrono::Duration = chrono::Duration::minutes(10);
 
 /// The shortest pause after an attempt whose outcome is unknown, before
 /// the bot's statuses are read to see whether it went out.
-const UNKNOWN_OUTCOME_FLOOR: Duration = Duration::from_secs(30);
+pub(super) const UNKNOWN_OUTCOME_FLOOR: Duration = Duration::from_secs(30);
 
 /// Longest pause between two attempts at a post.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -135,6 +135,12 @@ impl Engine {
                             attempt.number, e.message
                         );
                         let unknown = e.class == FailureClass::Transient;
+                        if unknown {
+                            let until = self.now() + jittered(UNKNOWN_OUTCOME_FLOOR);
+                            if !self.hold_until(until).await {
+                                return None;
+                            }
+                        }
                         return self.give_up(chat, step, reason, unknown).await;
                     }
                     match e.class {
@@ -193,19 +199,22 @@ impl Engine {
     /// After a rate-limit answer: the instant before which nothing is
     /// posted, at least a growing floor past now whatever the server hinted.
     fn note_rate_limited(&mut self, class: &FailureClass) -> Option<DateTime<Utc>> {
+        let now = self.now();
         let longest =
-            self.now() + chrono::Duration::from_std(MAX_HINT).unwrap_or(chrono::Duration::hours(3));
+            now + chrono::Duration::from_std(MAX_HINT).unwrap_or(chrono::Duration::hours(3));
         let hint = match class {
-            // A reset decades away (a server's clock, a proxy) counts as
-            // the longest window, as a Retry-After does.
-            FailureClass::Wait(t) => (*t).min(longest),
+            FailureClass::Wait(t) => *t,
             FailureClass::WaitFor(d) => {
-                self.now()
-                    + chrono::Duration::from_std((*d).min(MAX_HINT))
-                        .unwrap_or(chrono::Duration::hours(1))
+                now + chrono::Duration::from_std((*d).min(MAX_HINT * 2))
+                    .unwrap_or(chrono::Duration::hours(6))
             }
             _ => return None,
         };
+        // A hint past the longest window Mastodon has (a reset in 2099, a
+        // Retry-After of years: a wrong clock, a broken proxy) is nonsense:
+        // the growing floor alone decides, so one bad answer cannot stop
+        // every post for hours.
+        let hint = if hint > longest { now } else { hint };
         let streak = self.rate_limited.0;
         let until = hint.max(self.now() + jittered(rate_limit_pause(streak)));
         self.rate_limited = (streak + 1, Some(until));
@@ -229,16 +238,26 @@ impl Engine {
         let base =
             Duration::from_secs(1u64 << attempt.min(6)).clamp(UNKNOWN_OUTCOME_FLOOR, MAX_BACKOFF);
         let until = self.now() + jittered(base);
+        // The pause holds even past the step's moment: the last look, the
+        // give-up's, must not be a quick one either (it only looks).
+        if !self.hold_until(until).await {
+            return Err(None);
+        }
         if until > deadline {
             return Err(self.give_up(chat, step, moment_passed(why), true).await);
         }
-        // A reload wakes the wait early; the pause still holds.
+        Ok(())
+    }
+
+    /// Waits until `until`, through reloads (they wake a wait early).
+    /// False on shutdown.
+    async fn hold_until(&mut self, until: DateTime<Utc>) -> bool {
         while self.now() < until {
             if let Woke::Stop = self.wait_until(until).await {
-                return Err(None);
+                return false;
             }
         }
-        Ok(())
+        true
     }
 
     /// Stops trying a step. When the last attempt's outcome is unknown

@@ -106,6 +106,11 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// How long one call may take before it counts as failed.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.http.timeout
+    }
+
     /// Connects (no request yet, except to detect the software when the
     /// settings say `auto`). Every call times out after
     /// `settings.timeout`.
@@ -267,9 +272,14 @@ impl Instance {
     pub fn pause_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let rate = *self.rate.lock().unwrap_or_else(|p| p.into_inner());
         match (rate.remaining, rate.reset) {
-            // A reset decades away (a wrong clock) pauses three hours at most.
-            (Some(left), Some(reset)) if left < RATE_RESERVE && reset > now => {
-                Some(reset.min(now + chrono::Duration::hours(3)))
+            // A reset past Mastodon's longest window (three hours) is a
+            // wrong clock: ignored, and the next answer's headers decide.
+            (Some(left), Some(reset))
+                if left < RATE_RESERVE
+                    && reset > now
+                    && reset <= now + chrono::Duration::hours(3) =>
+            {
+                Some(reset)
             }
             _ => None,
         }

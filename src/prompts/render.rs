@@ -78,40 +78,81 @@ pub fn plural(n: i64, one: String, many: Option<String>) -> String {
     }
 }
 
-/// The first `*` inside a template's `{{ … }}` or `{% … %}`: posts have
-/// no use for arithmetic, and string repetition fills the memory.
+/// The first `*` inside a template's `{{ … }}` or `{% … %}`, outside
+/// string literals: posts have no use for arithmetic, and string
+/// repetition fills the memory.
 pub fn check_operators(source: &SourceFile) -> Option<Diagnostic> {
-    let text = &source.text;
+    let star = find_operator_star(&source.text)?;
+    Some(
+        source
+            .diag(
+                Severity::Error,
+                star..star + 1,
+                "templates may not multiply: a repeated string can fill the memory",
+            )
+            .with_help("write the text itself, or compute the number in the question file"),
+    )
+}
+
+/// The byte offset of a `*` in a tag's code (not in text, a comment or a
+/// string literal).
+fn find_operator_star(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
     let mut i = 0;
-    while let Some(open) = text[i..].find('{').map(|o| o + i) {
-        let close = match text.get(open + 1..open + 2) {
-            Some("{") => "}}",
-            Some("%") => "%}",
-            Some("#") => "#}",
+    while i + 1 < bytes.len() {
+        let close: &[u8] = match (bytes[i], bytes[i + 1]) {
+            (b'{', b'{') => b"}}",
+            (b'{', b'%') => b"%}",
+            (b'{', b'#') => {
+                // A comment: skip to its end.
+                i = text[i + 2..]
+                    .find("#}")
+                    .map_or(bytes.len(), |e| i + 2 + e + 2);
+                continue;
+            }
             _ => {
-                i = open + 1;
+                i += 1;
                 continue;
             }
         };
-        let body_start = open + 2;
-        let body_end = text[body_start..]
-            .find(close)
-            .map_or(text.len(), |e| e + body_start);
-        if close != "#}"
-            && let Some(star) = text[body_start..body_end].find('*')
-        {
-            let at = body_start + star;
-            return Some(
-                source
-                    .diag(
-                        Severity::Error,
-                        at..at + 1,
-                        "templates may not multiply: a repeated string can fill the memory",
-                    )
-                    .with_help("write the text itself, or compute the number in the question file"),
-            );
+        i += 2;
+        let mut quote: Option<u8> = None;
+        while i < bytes.len() {
+            let b = bytes[i];
+            match quote {
+                Some(_) if b == b'\\' => i += 1,
+                Some(q) if b == q => quote = None,
+                Some(_) => {}
+                None if b == b'"' || b == b'\'' => quote = Some(b),
+                None if b == b'*' => return Some(i),
+                None if bytes[i..].starts_with(close) => {
+                    i += 1;
+                    break;
+                }
+                None => {}
+            }
+            i += 1;
         }
-        i = (body_end + close.len()).min(text.len());
+        i += 1;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_operator_star;
+
+    #[test]
+    fn a_star_counts_only_as_an_operator_in_a_tag() {
+        assert_eq!(find_operator_star(r#"{{ "x" * 9 }}"#), Some(7));
+        assert_eq!(find_operator_star(r#"{% set s = 'x' * 9 %}"#), Some(15));
+        assert_eq!(find_operator_star(r#"{{ "}}" ~ ("x" * 3) }}"#), Some(15));
+        for fine in [
+            "*bold* {{ text }} #{{ hashtag }}",
+            r#"{{ text }} {{ "*" }} {{ '\'*' }}"#,
+            "{# a * comment #}{{ text }}",
+        ] {
+            assert_eq!(find_operator_star(fine), None, "{fine}");
+        }
+    }
 }
