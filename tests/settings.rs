@@ -579,63 +579,63 @@ fn check_url(name: &str, url: &str) -> Run {
     s.check(&[])
 }
 
-#[test]
-fn a_url_with_a_fragment_is_refused() {
-    let r = check_url("url-fragment", "https://mastodon.example/#x");
-    assert_error_at(&r, 2, "the instance URL has a fragment");
+/// Checks a bot.toml with this `url`: refused at its line with `message`,
+/// and the help suggests the plain address.
+fn url_refused(name: &str, url: &str, message: &str) -> Run {
+    let r = check_url(name, url);
+    assert_error_at(&r, 2, message);
     assert!(
         r.out.contains("url = \"https://mastodon.example\""),
         "{}",
         r.out
+    );
+    r
+}
+
+#[test]
+fn a_url_with_a_fragment_is_refused() {
+    url_refused(
+        "url-fragment",
+        "https://mastodon.example/#x",
+        "the instance URL has a fragment",
     );
 }
 
 #[test]
 fn a_url_with_spaces_is_refused() {
-    let r = check_url("url-spaces", " https://mastodon.example ");
-    assert_error_at(&r, 2, "the instance URL has spaces around it");
-    assert!(
-        r.out.contains("url = \"https://mastodon.example\""),
-        "{}",
-        r.out
+    url_refused(
+        "url-spaces",
+        " https://mastodon.example ",
+        "the instance URL has spaces around it",
     );
 }
 
 #[test]
 fn a_url_with_credentials_is_refused_without_echoing_the_password() {
-    let r = check_url(
+    // No secret-looking word in it: the line must be masked because
+    // of the URL, not by luck.
+    let r = url_refused(
         "url-credentials",
-        // No secret-looking word in it: the line must be masked because
-        // of the URL, not by luck.
         "https://bot:hunter2@mastodon.example",
-    );
-    assert_error_at(&r, 2, "the instance URL carries a user name or password");
-    assert!(
-        r.out.contains("url = \"https://mastodon.example\""),
-        "{}",
-        r.out
+        "the instance URL carries a user name or password",
     );
     assert!(!r.out.contains("hunter2"), "{}", r.out);
 }
 
 #[test]
 fn a_url_with_a_query_is_refused() {
-    let r = check_url("url-query", "https://mastodon.example/?lang=en");
-    assert_error_at(&r, 2, "the instance URL has a query");
-    assert!(
-        r.out.contains("url = \"https://mastodon.example\""),
-        "{}",
-        r.out
+    url_refused(
+        "url-query",
+        "https://mastodon.example/?lang=en",
+        "the instance URL has a query",
     );
 }
 
 #[test]
 fn a_url_with_another_scheme_is_refused() {
-    let r = check_url("url-scheme", "ftp://mastodon.example");
-    assert_error_at(&r, 2, "`ftp` is not a web address");
-    assert!(
-        r.out.contains("url = \"https://mastodon.example\""),
-        "{}",
-        r.out
+    url_refused(
+        "url-scheme",
+        "ftp://mastodon.example",
+        "`ftp` is not a web address",
     );
 }
