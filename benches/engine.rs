@@ -208,7 +208,8 @@ async fn bench_season() {
         "season",
         Arc::new(JumpClock::new(start)),
         0,
-        "reminders = [\"24h\", \"1h\"]",
+        // A JumpClock serves one waiter: posting only.
+        "reminders = [\"24h\", \"1h\"]\n[chats.bench.collect]\nenabled = false",
     )
     .await;
     let (mut chats, mut posts) = (0, 0);

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use chathost::clock::{ScaledClock, SharedClock, SystemClock};
 use chathost::engine::Shutdown;
 use chathost::engine::service;
-use chathost::{check, config, diagnostic, preview, rehearse, sandbox};
+use chathost::{check, collect, config, diagnostic, preview, rehearse, sandbox};
 
 #[derive(Parser)]
 #[command(
@@ -81,6 +81,31 @@ enum Command {
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(0..=500))]
         participants: u16,
     },
+    /// Read a past chat's answers again from the server (a chat the bot was down for).
+    Collect {
+        /// The settings file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+        /// The chat's name in bot.toml.
+        chat: String,
+        /// The chat date (YYYY-MM-DD); default: the latest.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+    /// List the answers collected for a chat, by question (consent respected).
+    Answers {
+        /// The settings file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+        /// The chat's name in bot.toml.
+        chat: String,
+        /// The chat date (YYYY-MM-DD); default: the latest.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Run a Mastodon-compatible sandbox server with simulated participants.
     Sandbox(sandbox::cli::SandboxArgs),
 }
@@ -137,6 +162,13 @@ fn main() -> ExitCode {
             )
             .await
             .map_err(Failure::Error),
+            Command::Collect { config, chat, date } => run_collect(config, chat, date).await,
+            Command::Answers {
+                config,
+                chat,
+                date,
+                format,
+            } => run_answers(config, chat, date, format),
             Command::Sandbox(args) => sandbox::cli::run(args, &mut std::io::stdout())
                 .await
                 .map_err(|e| Failure::Error(e.to_string())),
@@ -435,4 +467,31 @@ async fn run_chat_now(path: PathBuf, name: Option<String>) -> Outcome {
         )),
         None => Ok(()),
     }
+}
+
+async fn run_collect(path: PathBuf, chat: String, date: Option<NaiveDate>) -> Outcome {
+    let (loaded, token, clock, _) = prepare(&path)?;
+    let report = collect::command::recollect(loaded.config, token, clock, &chat, date)
+        .await
+        .map_err(Failure::Error)?;
+    print!("{}", collect::report::render_text(&report));
+    Ok(())
+}
+
+fn run_answers(path: PathBuf, chat: String, date: Option<NaiveDate>, format: Format) -> Outcome {
+    let loaded = load(&path)?;
+    let found = collect::command::find_chat(&loaded.config, &chat).map_err(Failure::Usage)?;
+    let occ = collect::command::chat_date(found, date, Utc::now()).map_err(Failure::Usage)?;
+    let store = service::open_store(&loaded.config.state_dir).map_err(Failure::Error)?;
+    let report =
+        collect::command::answers_report(&store, &chat, occ.date).map_err(Failure::Error)?;
+    match format {
+        Format::Text => print!("{}", collect::report::render_text(&report)),
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&report)
+                .map_err(|e| Failure::Error(format!("cannot write the answers as JSON: {e}")))?;
+            println!("{text}");
+        }
+    }
+    Ok(())
 }

@@ -136,7 +136,9 @@ pub async fn rehearse(
         config::load(path).map_err(|d| d.iter().map(ToString::to_string).collect::<String>())?;
     let clock: SharedClock = Arc::new(ScaledClock::new(Utc::now(), speed));
     let (mut settings, occ, name) = one_off(&loaded.config, None, clock.now())?;
-    // `one_off` returns settings with exactly the one-off chat.
+    // `one_off` returns settings with exactly the one-off chat. A rehearsal
+    // reads no real server: other instances are left out.
+    settings.chats[0].collect.extra_sources.clear();
     let chat = settings.chats[0].clone();
 
     let sandbox = Sandbox::start(SandboxConfig {
@@ -185,6 +187,8 @@ pub async fn rehearse(
         }
     };
     let mut engine = started.engine.clone();
+    let store = engine.store.clone();
+    let (chat_name, chat_date) = (name.clone(), occ.date);
     let mut run = tokio::spawn(async move { engine.run_occurrence(&name, &occ).await });
 
     let zone = chat.zone;
@@ -250,21 +254,19 @@ pub async fn rehearse(
     if !finished {
         completed = Some(run.await.unwrap_or(false));
     }
-    let bot = sandbox.bot().acct;
-    let answers: Vec<_> = sandbox
-        .accounts()
-        .into_iter()
-        .filter(|a| a.acct != bot)
-        .flat_map(|a| sandbox.statuses_of(&a.acct))
-        .filter(|s| s.deleted_at.is_none())
-        .collect();
-    let people: std::collections::BTreeSet<_> = answers.iter().map(|s| s.acct.clone()).collect();
+    let made = sandbox.answers_made();
+    let answers: Vec<_> = made.iter().filter(|a| a.deleted_at.is_none()).collect();
+    let people: std::collections::BTreeSet<_> = answers.iter().map(|a| a.acct.clone()).collect();
     let _ = writeln!(
         out,
         "\nDone: {posted} posts by the bot; {} answers from {} participants reached the sandbox.",
         answers.len(),
         people.len()
     );
+    if chat.collect.enabled {
+        let collected = collected_by_question(&store, &chat_name, chat_date);
+        let _ = write!(out, "{}", collection_table(&made, &collected));
+    }
     sandbox.shutdown().await;
     let _ = std::fs::remove_dir_all(&state);
     match (failure, fatal.fatal(), completed) {
@@ -276,4 +278,65 @@ pub async fn rehearse(
         (None, None, Some(false)) => Err("the chat did not finish (see the log above)".into()),
         (None, None, _) => Ok(()),
     }
+}
+
+/// Visible answers the store holds per question (`None`: before the first).
+fn collected_by_question(
+    store: &crate::store::Store,
+    name: &str,
+    date: NaiveDate,
+) -> std::collections::BTreeMap<Option<u32>, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    let answers = store
+        .chat(name, date)
+        .ok()
+        .flatten()
+        .and_then(|c| store.answers(c.id).ok())
+        .unwrap_or_default();
+    for a in answers.iter().filter(|a| a.deleted_at.is_none()) {
+        *counts.entry(a.question).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Per question: what the sandbox's participants posted (still there, and
+/// not by the automated account, which is no participant) next to what
+/// was collected.
+fn collection_table(
+    made: &[crate::sandbox::AnswerMade],
+    collected: &std::collections::BTreeMap<Option<u32>, usize>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut posted = std::collections::BTreeMap::new();
+    let mut automated = 0;
+    for a in made.iter().filter(|a| a.deleted_at.is_none()) {
+        if a.bot {
+            automated += 1;
+        } else {
+            *posted.entry(Some(a.question)).or_insert(0usize) += 1;
+        }
+    }
+    let mut keys: std::collections::BTreeSet<Option<u32>> = posted.keys().copied().collect();
+    keys.extend(collected.keys().copied());
+    let mut out = String::from("\nAnswers collected per question (posted by participants = collected):\n");
+    let mut all_match = true;
+    for key in keys {
+        let p = posted.get(&key).copied().unwrap_or(0);
+        let c = collected.get(&key).copied().unwrap_or(0);
+        all_match &= p == c;
+        let label = key.map_or_else(|| "before Q1".to_string(), |n| format!("Q{n}"));
+        let mark = if p == c { "" } else { "  <- differs" };
+        let _ = writeln!(out, "  {label:>9}: posted {p:>4} = collected {c:>4}{mark}");
+    }
+    if automated > 0 {
+        let _ = writeln!(
+            out,
+            "  ({automated} answer{} by an automated account, not a participant, not collected)",
+            if automated == 1 { "" } else { "s" }
+        );
+    }
+    if !all_match {
+        out.push_str("  Some counts differ: see above.\n");
+    }
+    out
 }

@@ -502,7 +502,12 @@ async fn the_engine_reports_an_unusable_file_and_never_falls_back() {
     let toml = toml
         .replace("https://mastodon.example", sandbox.base_url())
         .replace("software = \"auto\"", "software = \"mastodon\"")
-        .replace("[state]", "[state]\ndir = \"state\"");
+        .replace("[state]", "[state]\ndir = \"state\"")
+        // A JumpClock serves one waiter: no collection beside posting.
+        .replace(
+            "[chats.wenurses.collect]\nenabled = true",
+            "[chats.wenurses.collect]\nenabled = false",
+        );
     dir.write("bot.toml", &toml);
     let config = chathost::config::load_with_env(&dir.path().join("bot.toml"), &BTreeMap::new())
         .unwrap_or_else(|d| panic!("{}", d.iter().map(ToString::to_string).collect::<String>()))

@@ -130,6 +130,13 @@ reminders = {}
             o.reminders,
             o.chat_extra
         );
+        // A JumpClock serves one waiter: collection (a second one) runs on
+        // the scaled clock only (tests/collect.rs).
+        let bot = if o.speed.is_none() {
+            format!("{bot}\n[chats.wenurses.collect]\nenabled = false\n")
+        } else {
+            bot
+        };
         std::fs::write(dir.join("bot.toml"), bot).unwrap();
         for (path, text) in &o.files {
             std::fs::write(dir.join(path), text).unwrap();

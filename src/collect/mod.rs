@@ -1,9 +1,121 @@
-//! Collecting the answers of a chat (issue 8). Built so far, pure and
-//! tested: attribution of a post to its question ([`attribute`]) and a
-//! status as safe plain text ([`text`]). To come, as
-//! a part of each chat date beside posting (`engine/occurrence.rs`): the
-//! hashtag timeline, the questions' contexts, a stream, other instances,
-//! all into the store through one idempotent path keyed on the status uri.
+//! Collecting the answers of a chat date, as a part beside posting, from a
+//! few minutes before the welcome to a grace after the wrap-up, then a
+//! final sweep before the recap.
+//!
+//! Every source feeds one idempotent path into the store
+//! ([`Collector::ingest`]), deduplicated on the status `uri` (ids differ
+//! from instance to instance):
+//!
+//! - the bot's instance's tag timeline, the record ([`timeline`]): read
+//!   forward from the last post seen (`min_id`), so a restart or a gap of
+//!   any length is caught up; a tag never used there is no error;
+//! - the replies of the latest questions (answers that forgot the hashtag);
+//! - a stream for speed ([`live`]): the hashtag stream, or on GoToSocial,
+//!   whose hashtag stream is silent, the followed tag on the user stream;
+//!   after every (re)connection the timeline is read at once;
+//! - other instances' public tag timelines (`extra_sources`), for posts
+//!   that never reached the bot's instance.
+//!
+//! Then [`sweep`] reads the whole window again, so edits, deletions and
+//! engagement made while nobody listened are honoured.
+//!
+//! What counts ([`judge`]): public or unlisted posts in the window with the
+//! hashtag or in a question's replies; not the bot's own, not boosts, not
+//! automated accounts. Who may be quoted ([`consent`]): `#nobot`,
+//! `#noindex`, `noindex` and undiscoverable accounts are counted, never
+//! stored for display. Which question ([`attribute`]): a reply chain, else
+//! an `A3:` prefix, else the time. All within a third of the rate limit
+//! ([`budget`]): posting keeps the rest.
 
 pub mod attribute;
+pub mod budget;
+mod collector;
+pub mod command;
+pub mod consent;
+pub mod judge;
+mod live;
+pub mod report;
+mod sweep;
 pub mod text;
+mod timeline;
+
+pub use collector::{Collector, Setup};
+pub use judge::Window;
+
+impl Collector {
+    /// Collects the chat date's answers to the end of its window and
+    /// sweeps. True when done (now or by an earlier run), false when
+    /// stopped.
+    pub async fn run(mut self) -> bool {
+        match self.store.chat_by_id(self.chat_id) {
+            Ok(chat) if chat.swept_at.is_some() => return true,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!("cannot read the chat's record: {e}");
+                return false;
+            }
+        }
+        if let Err(e) = self.load_answers().and_then(|()| self.load_questions()) {
+            tracing::error!("cannot read what was collected before: {e}");
+        }
+        if self.now() < self.window.from {
+            let waiter = self.waiter.clone();
+            let mut shutdown = self.shutdown.clone();
+            let from = self.window.from;
+            tokio::select! {
+                _ = waiter.wait_until(from) => {}
+                _ = shutdown.wait() => return false,
+            }
+        }
+        if self.now() < self.window.until {
+            tracing::info!(until = %self.window.until.format("%H:%MZ"), "collecting answers");
+            if !self.live().await {
+                return false;
+            }
+        }
+        if !self.sweep().await {
+            return false;
+        }
+        if let Err(e) = self.store.mark_swept(self.chat_id, self.now()) {
+            // The next run sweeps again: harmless, idempotent.
+            tracing::error!("cannot record the final sweep: {e}");
+        }
+        self.summary();
+        true
+    }
+
+    /// Reads a past chat date's window again from every source (`chathost
+    /// collect`): for a date the bot was down for, or to refresh edits,
+    /// deletions and engagement. False when stopped or the store failed.
+    pub async fn recollect(mut self) -> bool {
+        if let Err(e) = self.load_answers().and_then(|()| self.load_questions()) {
+            tracing::error!("cannot read what was collected before: {e}");
+            return false;
+        }
+        if !self.sweep().await {
+            return false;
+        }
+        if let Err(e) = self.store.mark_swept(self.chat_id, self.now()) {
+            tracing::error!("cannot record the sweep: {e}");
+            return false;
+        }
+        self.summary();
+        true
+    }
+
+    /// One line for the host: answers, people, requests.
+    fn summary(&self) {
+        let answers = self.store.answers(self.chat_id).unwrap_or_default();
+        let shown: Vec<_> = answers.iter().filter(|a| a.deleted_at.is_none()).collect();
+        let people: std::collections::HashSet<&str> =
+            shown.iter().map(|a| a.acct.as_str()).collect();
+        tracing::info!(
+            answers = shown.len(),
+            deleted = answers.len() - shown.len(),
+            participants = people.len(),
+            requests = self.budget.total(),
+            peak_per_5_minutes = self.budget.peak(),
+            "answers collected"
+        );
+    }
+}

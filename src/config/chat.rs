@@ -76,6 +76,7 @@ pub(super) fn check_chat(
     let reminders = check_reminders(&mut cx, &raw.reminders);
     let catch_up = check_catch_up(&mut cx, &raw.catch_up);
     let recap = check_recap(&mut cx, &raw.recap);
+    let collect = super::collect::check_collect(cx.name, &raw.collect, cx.loc, cx.diags);
     let (prompts_dir, fallback) = check_prompts(&mut cx, &raw, base_dir);
     let archive_dir = match &raw.archive.dir {
         Some(d) => resolve(base_dir, d),
@@ -105,6 +106,7 @@ pub(super) fn check_chat(
             enabled: raw.archive.enabled,
             dir: archive_dir,
         },
+        collect: collect?,
     })
 }
 

@@ -14,7 +14,7 @@ pub(super) fn check_instance(
     loc: &Locator<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<InstanceSettings> {
-    let url_ok = check_instance_url(&raw.url, loc, diags);
+    let url_ok = check_url(&raw.url, &["instance", "url"], true, loc, diags);
     let table = ["instance"];
     let max_characters = bounded(&MAX_CHARACTERS, &table, raw.max_characters, loc, diags);
     let per_url = bounded(
@@ -35,14 +35,21 @@ pub(super) fn check_instance(
     })
 }
 
-/// Checks the address; false when it is an error (warnings still true).
-fn check_instance_url(url: &str, loc: &Locator<'_>, diags: &mut Vec<Diagnostic>) -> bool {
-    let path = ["instance", "url"];
+/// Checks a server's address at `path` (the bot's instance, or another
+/// instance read without a token: `sends_token` false spares the plain-http
+/// warning); false when it is an error (warnings still true).
+pub(super) fn check_url(
+    url: &str,
+    path: &[&str],
+    sends_token: bool,
+    loc: &Locator<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
     let parsed = match reqwest::Url::parse(url.trim()) {
         Ok(u) => u,
         Err(e) => {
             diags.push(
-                loc.at(Severity::Error, &path, format!("not a valid URL: {e}"))
+                loc.at(Severity::Error, path, format!("not a valid URL: {e}"))
                     .with_help(
                         "write the instance's address, e.g. url = \"https://mastodon.social\"",
                     )
@@ -52,36 +59,41 @@ fn check_instance_url(url: &str, loc: &Locator<'_>, diags: &mut Vec<Diagnostic>)
         }
     };
     let web = matches!(parsed.scheme(), "https" | "http");
+    let what = if sends_token {
+        "the instance URL"
+    } else {
+        "the address"
+    };
     let problem = if url != url.trim() {
-        Some("the instance URL has spaces around it".to_string())
+        Some(format!("{what} has spaces around it"))
     } else if !web {
         Some(format!("`{}` is not a web address", parsed.scheme()))
     } else if !parsed.username().is_empty() || parsed.password().is_some() {
         // Never shown: the password is in there.
-        Some("the instance URL carries a user name or password".to_string())
+        Some(format!("{what} carries a user name or password"))
     } else if parsed.query().is_some() {
-        Some("the instance URL has a query (`?…`)".to_string())
+        Some(format!("{what} has a query (`?…`)"))
     } else if parsed.fragment().is_some() {
-        Some("the instance URL has a fragment (`#…`)".to_string())
+        Some(format!("{what} has a fragment (`#…`)"))
     } else if parsed.path() != "/" && !parsed.path().is_empty() {
-        Some(format!("the instance URL has a path (`{}`)", parsed.path()))
+        Some(format!("{what} has a path (`{}`)", parsed.path()))
     } else {
         None
     };
     if let Some(message) = problem {
         diags.push(
-            loc.at(Severity::Error, &path, message)
+            loc.at(Severity::Error, path, message)
                 .with_help(suggestion(&parsed, web))
                 .hiding(userinfo(url)),
         );
         return false;
     }
     let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    if parsed.scheme() == "http" && !loopback {
+    if sends_token && parsed.scheme() == "http" && !loopback {
         diags.push(
             loc.at(
                 Severity::Warning,
-                &path,
+                path,
                 "plain http sends the access token unencrypted",
             )
             .with_help("use https:// unless the server is on this machine"),

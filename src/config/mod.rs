@@ -10,6 +10,7 @@
 //! pointing at the value — or at the environment variable that set it.
 
 mod chat;
+mod collect;
 mod env;
 mod instance;
 mod locate;
@@ -162,6 +163,8 @@ pub struct Chat {
     pub recap: RecapSettings,
     /// The archive written after the chat.
     pub archive: ArchiveSettings,
+    /// Gathering the answers.
+    pub collect: CollectSettings,
 }
 
 /// What to do with steps whose time passed while chathost was not running
@@ -253,6 +256,18 @@ fn default_recap_delay() -> u32 {
 }
 fn default_recap_answers() -> u32 {
     3
+}
+
+/// Gathering the answers of each chat date (`[chats.NAME.collect]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectSettings {
+    /// Collect at all.
+    pub enabled: bool,
+    /// Minutes after the wrap-up that late answers still count.
+    pub grace_minutes: u32,
+    /// Other instances whose public tag timelines are read too, for posts
+    /// that never reached the bot's instance (base URLs, no token sent).
+    pub extra_sources: Vec<String>,
 }
 
 /// The archive folder written after the chat.

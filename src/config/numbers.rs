@@ -49,6 +49,11 @@ pub(super) const RECAP_DELAY_MINUTES: Bound = Bound {
     range: 0..=1440,
     help: "minutes after the wrap-up before the recap; 15 is usual",
 };
+pub(super) const GRACE_MINUTES: Bound = Bound {
+    key: "grace_minutes",
+    range: 0..=1440,
+    help: "minutes after the wrap-up that late answers still count; 15 is usual",
+};
 pub(super) const ANSWERS_PER_QUESTION: Bound = Bound {
     key: "answers_per_question",
     range: 0..=20,

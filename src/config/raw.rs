@@ -83,6 +83,8 @@ pub(super) struct RawChat {
     pub(super) recap: RawRecap,
     #[serde(default)]
     pub(super) archive: RawArchive,
+    #[serde(default)]
+    pub(super) collect: RawCollect,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -144,6 +146,16 @@ pub(super) struct RawCatchUp {
     pub(super) missed: Missed,
     pub(super) spacing_seconds: Option<i64>,
     pub(super) reminder_grace_minutes: Option<i64>,
+}
+
+/// `[chats.NAME.collect]`; missing values take the defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCollect {
+    pub(super) enabled: Option<bool>,
+    pub(super) grace_minutes: Option<i64>,
+    #[serde(default)]
+    pub(super) extra_sources: Vec<String>,
 }
 
 /// `[chats.NAME.recap]`; missing values take `RecapSettings::default()`'s.

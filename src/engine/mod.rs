@@ -256,23 +256,36 @@ impl Engine {
     fn next_occurrence(&self, chat: &Chat) -> Option<Occurrence> {
         let now = self.now();
         let length = chrono::Duration::minutes(i64::from(chat.duration_minutes));
-        let from = now - length - chrono::Duration::hours(1);
+        // Far enough back to take up a final sweep still owed.
+        let grace = chrono::Duration::minutes(i64::from(chat.collect.grace_minutes));
+        let from = now - length - grace - SWEEP_LATEST - chrono::Duration::hours(1);
         plan::occurrences(chat, from).take(4).find(|occ| {
             let recorded = match self.store.chat(&chat.name, occ.date) {
-                Ok(r) => r.map(|r| r.state),
+                Ok(r) => r,
                 Err(e) => {
                     self.store_failed("cannot read the chat's record", &e);
                     None
                 }
             };
             match recorded {
-                Some(ChatState::Done | ChatState::Skipped) => false,
+                // Posting is over; collection may still be under way.
+                Some(r) if r.state == ChatState::Done => {
+                    chat.collect.enabled
+                        && r.swept_at.is_none()
+                        && now < occurrence::collection_window(chat, occ).until + SWEEP_LATEST
+                }
+                Some(r) if r.state == ChatState::Skipped => false,
                 Some(_) => true,
                 None => occ.start_utc() + length > now,
             }
         })
     }
 }
+
+/// A date whose final sweep has not run (a restart during the grace, or a
+/// crash before it finished) is taken up again until this long after its
+/// window; later, its answers stay as collected.
+const SWEEP_LATEST: chrono::Duration = chrono::Duration::hours(6);
 
 /// How long before the chat its first step (the earliest reminder) is due,
 /// plus a minute to prepare.

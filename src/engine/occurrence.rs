@@ -23,7 +23,9 @@ use crate::instance::FailureClass;
 use crate::plan::{self, Occurrence, StepKind};
 use crate::policy::{self, ChatTimes, Decision};
 use crate::prompts::{self, Templates};
-use crate::store::{ChatId, ChatState, NewChat, StepRecord, StepState};
+use crate::collect::{Collector, Setup, Window};
+use crate::instance::PublicSource;
+use crate::store::{ChatId, ChatRecord, ChatState, NewChat, StepRecord, StepState};
 
 impl Engine {
     /// Hosts one chat date to its end. Returns false when stopped early.
@@ -61,8 +63,14 @@ impl Engine {
                 }
             }
         };
+        let collecting = self.collecting(&chat, occ, &record);
         if matches!(record.state, ChatState::Done | ChatState::Skipped) {
-            return true;
+            // Posting is over; the answers may still be coming in (a
+            // restart during the grace) or await the final sweep.
+            return match collecting {
+                Some(c) => self.run_parts(None, Some(c)).await,
+                None => true,
+            };
         }
         let posting = Posting {
             engine: self.clone(),
@@ -74,19 +82,58 @@ impl Engine {
             warned_missing: false,
             unsettled: 0,
         };
-        self.run_parts(posting).await
+        self.run_parts(Some(posting), collecting).await
+    }
+
+    /// The collecting part of a date, unless collection is off, the date
+    /// was skipped, or its final sweep is done.
+    fn collecting(&self, chat: &Chat, occ: &Occurrence, record: &ChatRecord) -> Option<Collector> {
+        if !chat.collect.enabled || record.state == ChatState::Skipped || record.swept_at.is_some() {
+            return None;
+        }
+        Some(self.collector(chat, occ, record.id))
+    }
+
+    /// A collector of the chat date recorded as `chat_id`.
+    pub fn collector(&self, chat: &Chat, occ: &Occurrence, chat_id: ChatId) -> Collector {
+        let window = collection_window(chat, occ);
+        let extra = chat
+            .collect
+            .extra_sources
+            .iter()
+            .filter_map(|url| match PublicSource::new(url, self.instance.timeout()) {
+                Ok(source) => Some(source),
+                Err(e) => {
+                    tracing::warn!("not reading {url}: {e}");
+                    None
+                }
+            })
+            .collect();
+        Collector::new(Setup {
+            store: self.store.clone(),
+            instance: self.instance.clone(),
+            extra,
+            waiter: self.waiter.clone(),
+            shutdown: self.shutdown.clone(),
+            chat_id,
+            hashtag: chat.hashtag.clone(),
+            bot_acct: self.acct.clone(),
+            window,
+        })
     }
 
     /// Runs the date's parts side by side and waits for all of them. True
     /// when every part finished (false: stopped, or a part failed).
-    async fn run_parts(&mut self, posting: Posting) -> bool {
+    async fn run_parts(&mut self, posting: Option<Posting>, collecting: Option<Collector>) -> bool {
         let mut parts = JoinSet::new();
-        parts.spawn(posting.run().in_current_span());
-        // Slots for the parts to come, each a task like posting:
-        // - collecting answers (issue 8): from a few minutes before the
-        //   welcome to a grace after the wrap-up;
-        // - the recap thread and archive (issue 9): after the wrap-up and
-        //   the recap delay.
+        if let Some(posting) = posting {
+            parts.spawn(posting.run().in_current_span());
+        }
+        if let Some(collecting) = collecting {
+            parts.spawn(collecting.run().in_current_span());
+        }
+        // A slot for the part to come: the recap thread and archive
+        // (issue 9), after the final sweep.
         let mut finished = true;
         while let Some(ended) = parts.join_next().await {
             match ended {
@@ -468,6 +515,17 @@ impl Posting {
         } else {
             Flow::End(false)
         }
+    }
+}
+
+/// Answers made from ten minutes before the start (greetings) to the grace
+/// after the wrap-up count.
+pub fn collection_window(chat: &Chat, occ: &Occurrence) -> Window {
+    let start = occ.start_utc();
+    let wrap_up = start + chrono::Duration::minutes(i64::from(chat.pacing.wrap_up));
+    Window {
+        from: start - chrono::Duration::minutes(10),
+        until: wrap_up + chrono::Duration::minutes(i64::from(chat.collect.grace_minutes)),
     }
 }
 

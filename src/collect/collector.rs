@@ -1,0 +1,352 @@
+//! The collector of one chat date: what it holds, and the one path by
+//! which every post it reads, from any source, reaches the store
+//! ([`Collector::ingest`]), followed by attribution to questions.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::attribute::{AskedQuestion, Post, attribute};
+use super::budget::{self, Budget};
+use super::judge::{self, Known, Row, Verdict, Window};
+use crate::instance::{CallError, Instance, PublicSource, SeenStatus};
+use crate::plan::StepKind;
+use crate::schedule::Waiter;
+use crate::shutdown::Shutdown;
+use crate::store::{self, ChatId, Engagement, StepState, Store, StoreError, Upserted};
+
+/// Where a post was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum From {
+    /// The bot's instance's tag timeline (or its stream).
+    Tag,
+    /// A question's replies on the bot's instance.
+    Replies,
+    /// Another instance's public tag timeline (index into `extra`).
+    Extra(usize),
+}
+
+/// The collecting part of one chat date.
+pub struct Collector {
+    pub(super) store: Store,
+    pub(super) instance: Arc<Instance>,
+    pub(super) extra: Vec<PublicSource>,
+    pub(super) waiter: Waiter,
+    pub(super) shutdown: Shutdown,
+    pub(super) chat_id: ChatId,
+    pub(super) hashtag: String,
+    pub(super) bot_acct: String,
+    pub(super) host: String,
+    pub(super) window: Window,
+    pub(super) budget: Budget,
+    /// Question post ids on the bot's instance, with number and time.
+    pub(super) questions: Vec<AskedQuestion>,
+    pub(super) question_ids: HashSet<String>,
+    /// Collected answers on the bot's instance: id → parent id.
+    pub(super) answers: HashMap<String, Option<String>>,
+    /// Ids the stream said were deleted before their post was seen.
+    pub(super) deleted: HashSet<String>,
+    /// `A3:` prefixes read from posts whose text is not stored (consent).
+    pub(super) prefixes: HashMap<String, u32>,
+    /// New or changed answers since the last attribution.
+    pub(super) dirty: bool,
+}
+
+/// What a collector is made from.
+pub struct Setup {
+    /// The database.
+    pub store: Store,
+    /// The bot's instance.
+    pub instance: Arc<Instance>,
+    /// Other instances to read.
+    pub extra: Vec<PublicSource>,
+    /// Waits on the engine's clock.
+    pub waiter: Waiter,
+    /// Stop requests.
+    pub shutdown: Shutdown,
+    /// The chat date.
+    pub chat_id: ChatId,
+    /// The hashtag, without `#`.
+    pub hashtag: String,
+    /// The bot's handle (`user` or `user@host`).
+    pub bot_acct: String,
+    /// The window of answers.
+    pub window: Window,
+}
+
+impl Collector {
+    /// A collector for one chat date.
+    pub fn new(setup: Setup) -> Collector {
+        let host = host_of(&setup.instance.url);
+        Collector {
+            bot_acct: judge::full_acct(&setup.bot_acct, &host),
+            host,
+            hashtag: setup.hashtag.trim_start_matches('#').to_lowercase(),
+            store: setup.store,
+            instance: setup.instance,
+            extra: setup.extra,
+            waiter: setup.waiter,
+            shutdown: setup.shutdown,
+            chat_id: setup.chat_id,
+            window: setup.window,
+            budget: Budget::new(budget::SHARE),
+            questions: Vec::new(),
+            question_ids: HashSet::new(),
+            answers: HashMap::new(),
+            deleted: HashSet::new(),
+            prefixes: HashMap::new(),
+            dirty: true,
+        }
+    }
+
+    pub(super) fn now(&self) -> DateTime<Utc> {
+        self.waiter.clock().now()
+    }
+
+    /// Waits until the budget and the server allow one more request, then
+    /// counts it. False on shutdown.
+    pub(super) async fn request_slot(&mut self) -> bool {
+        loop {
+            if self.shutdown.requested() {
+                return false;
+            }
+            let now = self.now();
+            let slot = self.budget.next_slot(now);
+            let at = if slot > now {
+                slot
+            } else if !budget::server_allows(self.instance.rate_left()) {
+                // Posting has the rest: look again a little later (the
+                // next answer, ours or the poster's, refreshes the count).
+                now + chrono::Duration::seconds(15)
+            } else {
+                self.budget.spend(now);
+                return true;
+            };
+            if !self.sleep_until(at).await {
+                return false;
+            }
+        }
+    }
+
+    /// Sleeps on the engine's clock; false on shutdown.
+    pub(super) async fn sleep_until(&mut self, t: DateTime<Utc>) -> bool {
+        let clock = self.waiter.clock().clone();
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            _ = clock.sleep_until(t) => true,
+            _ = shutdown.wait() => false,
+        }
+    }
+
+    /// Reads the posted questions from the store (they go out during the
+    /// window).
+    pub(super) fn load_questions(&mut self) -> Result<(), StoreError> {
+        let steps = self.store.steps(self.chat_id)?;
+        let asked: Vec<AskedQuestion> = steps
+            .iter()
+            .filter(|s| s.state == StepState::Posted)
+            .filter_map(|s| match (s.kind, &s.remote, s.posted_at) {
+                (StepKind::Question { number }, Some(remote), Some(at)) => Some(AskedQuestion {
+                    number: u32::try_from(number).ok()?,
+                    status_id: remote.id.clone(),
+                    // The server's time: answers are timed by it too.
+                    posted_at: remote.created_at.min(at),
+                }),
+                _ => None,
+            })
+            .collect();
+        if asked.len() != self.questions.len() {
+            self.dirty = true;
+        }
+        self.question_ids = asked.iter().map(|q| q.status_id.clone()).collect();
+        self.questions = asked;
+        Ok(())
+    }
+
+    /// Loads what an earlier run collected (after a restart).
+    pub(super) fn load_answers(&mut self) -> Result<(), StoreError> {
+        for a in self.store.answers(self.chat_id)? {
+            if let Some(id) = a.remote_id {
+                self.answers.insert(id, a.in_reply_to_id);
+            }
+        }
+        Ok(())
+    }
+
+    /// The one path into the store: judges each status, records the
+    /// answers among them in one transaction (deduped on `uri`), and
+    /// returns how many were new.
+    pub(super) fn ingest(&mut self, statuses: &[SeenStatus], from: From) -> Result<usize, StoreError> {
+        let (source, source_host, local) = match from {
+            From::Tag | From::Replies => (self.instance.url.clone(), self.host.clone(), true),
+            From::Extra(i) => {
+                let url = self.extra[i].url().to_string();
+                (url.clone(), host_of(&url), false)
+            }
+        };
+        let mut rows: Vec<Row> = Vec::new();
+        let mut ignored: HashMap<&'static str, usize> = HashMap::new();
+        for s in statuses {
+            if local && self.deleted.contains(&s.id) {
+                continue;
+            }
+            let known = Known {
+                hashtag: &self.hashtag,
+                bot_acct: &self.bot_acct,
+                window: self.window,
+                questions: &self.question_ids,
+                answers: &self.answers,
+            };
+            let why = match judge::judge(s, &source_host, from == From::Replies, local, &known) {
+                Verdict::Answer(why) => why,
+                Verdict::Ignored(reason) => {
+                    *ignored.entry(reason).or_default() += 1;
+                    continue;
+                }
+            };
+            match judge::row(s, why, &source, &source_host, local) {
+                Some(row) => rows.push(row),
+                None => *ignored.entry("an automated account").or_default() += 1,
+            }
+        }
+        if !ignored.is_empty() {
+            tracing::debug!(?ignored, "posts read that are not answers");
+        }
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let outcome = self.record(&rows)?;
+        let mut new = 0;
+        for (row, up) in rows.iter().zip(&outcome) {
+            if let Some(id) = &row.remote_id {
+                self.answers.insert(id.clone(), row.in_reply_to_id.clone());
+            }
+            if let Some(p) = row.prefix {
+                self.prefixes.insert(row.uri.clone(), p);
+            }
+            match up {
+                Upserted::New => {
+                    new += 1;
+                    self.dirty = true;
+                }
+                Upserted::Changed => self.dirty = true,
+                Upserted::Same => {}
+            }
+        }
+        Ok(new)
+    }
+
+    fn record(&self, rows: &[Row]) -> Result<Vec<Upserted>, StoreError> {
+        let batch: Vec<store::SeenAnswer<'_>> = rows
+            .iter()
+            .map(|r| store::SeenAnswer {
+                uri: &r.uri,
+                account: store::SeenAccount {
+                    acct: &r.acct,
+                    display_name: &r.display_name,
+                    url: r.account_url.as_deref(),
+                    quotable: r.quotable,
+                    why_not: r.why_not,
+                },
+                source: &r.source,
+                remote_id: r.remote_id.as_deref(),
+                in_reply_to_id: r.in_reply_to_id.as_deref(),
+                via_tag: r.why.tag,
+                via_reply: r.why.reply,
+                visibility: &r.visibility,
+                language: r.language.as_deref(),
+                created_at: r.created_at,
+                edited_at: r.edited_at,
+                text: &r.text,
+                html: &r.html,
+                url: r.url.as_deref(),
+                engagement: Some(Engagement {
+                    favourites: r.engagement.0,
+                    reblogs: r.engagement.1,
+                    replies: r.engagement.2,
+                }),
+            })
+            .collect();
+        self.store.record_answers(self.chat_id, &batch, self.now())
+    }
+
+    /// A post deleted (the stream said, or the server no longer has it).
+    pub(super) fn deleted(&mut self, id: &str) -> Result<(), StoreError> {
+        self.deleted.insert(id.to_string());
+        if self.store.record_deleted(id, self.now())? {
+            self.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// Ties every answer to its question again (questions arrive during the
+    /// chat, chains grow), writing only what changed.
+    pub(super) fn attribute_all(&mut self) -> Result<(), StoreError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let answers = self.store.answers(self.chat_id)?;
+        let parent_of: HashMap<String, String> = answers
+            .iter()
+            .filter_map(|a| Some((a.remote_id.clone()?, a.in_reply_to_id.clone()?)))
+            .collect();
+        let mut changes = Vec::new();
+        for a in &answers {
+            // Without stored text (consent), the prefix read at collection
+            // time stands in; after a restart, a stored prefix verdict stays.
+            let text = match (&a.text, self.prefixes.get(&a.uri)) {
+                (Some(t), _) => t.clone(),
+                (None, Some(p)) => format!("A{p}:"),
+                (None, None) if a.method.as_deref() == Some("prefix") => continue,
+                (None, None) => String::new(),
+            };
+            let post = Post {
+                text: &text,
+                created_at: a.created_at,
+                in_reply_to_id: a.in_reply_to_id.as_deref(),
+            };
+            let got = attribute(post, &self.questions, &parent_of);
+            let question = got.map(|(n, _)| n);
+            let method = got.map(|(_, m)| m.as_str());
+            if question != a.question || method != a.method.as_deref() {
+                changes.push((a.id, question, method));
+            }
+        }
+        if !changes.is_empty() {
+            self.store.set_attributions(&changes)?;
+        }
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Counts a call's outcome against the chat's sources table.
+    pub(super) fn note(&self, source: &str, cursor: Option<&str>, posts: usize) {
+        if let Err(e) = self
+            .store
+            .note_source(self.chat_id, source, cursor, 1, posts as u64, self.now())
+        {
+            tracing::warn!("cannot note the collection's progress: {e}");
+        }
+    }
+
+    /// Says a failed read once per kind of failure in a row, not on every
+    /// poll.
+    pub(super) fn read_failed(&self, what: &str, e: &CallError, streak: u32) {
+        if streak == 1 {
+            tracing::warn!("cannot read {what}: {e}; trying again");
+        } else {
+            tracing::debug!("cannot read {what} ({streak} times in a row): {e}");
+        }
+    }
+}
+
+/// The host (and port) of a base URL, lower-case.
+pub(super) fn host_of(url: &str) -> String {
+    let after = url.split_once("://").map_or(url, |(_, rest)| rest);
+    after
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}

@@ -1,0 +1,237 @@
+//! The hour itself: a stream for speed, the tag timeline as the record,
+//! the latest questions' replies for answers without the hashtag, other
+//! instances now and then. After any gap in the stream, a catch-up from the
+//! timeline closes the hole.
+
+use chrono::{DateTime, Duration, Utc};
+use megalodon::SNS;
+use tokio::sync::mpsc;
+
+use super::collector::{Collector, From};
+use crate::instance::{StreamEvent, StreamKind};
+
+/// Tag timeline reads while the stream is up (a safety net) and while it
+/// is not.
+const TAG_POLL_STREAMING: i64 = 60;
+const TAG_POLL_ALONE: i64 = 15;
+/// Replies of the latest questions, and other instances.
+const REPLIES_POLL: i64 = 45;
+const EXTRA_POLL: i64 = 60;
+/// How many of the latest questions have their replies read live (older
+/// ones are read at the sweep).
+const LIVE_QUESTIONS: usize = 2;
+/// Longest pause after failed reads.
+const MAX_BACKOFF: i64 = 120;
+
+/// When each kind of read is next due, and failures in a row.
+struct Due {
+    tag: DateTime<Utc>,
+    replies: DateTime<Utc>,
+    extra: DateTime<Utc>,
+    tag_failures: u32,
+    reply_failures: u32,
+    extra_failures: Vec<u32>,
+    /// Extra sources that refused us for good (need a login…).
+    extra_off: Vec<bool>,
+}
+
+fn backoff(base: i64, failures: u32) -> Duration {
+    Duration::seconds((base << failures.min(4)).min(MAX_BACKOFF))
+}
+
+impl Collector {
+    /// Collects until the window ends. False on stop.
+    pub(super) async fn live(&mut self) -> bool {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let _stream = self.open_stream(tx).await;
+        let mut streaming = false;
+        let now = self.now();
+        let n = self.extra.len();
+        let mut due = Due {
+            tag: now,
+            replies: now,
+            extra: now,
+            tag_failures: 0,
+            reply_failures: 0,
+            extra_failures: vec![0; n],
+            extra_off: vec![false; n],
+        };
+        while self.now() < self.window.until {
+            let next = due.tag.min(due.replies).min(due.extra).min(self.window.until);
+            let clock = self.waiter.clock().clone();
+            let mut shutdown = self.shutdown.clone();
+            tokio::select! {
+                _ = clock.sleep_until(next) => {}
+                _ = shutdown.wait() => return false,
+                Some(event) = rx.recv() => {
+                    self.on_event(event, &mut streaming, &mut due);
+                    continue;
+                }
+            }
+            if !self.polls(&mut due, streaming).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Does the reads that are due. False on stop.
+    async fn polls(&mut self, due: &mut Due, streaming: bool) -> bool {
+        if let Err(e) = self.load_questions() {
+            tracing::warn!("cannot read the chat's questions: {e}");
+        }
+        let now = self.now();
+        if now >= due.tag {
+            let every = if streaming { TAG_POLL_STREAMING } else { TAG_POLL_ALONE };
+            match self.catch_up(From::Tag).await {
+                Ok(false) => return false,
+                Ok(true) => {
+                    due.tag_failures = 0;
+                    due.tag = self.now() + Duration::seconds(every);
+                }
+                Err(e) => {
+                    due.tag_failures += 1;
+                    self.read_failed("the hashtag timeline", &e, due.tag_failures);
+                    due.tag = self.now() + backoff(every, due.tag_failures);
+                }
+            }
+        }
+        if now >= due.replies {
+            let latest: Vec<String> = self
+                .questions
+                .iter()
+                .rev()
+                .take(LIVE_QUESTIONS)
+                .map(|q| q.status_id.clone())
+                .collect();
+            match self.read_replies(&latest).await {
+                None => return false,
+                Some(Ok(())) => {
+                    due.reply_failures = 0;
+                    due.replies = self.now() + Duration::seconds(REPLIES_POLL);
+                }
+                Some(Err(e)) => {
+                    due.reply_failures += 1;
+                    self.read_failed("a question's replies", &e, due.reply_failures);
+                    due.replies = self.now() + backoff(REPLIES_POLL, due.reply_failures);
+                }
+            }
+        }
+        if now >= due.extra {
+            for i in 0..self.extra.len() {
+                if due.extra_off[i] {
+                    continue;
+                }
+                match self.catch_up(From::Extra(i)).await {
+                    Ok(false) => return false,
+                    Ok(true) => due.extra_failures[i] = 0,
+                    Err(e) if e.class == crate::instance::FailureClass::Permanent => {
+                        tracing::warn!(
+                            "not reading {} any more during this chat: {e}",
+                            self.extra[i].url()
+                        );
+                        due.extra_off[i] = true;
+                    }
+                    Err(e) => {
+                        due.extra_failures[i] += 1;
+                        let what = format!("{}'s hashtag timeline", self.extra[i].url());
+                        self.read_failed(&what, &e, due.extra_failures[i]);
+                    }
+                }
+            }
+            let worst = due.extra_failures.iter().copied().max().unwrap_or(0);
+            due.extra = self.now() + backoff(EXTRA_POLL, worst);
+        }
+        if let Err(e) = self.attribute_all() {
+            tracing::warn!("cannot attribute answers to questions: {e}");
+        }
+        true
+    }
+
+    /// Reads the replies of each question in `ids`. `None` on stop.
+    pub(super) async fn read_replies(
+        &mut self,
+        ids: &[String],
+    ) -> Option<Result<(), crate::instance::CallError>> {
+        for id in ids {
+            if !self.request_slot().await {
+                return None;
+            }
+            let instance = self.instance.clone();
+            let mut shutdown = self.shutdown.clone();
+            let read = tokio::select! {
+                r = instance.replies(id) => r,
+                _ = shutdown.wait() => return None,
+            };
+            match read {
+                Ok(Some(list)) => {
+                    self.note("replies", None, list.len());
+                    if let Err(e) = self.ingest(&list, From::Replies) {
+                        tracing::error!("cannot store collected answers: {e}");
+                        if e.is_damaged() {
+                            self.shutdown.fail(e.to_string());
+                        }
+                    }
+                }
+                // The question was deleted: nothing to read under it.
+                Ok(None) => self.note("replies", None, 0),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(()))
+    }
+
+    /// Opens the stream: the hashtag stream where it delivers; on
+    /// GoToSocial (whose hashtag stream is silent) follows the tag and
+    /// reads the user stream. `None` when it cannot be opened; the
+    /// timeline alone then does the work.
+    async fn open_stream(
+        &mut self,
+        tx: mpsc::Sender<StreamEvent>,
+    ) -> Option<crate::instance::StreamHandle> {
+        let kinds = if self.instance.software == SNS::Gotosocial {
+            if !self.request_slot().await {
+                return None;
+            }
+            if let Err(e) = self.instance.follow_tag(&self.hashtag).await {
+                tracing::warn!("cannot follow #{} for the stream: {e}; reading the timeline only", self.hashtag);
+                return None;
+            }
+            vec![StreamKind::User]
+        } else {
+            vec![StreamKind::Hashtag(self.hashtag.clone())]
+        };
+        Some(self.instance.open_stream(kinds, tx))
+    }
+
+    /// One stream event: posts go the one path into the store; a
+    /// (re)connection makes the timeline read at once, closing any gap.
+    fn on_event(&mut self, event: StreamEvent, streaming: &mut bool, due: &mut Due) {
+        let outcome = match event {
+            StreamEvent::Connected => {
+                *streaming = true;
+                due.tag = self.now();
+                Ok(())
+            }
+            StreamEvent::Lost(reason) => {
+                if *streaming {
+                    tracing::info!("stream lost ({reason}); reading the timeline until it is back");
+                }
+                *streaming = false;
+                due.tag = due.tag.min(self.now() + Duration::seconds(TAG_POLL_ALONE));
+                Ok(())
+            }
+            StreamEvent::Update(s) | StreamEvent::Edit(s) => {
+                self.note("stream", None, 1);
+                self.ingest(std::slice::from_ref(&s), From::Tag).map(|_| ())
+            }
+            StreamEvent::Delete(id) => self.deleted(&id),
+        };
+        if let Err(e) = outcome.and_then(|()| self.attribute_all()) {
+            tracing::error!("cannot store what the stream said: {e}");
+            if e.is_damaged() {
+                self.shutdown.fail(e.to_string());
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The final sweep, after the window: the whole window read again from
+//! every source, so that edits, deletions, late-federated posts and
+//! engagement made while nobody listened are in the store before the
+//! recap. An answer that no read returned is asked for by id: the server's
+//! "not found" is a deletion.
+
+use std::collections::HashSet;
+
+use chrono::Duration;
+
+use super::collector::{Collector, From};
+use crate::instance::CallError;
+
+/// How long after the window the sweep keeps trying a server that fails;
+/// after that the answers stay as collected.
+const SWEEP_PATIENCE_HOURS: i64 = 6;
+
+impl Collector {
+    /// Sweeps until done or stopped (false). A server that keeps failing
+    /// is given up on after a few hours, with a warning.
+    pub(super) async fn sweep(&mut self) -> bool {
+        let give_up = self.window.until + Duration::hours(SWEEP_PATIENCE_HOURS);
+        let mut failures = 0u32;
+        loop {
+            match self.sweep_once().await {
+                Ok(true) => return true,
+                Ok(false) => return false,
+                Err(e) => {
+                    failures += 1;
+                    if self.now() >= give_up {
+                        tracing::warn!(
+                            "the final sweep could not finish ({e}); keeping the answers as collected"
+                        );
+                        return true;
+                    }
+                    self.read_failed("the chat's answers for the final sweep", &e, failures);
+                    let pause = Duration::seconds(30 << failures.min(4));
+                    let at = self.now() + pause;
+                    if !self.sleep_until(at).await {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn sweep_once(&mut self) -> Result<bool, CallError> {
+        if let Err(e) = self.load_questions() {
+            tracing::warn!("cannot read the chat's questions: {e}");
+        }
+        let mut seen: HashSet<String> = HashSet::new();
+        let Some(scan) = self.scan_back(From::Tag).await? else {
+            return Ok(false);
+        };
+        seen.extend(scan.seen);
+        let ids: Vec<String> = self.questions.iter().map(|q| q.status_id.clone()).collect();
+        let mut replies_seen = HashSet::new();
+        for id in &ids {
+            if !self.request_slot().await {
+                return Ok(false);
+            }
+            match self.instance.replies(id).await? {
+                Some(list) => {
+                    self.note("replies", None, list.len());
+                    replies_seen.extend(list.iter().map(|s| s.id.clone()));
+                    self.store_replies(&list);
+                }
+                None => self.note("replies", None, 0),
+            }
+        }
+        seen.extend(replies_seen);
+        for i in 0..self.extra.len() {
+            // Another instance that refuses us is no reason to hold back
+            // the recap: its posts stay as collected.
+            if let Err(e) = self.scan_back(From::Extra(i)).await {
+                tracing::warn!("cannot sweep {}: {e}", self.extra[i].url());
+            }
+        }
+        if !self.check_missing(&seen).await? {
+            return Ok(false);
+        }
+        self.dirty = true;
+        if let Err(e) = self.attribute_all() {
+            tracing::warn!("cannot attribute answers to questions: {e}");
+        }
+        Ok(true)
+    }
+
+    fn store_replies(&mut self, list: &[crate::instance::SeenStatus]) {
+        if let Err(e) = self.ingest(list, From::Replies) {
+            tracing::error!("cannot store collected answers: {e}");
+            if e.is_damaged() {
+                self.shutdown.fail(e.to_string());
+            }
+        }
+    }
+
+    /// Asks for each collected answer (on the bot's instance) that no read
+    /// of the sweep returned: gone means deleted; found, its current text
+    /// and engagement are stored. `Ok(false)` on stop.
+    async fn check_missing(&mut self, seen: &HashSet<String>) -> Result<bool, CallError> {
+        let answers = match self.store.answers(self.chat_id) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!("cannot read the collected answers: {e}");
+                return Ok(true);
+            }
+        };
+        let missing: Vec<(String, bool)> = answers
+            .iter()
+            .filter(|a| a.deleted_at.is_none())
+            .filter_map(|a| Some((a.remote_id.clone()?, a.via_reply)))
+            .filter(|(id, _)| !seen.contains(id))
+            .collect();
+        if !missing.is_empty() {
+            tracing::info!(posts = missing.len(), "looking up answers the timelines no longer show");
+        }
+        for (id, via_reply) in missing {
+            if !self.request_slot().await {
+                return Ok(false);
+            }
+            let found = self.instance.status(&id).await?;
+            self.note("status", None, usize::from(found.is_some()));
+            let stored = match found {
+                None => self.deleted(&id),
+                Some(s) => {
+                    let from = if via_reply { From::Replies } else { From::Tag };
+                    self.ingest(std::slice::from_ref(&s), from).map(|_| ())
+                }
+            };
+            if let Err(e) = stored {
+                tracing::error!("cannot store an answer's last state: {e}");
+            }
+        }
+        Ok(true)
+    }
+}

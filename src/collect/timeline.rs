@@ -1,0 +1,159 @@
+//! Reading tag timelines, the record of a chat: forward from the last post
+//! seen (`min_id`, a page at a time, so a gap of any size closes), and
+//! backward over the whole window (the first read, and the final sweep:
+//! posts that federated late get ids older than the cursor).
+
+use std::collections::HashSet;
+
+use super::collector::{Collector, From};
+use crate::instance::{CallError, SeenStatus, TagPage};
+
+/// Pages per catch-up or scan at most: 10,000 posts.
+const MAX_PAGES: usize = 250;
+
+/// What a backward scan saw.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Ids of every status read (answers or not).
+    pub seen: HashSet<String>,
+    /// The newest id read, for the forward cursor.
+    pub newest: Option<String>,
+    /// Whether the scan reached the window's start (or the timeline's end).
+    pub complete: bool,
+}
+
+impl Collector {
+    /// The source's name in the sources table.
+    pub(super) fn source_name(&self, from: From) -> String {
+        match from {
+            From::Tag | From::Replies => "tag".to_string(),
+            From::Extra(i) => format!("extra:{}", self.extra[i].url()),
+        }
+    }
+
+    async fn tag_page(
+        &mut self,
+        from: From,
+        min_id: Option<&str>,
+        max_id: Option<&str>,
+    ) -> Result<Option<TagPage>, CallError> {
+        if !self.request_slot().await {
+            return Ok(None);
+        }
+        let tag = self.hashtag.clone();
+        let mut shutdown = self.shutdown.clone();
+        let read = async {
+            match from {
+                From::Extra(i) => self.extra[i].tag_timeline(&tag, min_id, max_id).await,
+                _ => self.instance.tag_timeline(&tag, min_id, max_id).await,
+            }
+        };
+        // Reads are safe to abandon: a stop never waits for one.
+        tokio::select! {
+            page = read => page.map(Some),
+            _ = shutdown.wait() => Ok(None),
+        }
+    }
+
+    /// Reads forward from the stored cursor until the newest post; with no
+    /// cursor yet, scans the window backward first. `Ok(false)` on stop.
+    pub(super) async fn catch_up(&mut self, from: From) -> Result<bool, CallError> {
+        let name = self.source_name(from);
+        let cursor = match self.store.source(self.chat_id, &name) {
+            Ok(s) => s.and_then(|s| s.cursor),
+            Err(e) => {
+                tracing::warn!("cannot read the collection's cursor: {e}");
+                None
+            }
+        };
+        let Some(mut cursor) = cursor else {
+            let scan = self.scan_back(from).await?;
+            return Ok(scan.is_some());
+        };
+        for _ in 0..MAX_PAGES {
+            let Some(page) = self.tag_page(from, Some(&cursor), None).await? else {
+                return Ok(false);
+            };
+            let list = match page {
+                TagPage::NeverUsed => Vec::new(),
+                TagPage::Page(list) => list,
+            };
+            let Some(newest) = newest(&list) else {
+                self.note(&name, None, 0);
+                break;
+            };
+            self.store_page(&list, from);
+            self.note(&name, Some(&newest), list.len());
+            cursor = newest;
+            if list.len() < 20 {
+                break;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads the timeline backward from its newest post to the window's
+    /// start, storing answers on the way and the newest id as the cursor.
+    /// `Ok(None)` on stop.
+    pub(super) async fn scan_back(&mut self, from: From) -> Result<Option<Scan>, CallError> {
+        let name = self.source_name(from);
+        let mut scan = Scan::default();
+        let mut max_id: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let Some(page) = self.tag_page(from, None, max_id.as_deref()).await? else {
+                return Ok(None);
+            };
+            let list = match page {
+                TagPage::NeverUsed => Vec::new(),
+                TagPage::Page(list) => list,
+            };
+            if scan.newest.is_none() {
+                scan.newest = newest(&list);
+            }
+            // Only the first page moves the cursor; later ones are older.
+            let cursor = if max_id.is_none() { scan.newest.clone() } else { None };
+            self.note(&name, cursor.as_deref(), list.len());
+            self.store_page(&list, from);
+            scan.seen.extend(list.iter().map(|s| s.id.clone()));
+            let reached_start = list.iter().any(|s| s.created_at < self.window.from);
+            match oldest(&list) {
+                Some(id) if !reached_start && max_id.as_deref() != Some(id.as_str()) => {
+                    max_id = Some(id);
+                }
+                _ => {
+                    scan.complete = true;
+                    break;
+                }
+            }
+        }
+        Ok(Some(scan))
+    }
+
+    /// Stores a page's answers; a store error is logged (the page is read
+    /// again at the sweep).
+    fn store_page(&mut self, list: &[SeenStatus], from: From) {
+        if let Err(e) = self.ingest(list, from) {
+            tracing::error!("cannot store collected answers: {e}");
+            if e.is_damaged() {
+                self.shutdown.fail(e.to_string());
+            }
+        }
+    }
+}
+
+/// The newest status of a page (servers send newest first; the latest
+/// `created_at` decides, so an order we did not expect cannot loop).
+fn newest(list: &[SeenStatus]) -> Option<String> {
+    list.iter()
+        .enumerate()
+        .max_by(|(i, a), (j, b)| a.created_at.cmp(&b.created_at).then(j.cmp(i)))
+        .map(|(_, s)| s.id.clone())
+}
+
+/// The oldest status of a page.
+fn oldest(list: &[SeenStatus]) -> Option<String> {
+    list.iter()
+        .enumerate()
+        .min_by(|(i, a), (j, b)| a.created_at.cmp(&b.created_at).then(j.cmp(i)))
+        .map(|(_, s)| s.id.clone())
+}
