@@ -222,6 +222,8 @@ impl Reader {
                     {
                         return Ended::Receiver;
                     }
+                    // Time spent waiting on a slow collector is not silence.
+                    heard = Instant::now();
                 }
                 _ = ping.tick() => {
                     if heard.elapsed() >= SILENCE {
@@ -451,7 +453,9 @@ mod tests {
             .collect();
         assert_eq!(
             kinds,
-            ["update", "update", "update", "update", "edit", "delete", "delete"]
+            [
+                "update", "update", "update", "update", "edit", "delete", "delete"
+            ]
         );
         assert!(parse_frame(r#"{"event":"delete","payload":"01ABC"}"#).is_some());
         assert!(parse_frame(r#"{"event":"update","payload":"{not json"}"#).is_none());
