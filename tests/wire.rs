@@ -564,3 +564,34 @@ async fn a_public_source_reads_mastodon_and_is_refused_by_gotosocial() {
     assert!(e.message.contains("requires login"), "{}", e.message);
     assert_eq!(e.status, Some(401));
 }
+
+/// The reader takes 90 s without a sign of life as a dead connection and
+/// pings every 30 s: the sandbox must answer pings, or a quiet chat would
+/// look dead.
+#[tokio::test]
+async fn the_sandbox_answers_the_readers_pings() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    for flavour in [Flavour::Mastodon, Flavour::GoToSocial] {
+        let sandbox = common::sandbox(flavour).await;
+        let token = sandbox.bot().token.expose().to_string();
+        let mut ws = common::stream(sandbox.base_url(), "stream=user", Some(&token))
+            .await
+            .expect("stream opens");
+        ws.send(Message::Ping(b"alive?".to_vec().into()))
+            .await
+            .unwrap();
+        let pong = tokio::time::timeout(PATIENCE, async {
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Pong(data))) => return data,
+                    Some(Ok(_)) => continue,
+                    other => panic!("no pong: {other:?}"),
+                }
+            }
+        })
+        .await
+        .expect("a pong came");
+        assert_eq!(&pong[..], b"alive?");
+    }
+}
