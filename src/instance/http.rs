@@ -2,6 +2,8 @@
 //! at [`CAP`], redirects are followed only on the same origin (the token
 //! never goes to another host), and every call times out.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
@@ -66,11 +68,16 @@ impl<'a> Request<'a> {
     }
 }
 
-/// The capped client for one server.
+/// The capped client for one server. Clones share the client and the
+/// request count (the streaming task holds one).
+#[derive(Clone)]
 pub(super) struct Http {
     client: reqwest::Client,
-    /// `Bearer …`, marked sensitive so no debug output shows it.
-    authorization: HeaderValue,
+    /// `Bearer …`, marked sensitive so no debug output shows it; `None` for
+    /// a public reader of another server, which must never get the token.
+    authorization: Option<HeaderValue>,
+    /// Requests sent (answered or not).
+    sent: Arc<AtomicU64>,
     /// The base URL, without a trailing `/`.
     pub url: String,
     pub timeout: Duration,
@@ -81,6 +88,19 @@ impl Http {
         let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| errors::bad_token(token))?;
         authorization.set_sensitive(true);
+        Http::build(url, Some(authorization), timeout)
+    }
+
+    /// A client with no token at all: `auth` requests go without one.
+    pub fn public(url: &str, timeout: Duration) -> Result<Http, CallError> {
+        Http::build(url, None, timeout)
+    }
+
+    fn build(
+        url: &str,
+        authorization: Option<HeaderValue>,
+        timeout: Duration,
+    ) -> Result<Http, CallError> {
         let client = reqwest::Client::builder()
             .user_agent(format!("chathost/{}", env!("CARGO_PKG_VERSION")))
             .timeout(timeout)
@@ -90,6 +110,7 @@ impl Http {
         Ok(Http {
             client,
             authorization,
+            sent: Arc::new(AtomicU64::new(0)),
             url: url.trim_end_matches('/').to_string(),
             timeout,
         })
@@ -110,8 +131,10 @@ impl Http {
             path: req.path,
         };
         let mut builder = self.client.request(req.method, full);
-        if req.auth {
-            builder = builder.header(AUTHORIZATION, self.authorization.clone());
+        if req.auth
+            && let Some(authorization) = &self.authorization
+        {
+            builder = builder.header(AUTHORIZATION, authorization.clone());
         }
         if let Some(key) = req.idempotency_key {
             builder = builder.header("Idempotency-Key", key);
@@ -119,6 +142,7 @@ impl Http {
         if let Some(body) = req.json {
             builder = builder.json(body);
         }
+        self.sent.fetch_add(1, Ordering::Relaxed);
         let response = builder
             .send()
             .await
@@ -131,6 +155,23 @@ impl Http {
             headers,
             body,
         })
+    }
+}
+
+impl Http {
+    /// How many requests this client (and its clones) sent.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Counts a request made outside [`Http::send`] (a WebSocket handshake).
+    pub fn count_request(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The `Authorization` value, for the WebSocket handshake (sensitive).
+    pub fn authorization(&self) -> Option<&HeaderValue> {
+        self.authorization.as_ref()
     }
 }
 

@@ -6,10 +6,27 @@
 //! server software ([`nodeinfo`] detects it). Every failure is classed —
 //! retry, wait, or give up — and described with its real cause and fix,
 //! never with the token ([`errors`]).
+//!
+//! For collecting answers:
+//!
+//! - `status` — [`SeenStatus`], any author's status as read from a
+//!   timeline, a context or a stream ([`parse_status`], tolerant);
+//! - `read` — the reading calls on [`Instance`]: the hashtag timeline
+//!   ([`TagPage`]), a status's replies, one status, following a tag, the
+//!   request count and rate-limit state;
+//! - `public` — [`PublicSource`], another server's public tag timeline,
+//!   read with no token at all;
+//! - `stream` — our own cancellable WebSocket reader
+//!   ([`Instance::open_stream`]): token in a header, reconnects with
+//!   backoff, bounded frames.
 
 mod errors;
 mod http;
 mod nodeinfo;
+mod public;
+mod read;
+mod status;
+mod stream;
 
 use std::sync::Mutex;
 
@@ -20,6 +37,10 @@ use serde_json::Value;
 
 pub use errors::{CallError, FailureClass};
 pub use http::{CAP, CAP_MIB};
+pub use public::PublicSource;
+pub use read::TagPage;
+pub use status::{SeenAccount, SeenStatus, parse_status};
+pub use stream::{StreamEvent, StreamHandle, StreamKind};
 
 use crate::config::{InstanceSettings, Software, Visibility};
 use crate::secret::Secret;
@@ -84,6 +105,7 @@ pub struct InstanceFacts {
 #[derive(Debug, Clone, Copy, Default)]
 struct RateState {
     remaining: Option<u64>,
+    limit: Option<u64>,
     reset: Option<DateTime<Utc>>,
 }
 
@@ -213,7 +235,7 @@ impl Instance {
                 self.target(PATH),
             ));
         }
-        match parse_status(&answer.body) {
+        match parse_remote(&answer.body) {
             Some(posted) => Ok(posted),
             // A page from a proxy or a website: the API never saw the post.
             None if errors::looks_like_a_page(&answer.body, &answer.headers) => {
@@ -312,6 +334,7 @@ impl Instance {
         if remaining.is_some() || reset.is_some() {
             let mut rate = self.rate.lock().unwrap_or_else(|p| p.into_inner());
             rate.remaining = remaining;
+            rate.limit = header(headers, "x-ratelimit-limit").and_then(|v| v.parse().ok());
             rate.reset = reset;
         }
     }
@@ -331,7 +354,7 @@ fn segment(id: &str) -> String {
         .collect()
 }
 
-fn parse_status(body: &[u8]) -> Option<RemoteStatus> {
+fn parse_remote(body: &[u8]) -> Option<RemoteStatus> {
     status_from(&serde_json::from_slice(body).ok()?)
 }
 
@@ -361,7 +384,7 @@ mod tests {
             "/tests/fixtures/gotosocial_post_status.json"
         ))
         .unwrap();
-        let s = parse_status(&body).unwrap();
+        let s = parse_remote(&body).unwrap();
         assert_eq!(s.id, "01M8B046QKBBJZ44242GKF0MSY");
         assert!(
             s.uri
