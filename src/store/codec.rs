@@ -81,7 +81,7 @@ pub(super) fn corrupt(column: usize, what: String) -> rusqlite::Error {
 }
 
 pub(super) const CHAT_COLUMNS: &str = "id, name, local_date, start_utc, instance_url, account, state, \
-     questions_file, created_at, updated_at";
+     questions_file, created_at, updated_at, swept_at";
 
 pub(super) fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<ChatRecord> {
     Ok(ChatRecord {
@@ -95,6 +95,7 @@ pub(super) fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<ChatRecord> {
         questions_file: row.get(7)?,
         created_at: row.get::<_, Ts>(8)?.0,
         updated_at: row.get::<_, Ts>(9)?.0,
+        swept_at: row.get::<_, Option<Ts>>(10)?.map(|t| t.0),
     })
 }
 

@@ -60,6 +60,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+mod answers;
 mod chats;
 mod codec;
 mod error;
@@ -69,12 +70,18 @@ mod steps;
 #[cfg(test)]
 mod tests;
 
+pub use answers::{
+    AnswerId, AnswerRecord, Engagement, SeenAccount, SeenAnswer, SourceRecord, Upserted,
+};
 pub use error::{Problem, StoreError};
 pub use records::*;
 
 /// The schema, one SQL script per version, applied in order. Version N of
 /// the database has the first N applied.
-pub const MIGRATIONS: &[&str] = &[include_str!("migrations/001_chats_steps_attempts.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_chats_steps_attempts.sql"),
+    include_str!("migrations/002_answers_accounts_sources.sql"),
+];
 
 /// `PRAGMA application_id` of a chathost database ("chat" in ASCII).
 const APPLICATION_ID: i64 = 0x6368_6174;

@@ -83,6 +83,8 @@ pub struct ChatRecord {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// When collection's final sweep finished.
+    pub swept_at: Option<DateTime<Utc>>,
 }
 
 /// What [`Store::upsert_chat`] needs to know about a chat date.
