@@ -213,3 +213,85 @@ pub(crate) fn after_answering(state: &mut State, seed: u64, q: u32, index: usize
         let _ = state.reblog(index, earlier[i].as_str());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::{Sandbox, SandboxConfig, TestPost};
+
+    async fn sandbox() -> Sandbox {
+        Sandbox::start(SandboxConfig {
+            participants: 4,
+            ..SandboxConfig::default()
+        })
+        .await
+        .expect("sandbox starts")
+    }
+
+    fn counts(sandbox: &Sandbox, id: &str) -> (usize, usize) {
+        let state = sandbox.shared.state.lock().unwrap();
+        let s = &state.statuses[&Id(id.to_string())];
+        (s.favourited_by.len(), s.boosts.len())
+    }
+
+    #[tokio::test]
+    async fn favourites_and_boosts_count_once_and_act_on_the_original() {
+        let sandbox = sandbox().await;
+        let id = sandbox.post_as("alice", TestPost::public("A1: yes")).unwrap();
+        sandbox.favourite_as("bob", &id).unwrap();
+        sandbox.favourite_as("bob", &id).unwrap();
+        let boost = sandbox.reblog_as("carol", &id).unwrap();
+        assert_eq!(sandbox.reblog_as("carol", &id).unwrap(), boost, "one boost each");
+        // Favouring or boosting the boost lands on the original.
+        sandbox.favourite_as("dave", &boost).unwrap();
+        let again = sandbox.reblog_as("dave", &boost).unwrap();
+        assert_eq!(counts(&sandbox, &id), (2, 2));
+        assert_eq!(counts(&sandbox, &boost), (0, 0));
+        {
+            let mut state = sandbox.shared.state.lock().unwrap();
+            state.unfavourite(2, &id).unwrap(); // bob
+            state.unreblog(4, &id).unwrap();
+            assert!(state.statuses[&Id(again.clone())].deleted_at.is_some());
+        }
+        assert_eq!(counts(&sandbox, &id), (1, 1));
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn private_statuses_cannot_be_boosted_and_a_delete_takes_the_boosts() {
+        let sandbox = sandbox().await;
+        let private = TestPost {
+            visibility: Visibility::Private,
+            ..TestPost::public("@bob just us")
+        };
+        let id = sandbox.post_as("alice", private).unwrap();
+        let err = sandbox.reblog_as("bob", &id).unwrap_err();
+        assert_eq!(err, "This action is not allowed");
+        assert_eq!(counts(&sandbox, &id), (0, 0));
+
+        let id = sandbox.post_as("alice", TestPost::public("A1: ok")).unwrap();
+        let boost = sandbox.reblog_as("bob", &id).unwrap();
+        sandbox.delete_as("alice", &id).unwrap();
+        let state = sandbox.shared.state.lock().unwrap();
+        assert!(state.statuses[&Id(boost)].deleted_at.is_some());
+        drop(state);
+        sandbox.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn after_answering_engages_only_with_others_live_answers() {
+        let sandbox = sandbox().await;
+        let mine = sandbox.post_as("alice", TestPost::answer(1, "A1: mine")).unwrap();
+        let gone = sandbox.post_as("bob", TestPost::answer(1, "A1: gone")).unwrap();
+        let other_q = sandbox.post_as("carol", TestPost::answer(2, "A2: no")).unwrap();
+        let live = sandbox.post_as("dave", TestPost::answer(1, "A1: live")).unwrap();
+        sandbox.delete_as("bob", &gone).unwrap();
+        let mut state = sandbox.shared.state.lock().unwrap();
+        after_answering(&mut state, 42, 1, 1, &Id(mine.clone()));
+        let favs = |id: &str| state.statuses[&Id(id.to_string())].favourited_by.clone();
+        assert_eq!(favs(&live), vec![1], "the only eligible answer is favourited");
+        assert!(favs(&mine).is_empty() && favs(&gone).is_empty() && favs(&other_q).is_empty());
+        drop(state);
+        sandbox.shutdown().await;
+    }
+}

@@ -371,8 +371,16 @@ mod tests {
         for after in [Afterwards::Edit, Afterwards::Delete] {
             assert!(s.iter().any(|s| s.persona.afterwards == after));
         }
+        assert!(s.iter().all(|s| !s.noindex && s.discoverable));
         let more = seats(20);
         assert_eq!(more.iter().filter(|s| s.bot).count(), 1);
+        let opted_out: Vec<&str> = more
+            .iter()
+            .filter(|s| s.noindex || !s.discoverable)
+            .map(|s| s.username.as_str())
+            .collect();
+        assert_eq!(opted_out, vec!["judy"]);
+        assert!(!more[NOINDEX_SEAT].note.contains("#no"), "an ordinary note");
         assert_eq!(more[17].username, "participant18");
     }
 }
