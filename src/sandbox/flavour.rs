@@ -158,6 +158,15 @@ impl Flavour {
         }
     }
 
+    /// Error text of an action the caller may not take (boosting a private
+    /// status), answered with 403.
+    pub fn not_allowed_error(self) -> &'static str {
+        match self {
+            Flavour::Mastodon => "This action is not allowed",
+            Flavour::GoToSocial => "Forbidden: status is not boostable",
+        }
+    }
+
     /// Body of a 429.
     pub fn rate_limited_error(self) -> &'static str {
         match self {

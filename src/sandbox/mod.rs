@@ -16,6 +16,16 @@
 //! # Ok(()) }
 //! ```
 //!
+//! What a collector is tested against: tag timelines (paged by `max_id`,
+//! `since_id`, `min_id`, at most 40), each status's context, followed tags
+//! and the streams; favourites and boosts with their counts; accounts'
+//! `bot`, `discoverable` and (Mastodon only) `noindex`. Participants answer
+//! each question in every way real chats see, then favourite and boost
+//! earlier answers; [`Sandbox::answers_made`] is the record of what they
+//! answered, and [`Sandbox::post_as`] and its siblings let a test act as any
+//! account. Every `uri` holds the sandbox's port, so a second sandbox can
+//! stand for another instance carrying the same hashtag.
+//!
 //! Inside, one concern per module:
 //!
 //! - `server` — wiring: shared state, router, middleware order, serving;
@@ -25,10 +35,12 @@
 //! - `content` — text to HTML, tags, mentions, counted length;
 //! - `render` — the JSON shapes; `paging` — cursors and `Link` headers;
 //! - `faults`, `ratelimit`, `log` — the middleware; `net` — resettable
-//!   connections; `participants` — the simulated people; `ids` — snowflakes
-//!   and ULIDs; `cli` — `chathost sandbox`.
+//!   connections; `participants` — the simulated people; `engage` —
+//!   favourites and boosts; `truth` — the answer record and test hands;
+//!   `ids` — snowflakes and ULIDs; `cli` — `chathost sandbox`.
 
 mod content;
+mod engage;
 mod error;
 mod faults;
 mod flavour;
@@ -43,6 +55,7 @@ mod routes;
 mod server;
 mod state;
 mod stream;
+mod truth;
 
 pub mod cli;
 
@@ -64,7 +77,9 @@ pub use faults::{Fault, FaultKind, Faults};
 pub use flavour::Flavour;
 pub use log::{RequestLog, RequestRecord};
 pub use participants::{Afterwards, AnswerStyle, Persona, question_number};
+pub use participants::NOINDEX_SEAT;
 pub use state::{Token, Visibility};
+pub use truth::{AnswerMade, TestPost};
 
 use crate::clock::{SharedClock, SystemClock};
 use ids::IdGen;
@@ -145,6 +160,10 @@ pub struct AccountInfo {
     pub note: String,
     /// Behaviour; `None` for the chat bot.
     pub persona: Option<Persona>,
+    /// Mastodon's "exclude from search engines" (only Mastodon shows it).
+    pub noindex: bool,
+    /// `discoverable` as the account JSON says.
+    pub discoverable: bool,
 }
 
 /// A status an account created, deleted ones included.
@@ -218,16 +237,19 @@ impl Sandbox {
             idempotency: HashMap::new(),
             events: events.clone(),
             markdown_default: config.markdown_default,
+            answers: Vec::new(),
         };
         state.add_account("chatbot", "Chat Bot", "", true, None);
         for seat in participants::seats(config.participants) {
-            state.add_account(
+            let index = state.add_account(
                 &seat.username,
                 &seat.display_name,
                 &seat.note,
                 seat.bot,
                 Some(seat.persona),
             );
+            state.accounts[index].noindex = seat.noindex;
+            state.accounts[index].discoverable = seat.discoverable;
         }
         let (stop, shutdown) = watch::channel(false);
         let shared = Arc::new(Shared {
@@ -290,6 +312,8 @@ impl Sandbox {
                 bot: a.bot,
                 note: a.note.clone(),
                 persona: a.persona.clone(),
+                noindex: a.noindex,
+                discoverable: a.discoverable,
             })
             .collect()
     }
@@ -309,7 +333,8 @@ impl Sandbox {
         &self.shared.log
     }
 
-    /// Every status `acct` created, oldest first, deleted ones included.
+    /// Every status `acct` wrote, oldest first, deleted ones included (boosts
+    /// are left out: see [`Sandbox::reblog_as`]).
     pub fn statuses_of(&self, acct: &str) -> Vec<StatusRecord> {
         let state = self.shared.state.lock().expect("state lock");
         let Some(author) = state.account_by_acct(acct) else {
@@ -318,7 +343,8 @@ impl Sandbox {
         state
             .statuses
             .values()
-            .filter(|s| s.author == author)
+            // Boosts are not posts of one's own; tests count posts.
+            .filter(|s| s.author == author && s.reblog_of.is_none())
             .map(|s| StatusRecord {
                 id: s.id.as_str().to_string(),
                 acct: state.accounts[author].username.clone(),

@@ -7,7 +7,10 @@
 //! The personas repeat every eight accounts and give the mix real chats have:
 //! replies with and without the hashtag, top-level answers, one unlisted
 //! answer, an account that edits and one that deletes its answers, one with
-//! `#nobot` in its profile and one automated (`bot: true`) account.
+//! `#nobot` in its profile and one automated (`bot: true`) account; from ten
+//! participants on, seat 9 ("judy") has `noindex: true` and
+//! `discoverable: false` with an ordinary note. After answering, each one
+//! favourites and sometimes boosts earlier answers (see `engage`).
 //! Everything random comes from the seed, per question and participant, so a
 //! run is reproducible whatever order tasks happen to run in.
 
@@ -19,6 +22,7 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 
+use super::engage;
 use super::server::Shared;
 use super::state::{Event, NewStatus, StatusEvent, Visibility};
 
@@ -68,6 +72,10 @@ pub struct Seat {
     pub bot: bool,
     /// Behaviour.
     pub persona: Persona,
+    /// Mastodon's "exclude from search engines".
+    pub noindex: bool,
+    /// Listed in directory and search.
+    pub discoverable: bool,
 }
 
 const NAMES: [&str; 16] = [
@@ -101,6 +109,11 @@ const PHRASES: [&str; 24] = [
     "Knowing when to stop polishing",
     "Great question! Still thinking about it",
 ];
+
+/// The seat (0-based) whose account has `noindex: true` and
+/// `discoverable: false` with an ordinary note: "judy", present from ten
+/// participants on, so the default eight are unchanged.
+pub const NOINDEX_SEAT: usize = 9;
 
 /// The accounts of `n` participants, the same for every run.
 pub fn seats(n: usize) -> Vec<Seat> {
@@ -140,6 +153,9 @@ pub fn seats(n: usize) -> Vec<Seat> {
                     visibility,
                     afterwards,
                 },
+                // Seat 9 opted out of indexing in settings, not in its note.
+                noindex: i == NOINDEX_SEAT,
+                discoverable: i != NOINDEX_SEAT,
             }
         })
         .collect()
@@ -226,16 +242,24 @@ async fn answer(shared: Arc<Shared>, question: Arc<StatusEvent>, q: u32, index: 
     clock.sleep_until(answer_at).await;
     let text = answer_text(&persona, q, phrase, &shared.hashtag, &bot);
     let reply = persona.style != AnswerStyle::TopLevel;
-    let posted = shared.state.lock().expect("state lock").post(
-        index,
-        NewStatus {
-            text,
-            visibility: Some(persona.visibility),
-            in_reply_to_id: reply.then(|| question.id.as_str().to_string()),
-            language: Some("en".into()),
-            ..NewStatus::default()
-        },
-    );
+    let posted = {
+        let mut state = shared.state.lock().expect("state lock");
+        let posted = state.post(
+            index,
+            NewStatus {
+                text,
+                visibility: Some(persona.visibility),
+                in_reply_to_id: reply.then(|| question.id.as_str().to_string()),
+                language: Some("en".into()),
+                ..NewStatus::default()
+            },
+        );
+        if let Ok(id) = &posted {
+            state.answers.push((q, id.clone()));
+            engage::after_answering(&mut state, shared.seed, q, index, id);
+        }
+        posted
+    };
     let id = match posted {
         Ok(id) => id,
         // The question may be gone by now; real people would shrug too.
@@ -291,7 +315,8 @@ pub(crate) async fn burst(shared: &Shared, q: u32, posts: usize) -> Vec<String> 
             PHRASES[k % PHRASES.len()],
             shared.hashtag
         );
-        let posted = shared.state.lock().expect("state lock").post(
+        let mut state = shared.state.lock().expect("state lock");
+        let posted = state.post(
             index,
             NewStatus {
                 text,
@@ -300,7 +325,9 @@ pub(crate) async fn burst(shared: &Shared, q: u32, posts: usize) -> Vec<String> 
         );
         if let Ok(id) = posted {
             ids.push(id.as_str().to_string());
+            state.answers.push((q, id));
         }
+        drop(state);
         // Let streams and the server breathe between posts.
         tokio::task::yield_now().await;
     }
@@ -344,8 +371,16 @@ mod tests {
         for after in [Afterwards::Edit, Afterwards::Delete] {
             assert!(s.iter().any(|s| s.persona.afterwards == after));
         }
+        assert!(s.iter().all(|s| !s.noindex && s.discoverable));
         let more = seats(20);
         assert_eq!(more.iter().filter(|s| s.bot).count(), 1);
+        let opted_out: Vec<&str> = more
+            .iter()
+            .filter(|s| s.noindex || !s.discoverable)
+            .map(|s| s.username.as_str())
+            .collect();
+        assert_eq!(opted_out, vec!["judy"]);
+        assert!(!more[NOINDEX_SEAT].note.contains("#no"), "an ordinary note");
         assert_eq!(more[17].username, "participant18");
     }
 }

@@ -211,7 +211,7 @@ pub fn account(state: &State, index: usize, credentials: bool) -> Value {
             "display_name": a.display_name,
             "locked": false,
             "bot": a.bot,
-            "discoverable": true,
+            "discoverable": a.discoverable,
             "indexable": false,
             "group": false,
             // Mastodon rounds account creation to the day.
@@ -228,7 +228,7 @@ pub fn account(state: &State, index: usize, credentials: bool) -> Value {
             "statuses_count": a.statuses_count,
             "last_status_at": last_status_at,
             "hide_collections": null,
-            "noindex": false,
+            "noindex": a.noindex,
             "emojis": [],
             "roles": [],
             "fields": []
@@ -239,7 +239,9 @@ pub fn account(state: &State, index: usize, credentials: bool) -> Value {
             "acct": a.username,
             "display_name": a.display_name,
             "locked": true,
-            "discoverable": false,
+            // GoToSocial 0.19 sends no `noindex` (gotosocial/04..06_*); an
+            // opted-out account shows only as `discoverable: false`.
+            "discoverable": a.discoverable,
             "bot": a.bot,
             "created_at": time(a.created_at),
             "note": note,
@@ -265,7 +267,7 @@ pub fn account(state: &State, index: usize, credentials: bool) -> Value {
                 json!({
                     "privacy": "public", "sensitive": false, "language": null,
                     "note": a.note, "fields": [], "follow_requests_count": 0,
-                    "hide_collections": false, "discoverable": true, "indexable": false,
+                    "hide_collections": false, "discoverable": a.discoverable, "indexable": false,
                     "attribution_domains": []
                 }),
                 json!({ "id": "-99", "name": "", "permissions": "65536", "color": "", "highlighted": false }),
@@ -285,8 +287,25 @@ pub fn account(state: &State, index: usize, credentials: bool) -> Value {
     v
 }
 
-/// A status as the API shows it.
+/// A status's `uri` (ActivityPub id): unique across sandboxes, since the
+/// base URL holds the port. A Mastodon boost's ends in `/activity`.
+pub fn status_uri(state: &State, s: &Status) -> String {
+    let username = &state.accounts[s.author].username;
+    let uri = format!("{}/users/{username}/statuses/{}", state.base_url, s.id);
+    match (&s.reblog_of, state.flavour) {
+        (Some(_), Flavour::Mastodon) => format!("{uri}/activity"),
+        _ => uri,
+    }
+}
+
+/// A status as the API shows it to nobody in particular.
 pub fn status(state: &State, s: &Status) -> Value {
+    status_for(state, s, None)
+}
+
+/// A status as `viewer` sees it (`favourited` and `reblogged` are theirs);
+/// a boost wraps the boosted status in `reblog`.
+pub fn status_for(state: &State, s: &Status, viewer: Option<usize>) -> Value {
     let a = &state.accounts[s.author];
     let base = &state.base_url;
     let v = s.current();
@@ -311,16 +330,21 @@ pub fn status(state: &State, s: &Status) -> Value {
     let in_reply_to_account_id = s
         .in_reply_to_account
         .map(|i| state.accounts[i].id.as_str().to_string());
-    let (uri, url) = match state.flavour {
-        Flavour::Mastodon => (
-            format!("{base}/users/{}/statuses/{}", a.username, s.id),
-            format!("{base}/@{}/{}", a.username, s.id),
-        ),
-        Flavour::GoToSocial => (
-            format!("{base}/users/{}/statuses/{}", a.username, s.id),
-            format!("{base}/@{}/statuses/{}", a.username, s.id),
-        ),
+    let uri = status_uri(state, s);
+    let url = match state.flavour {
+        Flavour::Mastodon => format!("{base}/@{}/{}", a.username, s.id),
+        Flavour::GoToSocial => format!("{base}/@{}/statuses/{}", a.username, s.id),
     };
+    let reblog = s
+        .reblog_of
+        .as_ref()
+        .and_then(|o| state.statuses.get(o))
+        .map_or(Value::Null, |o| status_for(state, o, viewer));
+    let reblogged = viewer.is_some_and(|v| {
+        s.boosts
+            .iter()
+            .any(|b| state.statuses.get(b).is_some_and(|b| b.author == v))
+    });
     let mut out = json!({
         "id": s.id.as_str(),
         "created_at": time(s.created_at),
@@ -334,15 +358,15 @@ pub fn status(state: &State, s: &Status) -> Value {
         "uri": uri,
         "url": url,
         "replies_count": state.replies_count(&s.id),
-        "reblogs_count": 0,
-        "favourites_count": 0,
-        "favourited": false,
-        "reblogged": false,
+        "reblogs_count": s.boosts.len(),
+        "favourites_count": s.favourited_by.len(),
+        "favourited": viewer.is_some_and(|v| s.favourited_by.contains(&v)),
+        "reblogged": reblogged,
         "muted": false,
         "bookmarked": false,
         "pinned": s.pinned,
         "content": v.content,
-        "reblog": null,
+        "reblog": reblog,
         "application": { "name": "chathost sandbox", "website": null },
         "account": account(state, s.author, false),
         "media_attachments": [],

@@ -283,6 +283,9 @@ pub(crate) async fn update_credentials(
     if let Some(bot) = p.bool("bot") {
         account.bot = bot;
     }
+    if let Some(discoverable) = p.bool("discoverable") {
+        account.discoverable = discoverable;
+    }
     if let Some(note) = p.str("note") {
         account.note = note;
     }
@@ -364,7 +367,7 @@ pub(crate) async fn get_status(
 ) -> Result<Json<Value>, ApiError> {
     let state = lock(&shared);
     let status = state.visible_status(&id, viewer)?;
-    Ok(Json(render::status(&state, status)))
+    Ok(Json(render::status_for(&state, status, viewer)))
 }
 
 pub(crate) async fn edit_status(
@@ -437,7 +440,7 @@ pub(crate) async fn context(
     let (ancestors, descendants) = state.context(&id, viewer)?;
     let render_all = |ids: Vec<Id>| -> Vec<Value> {
         ids.iter()
-            .map(|i| render::status(&state, &state.statuses[i]))
+            .map(|i| render::status_for(&state, &state.statuses[i], viewer))
             .collect()
     };
     Ok(Json(json!({
@@ -448,7 +451,7 @@ pub(crate) async fn context(
 
 pub(crate) async fn tag_timeline(
     AxState(shared): Shr,
-    Viewer(_): Viewer,
+    Viewer(viewer): Viewer,
     Path(tag): Path<String>,
     Query(q): Query<ListQuery>,
     uri: Uri,
@@ -462,7 +465,7 @@ pub(crate) async fn tag_timeline(
         &q,
         20,
         NextLink::Always,
-        |id| render::status(&state, &state.statuses[id]),
+        |id| render::status_for(&state, &state.statuses[id], viewer),
     ))
 }
 

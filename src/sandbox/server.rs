@@ -10,6 +10,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use tokio::sync::{broadcast, watch};
 
+use super::engage;
 use super::faults::{self, Faults};
 use super::flavour::Flavour;
 use super::log::{self, RequestLog};
@@ -75,6 +76,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/statuses/{id}/unpin", post(unpin_status))
         .route("/api/v1/statuses/{id}/source", get(source))
         .route("/api/v1/statuses/{id}/context", get(context))
+        .route("/api/v1/statuses/{id}/favourite", post(engage::favourite))
+        .route("/api/v1/statuses/{id}/unfavourite", post(engage::unfavourite))
+        .route("/api/v1/statuses/{id}/reblog", post(engage::reblog))
+        .route("/api/v1/statuses/{id}/unreblog", post(engage::unreblog))
         .route("/api/v1/timelines/tag/{tag}", get(tag_timeline))
         .route("/api/v1/tags/{tag}", get(get_tag))
         .route("/api/v1/tags/{tag}/follow", post(follow_tag))

@@ -110,6 +110,10 @@ pub struct Account {
     pub statuses_count: usize,
     /// When it last posted (not reset by deletes, as on Mastodon).
     pub last_status_at: Option<DateTime<Utc>>,
+    /// Mastodon's "exclude from search engines" (`noindex` in its JSON).
+    pub noindex: bool,
+    /// Listed in the directory and search (`discoverable`).
+    pub discoverable: bool,
 }
 
 /// One version of a status, for the edit history.
@@ -156,6 +160,12 @@ pub struct Status {
     pub deleted_at: Option<DateTime<Utc>>,
     /// Pinned to its author's profile.
     pub pinned: bool,
+    /// For a boost: the status it boosts (a boost has no text of its own).
+    pub reblog_of: Option<Id>,
+    /// Accounts that favourited it, in order.
+    pub favourited_by: Vec<usize>,
+    /// Live boosts of it (their status ids), in order.
+    pub boosts: Vec<Id>,
 }
 
 impl Status {
@@ -227,6 +237,8 @@ pub struct StatusEvent {
     pub mentions: Vec<usize>,
     /// Current text.
     pub text: String,
+    /// A boost (public streams leave boosts out).
+    pub reblog: bool,
     /// Status JSON (for `update` / `status.update`).
     pub payload: String,
 }
@@ -289,6 +301,9 @@ pub struct State {
     pub events: broadcast::Sender<Event>,
     /// Whether accounts default to Markdown (GoToSocial only).
     pub markdown_default: bool,
+    /// (question, status) of every answer a simulated participant, a burst
+    /// or a test post made on purpose: the ground truth for collectors.
+    pub answers: Vec<(u32, Id)>,
 }
 
 impl State {
@@ -318,6 +333,8 @@ impl State {
             persona,
             statuses_count: 0,
             last_status_at: None,
+            noindex: false,
+            discoverable: true,
         };
         self.tokens
             .insert(account.token.clone(), self.accounts.len());
@@ -449,6 +466,9 @@ impl State {
             mentions: mentions.clone(),
             deleted_at: None,
             pinned: false,
+            reblog_of: None,
+            favourited_by: Vec::new(),
+            boosts: Vec::new(),
         };
         if let Some(parent) = &status.in_reply_to {
             self.children
@@ -499,7 +519,7 @@ impl State {
         });
     }
 
-    fn status_event(&self, id: &Id) -> Arc<StatusEvent> {
+    pub(crate) fn status_event(&self, id: &Id) -> Arc<StatusEvent> {
         let status = &self.statuses[id];
         Arc::new(StatusEvent {
             id: id.clone(),
@@ -508,6 +528,7 @@ impl State {
             tags: status.tags.clone(),
             mentions: status.mentions.clone(),
             text: status.current().text.clone(),
+            reblog: status.reblog_of.is_some(),
             payload: render::status(self, status).to_string(),
         })
     }
@@ -516,7 +537,7 @@ impl State {
     pub fn edit(&mut self, author: usize, id: &str, new: NewStatus) -> Result<Id, ApiError> {
         let key = Id(id.to_string());
         match self.statuses.get(&key) {
-            Some(s) if s.author == author && s.deleted_at.is_none() => {}
+            Some(s) if s.author == author && s.deleted_at.is_none() && s.reblog_of.is_none() => {}
             _ => return Err(self.not_found()),
         }
         self.check_text(&new)?;
@@ -555,11 +576,22 @@ impl State {
         answer["text"] = Value::String(self.statuses[&key].current().text.clone());
         let event = self.status_event(&key);
         let now = self.now();
-        self.statuses
-            .get_mut(&key)
-            .expect("checked above")
-            .deleted_at = Some(now);
+        let status = self.statuses.get_mut(&key).expect("checked above");
+        status.deleted_at = Some(now);
+        let boosts = std::mem::take(&mut status.boosts);
+        let boosted = status.reblog_of.clone();
         let _ = self.events.send(Event::Deleted(event));
+        // A deleted status takes its boosts with it, as on the real servers.
+        for boost in boosts {
+            let event = self.status_event(&boost);
+            if let Some(b) = self.statuses.get_mut(&boost) {
+                b.deleted_at = Some(now);
+            }
+            let _ = self.events.send(Event::Deleted(event));
+        }
+        if let Some(original) = boosted.and_then(|o| self.statuses.get_mut(&o)) {
+            original.boosts.retain(|b| *b != key);
+        }
         Ok(answer)
     }
 

@@ -247,6 +247,9 @@ fn hears(shared: &Shared, sub: &Sub, s: &StatusEvent) -> bool {
                 && public
                 && s.tags.contains(&name.to_lowercase())
         }
-        Sub::Public { .. } => shared.flavour.public_stream_delivers_updates() && public,
+        // Public timelines leave boosts out, as Mastodon's do.
+        Sub::Public { .. } => {
+            shared.flavour.public_stream_delivers_updates() && public && !s.reblog
+        }
     }
 }
