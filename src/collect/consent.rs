@@ -1,9 +1,12 @@
 //! Who may be quoted. Accounts with `#nobot` or `#noindex` in their profile
-//! (note or metadata fields), with `noindex: true` (Mastodon's "exclude my
-//! posts from search engines") or `discoverable: false` are counted in the
-//! totals, but their words, names and links are never stored for display.
-//! Automated accounts (`bot: true`) are not participants at all. When two
-//! readings are possible, the one that quotes nobody who might mind wins.
+//! (note or metadata fields), or with `noindex: true` (Mastodon's "exclude
+//! my posts from search engines") are counted in the totals, but their
+//! words, names and links are never stored for display. Automated accounts
+//! (`bot: true`) are not participants at all.
+//!
+//! `discoverable: false` is not an opt-out here: it only keeps a profile
+//! out of directories, and it is GoToSocial's default, so reading it as one
+//! would silence every GoToSocial participant.
 
 use super::text;
 
@@ -29,8 +32,6 @@ pub struct Profile<'a> {
     pub bot: bool,
     /// `noindex: true`.
     pub noindex: bool,
-    /// `discoverable`, when the server says.
-    pub discoverable: Option<bool>,
 }
 
 /// The account's consent, from its profile.
@@ -51,9 +52,6 @@ pub fn consent(profile: Profile<'_>) -> Consent {
     }
     if profile.noindex {
         return Consent::CountOnly("excluded from search engines (noindex)");
-    }
-    if profile.discoverable == Some(false) {
-        return Consent::CountOnly("not discoverable");
     }
     Consent::Quote
 }
@@ -81,7 +79,6 @@ mod tests {
             fields: &[],
             bot: false,
             noindex: false,
-            discoverable: Some(true),
         }
     }
 
@@ -110,12 +107,6 @@ mod tests {
         let mut p = profile("hi");
         p.noindex = true;
         assert!(matches!(consent(p), Consent::CountOnly(_)));
-        let mut p = profile("hi");
-        p.discoverable = Some(false);
-        assert!(matches!(consent(p), Consent::CountOnly(_)));
-        let mut p = profile("hi");
-        p.discoverable = None;
-        assert_eq!(consent(p), Consent::Quote);
         let mut p = profile("#nobot");
         p.bot = true;
         assert_eq!(consent(p), Consent::NotParticipant);

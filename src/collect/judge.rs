@@ -159,7 +159,6 @@ pub fn row(s: &SeenStatus, why: Why, source: &str, source_host: &str, local: boo
         fields: &a.fields,
         bot: a.bot,
         noindex: a.noindex,
-        discoverable: a.discoverable,
     });
     let (quotable, why_not) = match consent {
         Consent::NotParticipant => return None,

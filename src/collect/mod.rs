@@ -22,8 +22,8 @@
 //! What counts ([`judge`]): public or unlisted posts in the window with the
 //! hashtag or in a question's replies; not the bot's own, not boosts, not
 //! automated accounts. Who may be quoted ([`consent`]): `#nobot`,
-//! `#noindex`, `noindex` and undiscoverable accounts are counted, never
-//! stored for display. Which question ([`attribute`]): a reply chain, else
+//! `#noindex` and `noindex` accounts are counted, never stored for
+//! display. Which question ([`attribute`]): a reply chain, else
 //! an `A3:` prefix, else the time. All within a third of the rate limit
 //! ([`budget`]): posting keeps the rest.
 
