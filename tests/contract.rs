@@ -1082,3 +1082,229 @@ async fn contract_holds_for_mastodon_mock_with_its_known_differences() {
     }
     assert_eq!(known.len(), 10, "{known:#?}");
 }
+
+// ------------------------------------------------- collection (issue 8)
+
+/// What a collector reads besides the main contract: favourites and boosts
+/// with their counts, a reply chain in the context, and the consent fields.
+/// mastodon-mock serves all of these endpoints (and `favourited_by` /
+/// `reblogged_by`); tag-timeline `min_id` paging is checked in [`contract`].
+async fn collection_contract(server: Server) -> Vec<String> {
+    let mut c = Contract {
+        target: server.target,
+        known: Vec::new(),
+    };
+    let api = &server.api;
+    let bot = server.token("chatbot");
+    let post = reqwest::Method::POST;
+    let act = |acct: &'static str, path: String| {
+        let token = server.token(acct).to_string();
+        let method = post.clone();
+        async move { api.call(method, &path, Some(&token), None, &[]).await }
+    };
+
+    let q = api
+        .post(
+            "/api/v1/statuses",
+            bot,
+            json!({ "status": "#collecting Q1: Why?", "visibility": "public" }),
+        )
+        .await;
+    let q_id = id(&q.json);
+    let reply = |to: &str, text: &str, visibility: &str| json!({ "status": text, "in_reply_to_id": to, "visibility": visibility });
+    let a1 = id(&api
+        .post(
+            "/api/v1/statuses",
+            server.token("alice"),
+            reply(&q_id, "A1: because #collecting", "public"),
+        )
+        .await
+        .json);
+    let c1 = id(&api
+        .post(
+            "/api/v1/statuses",
+            server.token("bob"),
+            reply(&a1, "and also this", "unlisted"),
+        )
+        .await
+        .json);
+    let a2 = id(&api
+        .post(
+            "/api/v1/statuses",
+            server.token("carol"),
+            reply(&q_id, "A1: no tag here", "public"),
+        )
+        .await
+        .json);
+
+    // --- favourites and boosts
+    let fav = act("bob", format!("/api/v1/statuses/{a1}/favourite")).await;
+    c.same("favourite status", fav.status, 200);
+    c.same(
+        "favourite answers the status, favourited, counted",
+        (
+            id(&fav.json),
+            fav.json["favourited"].as_bool(),
+            fav.json["favourites_count"].as_u64(),
+        ),
+        (a1.clone(), Some(true), Some(1)),
+    );
+    act("erin", format!("/api/v1/statuses/{a1}/favourite")).await;
+    let again = act("erin", format!("/api/v1/statuses/{a1}/favourite")).await;
+    c.same(
+        "favouriting twice counts once",
+        again.json["favourites_count"].as_u64(),
+        Some(2),
+    );
+    let boost = act("carol", format!("/api/v1/statuses/{a1}/reblog")).await;
+    c.same("reblog status", boost.status, 200);
+    let boost_id = id(&boost.json);
+    c.same(
+        "reblog answers a new status wrapping the original",
+        (
+            boost_id != a1,
+            boost.json["reblog"]["id"].as_str(),
+            boost.json["account"]["acct"].as_str(),
+        ),
+        (true, Some(a1.as_str()), Some("carol")),
+    );
+    c.same(
+        "the wrapped original counts the boost",
+        boost.json["reblog"]["reblogs_count"].as_u64(),
+        Some(1),
+    );
+    let seen = api.get(&format!("/api/v1/statuses/{a1}"), Some(bot)).await;
+    c.same(
+        "counts on the status: favourites, reblogs, replies",
+        (
+            seen.json["favourites_count"].as_u64(),
+            seen.json["reblogs_count"].as_u64(),
+            seen.json["replies_count"].as_u64(),
+        ),
+        (Some(2), Some(1), Some(1)),
+    );
+    c.same(
+        "favourited is the viewer's",
+        seen.json["favourited"].as_bool(),
+        Some(false),
+    );
+    let timeline = api.get("/api/v1/timelines/tag/collecting", Some(bot)).await;
+    c.same(
+        "boosts stay out of the tag timeline",
+        timeline.ids(),
+        vec![a1.clone(), q_id.clone()],
+    );
+    let unfav = act("erin", format!("/api/v1/statuses/{a1}/unfavourite")).await;
+    c.same(
+        "unfavourite",
+        unfav.json["favourites_count"].as_u64(),
+        Some(1),
+    );
+    let unboost = act("carol", format!("/api/v1/statuses/{a1}/unreblog")).await;
+    c.same(
+        "unreblog answers the original, uncounted",
+        (id(&unboost.json), unboost.json["reblogs_count"].as_u64()),
+        (a1.clone(), Some(0)),
+    );
+    let gone = api
+        .get(&format!("/api/v1/statuses/{boost_id}"), Some(bot))
+        .await;
+    c.same("an undone boost is gone", gone.status, 404);
+
+    // --- context: a chain, untagged and unlisted replies, in thread order
+    let context = api
+        .get(&format!("/api/v1/statuses/{q_id}/context"), Some(bot))
+        .await;
+    c.check(
+        "context descendants: a reply chain depth first",
+        ids_of(&context.json["descendants"]),
+        vec![a1.clone(), c1.clone(), a2.clone()],
+        mock(
+            "mastodon-mock lists descendants breadth first; Mastodon and GoToSocial walk the thread depth first",
+            vec![a1.clone(), a2.clone(), c1.clone()],
+        ),
+    );
+    let up = api
+        .get(&format!("/api/v1/statuses/{c1}/context"), Some(bot))
+        .await;
+    c.same(
+        "context ancestors of a reply to a reply",
+        ids_of(&up.json["ancestors"]),
+        vec![q_id.clone(), a1.clone()],
+    );
+
+    // --- a deleted original takes its boosts along
+    let boost = act("carol", format!("/api/v1/statuses/{a2}/reblog")).await;
+    let boost_id = id(&boost.json);
+    api.call(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/statuses/{a2}"),
+        Some(server.token("carol")),
+        None,
+        &[],
+    )
+    .await;
+    let orphan = api
+        .get(&format!("/api/v1/statuses/{boost_id}"), Some(bot))
+        .await;
+    c.check(
+        "the boost of a deleted status is gone",
+        orphan.status,
+        404,
+        mock(
+            "mastodon-mock keeps a boost after its original is deleted; Mastodon deletes it",
+            200,
+        ),
+    );
+
+    // --- consent fields
+    let alice = api
+        .get("/api/v1/accounts/lookup?acct=alice", Some(bot))
+        .await;
+    c.check(
+        "account discoverable is a boolean",
+        alice.json["discoverable"].clone(),
+        json!(true),
+        mock(
+            "mastodon-mock sends discoverable: null for a seeded account (Mastodon too for accounts that never chose; treat null as unknown)",
+            Value::Null,
+        ),
+    );
+    c.check(
+        "account noindex is a boolean",
+        alice.json["noindex"].is_boolean(),
+        true,
+        |t| match t {
+            Target::SandboxGoToSocial => Expect::GoToSocial(false),
+            Target::MastodonMock => Expect::KnownDifference(
+                "mastodon-mock sends noindex: null; Mastodon a boolean",
+                false,
+            ),
+            Target::SandboxMastodon => Expect::Mastodon,
+        },
+    );
+    drop(server);
+    c.known
+}
+
+#[tokio::test]
+async fn collection_contract_holds_for_the_sandbox_mastodon_flavour() {
+    let known = collection_contract(sandbox_server(Flavour::Mastodon).await).await;
+    assert!(known.is_empty());
+}
+
+#[tokio::test]
+async fn collection_contract_holds_for_the_sandbox_gotosocial_flavour() {
+    let known = collection_contract(sandbox_server(Flavour::GoToSocial).await).await;
+    assert!(known.is_empty());
+}
+
+#[tokio::test]
+async fn collection_contract_holds_for_mastodon_mock_with_its_known_differences() {
+    let known = collection_contract(mock_server().await).await;
+    eprintln!("mastodon-mock {MOCK_VERSION}: known differences in collection:");
+    for k in &known {
+        eprintln!("  - {k}");
+    }
+    assert_eq!(known.len(), 4, "{known:#?}");
+}

@@ -1,20 +1,17 @@
 //! What a collector needs from the sandbox (issue 8), over real HTTP on
 //! loopback and on both flavours: favourites and boosts, the participants'
 //! engagement, `noindex` / `discoverable`, the answer record and the test
-//! hands, unique `uri`s across two sandboxes, and the reading paths a
-//! collector relies on (tag timeline paging, context chains, deletes and
-//! edits on the streams).
+//! hands, unique `uri`s across two sandboxes. The reading paths are in
+//! `sandbox_reading.rs`.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use chathost::sandbox::{
-    Flavour, NOINDEX_SEAT, Sandbox, SandboxConfig, TestPost, Visibility,
-};
-use common::{Api, Frame, expect_event, frame_status_id, next_frame, stream};
-use serde_json::{Value, json};
+use chathost::sandbox::{Flavour, NOINDEX_SEAT, Sandbox, SandboxConfig, TestPost, Visibility};
+use common::{Api, expect_event, frame_status_id, stream};
+use serde_json::json;
 
 const BOTH: [Flavour; 2] = [Flavour::Mastodon, Flavour::GoToSocial];
 
@@ -33,7 +30,11 @@ async fn favourites_and_boosts_answer_like_the_servers_and_keep_out_of_tag_timel
     for flavour in BOTH {
         let sandbox = common::sandbox(flavour).await;
         let api = Api::new(sandbox.base_url());
-        let (bot, bob, carol) = (tok(&sandbox, "chatbot"), tok(&sandbox, "bob"), tok(&sandbox, "carol"));
+        let (bot, bob, carol) = (
+            tok(&sandbox, "chatbot"),
+            tok(&sandbox, "bob"),
+            tok(&sandbox, "carol"),
+        );
         let id = sandbox
             .post_as("alice", TestPost::answer(1, "A1: Paris #testchat"))
             .unwrap();
@@ -42,51 +43,122 @@ async fn favourites_and_boosts_answer_like_the_servers_and_keep_out_of_tag_timel
             .unwrap();
         let post = reqwest::Method::POST;
 
-        let fav = call(&api, post.clone(), &format!("/api/v1/statuses/{id}/favourite"), &bob).await;
+        let fav = call(
+            &api,
+            post.clone(),
+            &format!("/api/v1/statuses/{id}/favourite"),
+            &bob,
+        )
+        .await;
         assert_eq!(fav.status, 200, "{flavour}: {}", fav.text);
         assert_eq!(
-            (fav.json["id"].as_str(), fav.json["favourites_count"].as_u64(), fav.json["favourited"].as_bool()),
+            (
+                fav.json["id"].as_str(),
+                fav.json["favourites_count"].as_u64(),
+                fav.json["favourited"].as_bool()
+            ),
             (Some(id.as_str()), Some(1), Some(true)),
             "{flavour}"
         );
-        let boost = call(&api, post.clone(), &format!("/api/v1/statuses/{id}/reblog"), &bob).await;
+        let boost = call(
+            &api,
+            post.clone(),
+            &format!("/api/v1/statuses/{id}/reblog"),
+            &bob,
+        )
+        .await;
         assert_eq!(boost.status, 200, "{flavour}: {}", boost.text);
         let boost_id = boost.json["id"].as_str().unwrap().to_string();
         assert_ne!(boost_id, id, "a boost is a status of its own");
         assert_eq!(boost.json["account"]["acct"], "bob");
-        assert_eq!(boost.json["reblog"]["id"], id.as_str(), "{flavour}: the boost wraps the original");
+        assert_eq!(
+            boost.json["reblog"]["id"],
+            id.as_str(),
+            "{flavour}: the boost wraps the original"
+        );
         assert_eq!(boost.json["reblog"]["reblogs_count"], 1);
         assert_eq!(boost.json["reblog"]["reblogged"], true);
         assert_eq!(boost.json["content"], "");
         // The booster's own stream hears the boost.
         let frame = expect_event(&mut bob_stream).await;
-        assert_eq!((frame["event"].as_str(), frame_status_id(&frame)), (Some("update"), boost_id.clone()));
+        assert_eq!(
+            (frame["event"].as_str(), frame_status_id(&frame)),
+            (Some("update"), boost_id.clone())
+        );
 
-        call(&api, post.clone(), &format!("/api/v1/statuses/{id}/favourite"), &carol).await;
+        call(
+            &api,
+            post.clone(),
+            &format!("/api/v1/statuses/{id}/favourite"),
+            &carol,
+        )
+        .await;
         let seen = api.get(&format!("/api/v1/statuses/{id}"), Some(&bot)).await;
         assert_eq!(
-            (seen.json["favourites_count"].as_u64(), seen.json["reblogs_count"].as_u64()),
+            (
+                seen.json["favourites_count"].as_u64(),
+                seen.json["reblogs_count"].as_u64()
+            ),
             (Some(2), Some(1)),
             "{flavour}"
         );
-        assert_eq!(seen.json["favourited"], false, "the bot did not favourite it");
+        assert_eq!(
+            seen.json["favourited"], false,
+            "the bot did not favourite it"
+        );
         let timeline = api.get("/api/v1/timelines/tag/testchat", Some(&bot)).await;
-        assert_eq!(timeline.ids(), vec![id.clone()], "{flavour}: boosts are not in tag timelines");
+        assert_eq!(
+            timeline.ids(),
+            vec![id.clone()],
+            "{flavour}: boosts are not in tag timelines"
+        );
 
-        let unfav = call(&api, post.clone(), &format!("/api/v1/statuses/{id}/unfavourite"), &carol).await;
-        assert_eq!((unfav.json["favourites_count"].as_u64(), unfav.json["favourited"].as_bool()), (Some(1), Some(false)));
-        let unboost = call(&api, post.clone(), &format!("/api/v1/statuses/{id}/unreblog"), &bob).await;
-        assert_eq!(unboost.json["id"], id.as_str(), "unreblog answers the original");
+        let unfav = call(
+            &api,
+            post.clone(),
+            &format!("/api/v1/statuses/{id}/unfavourite"),
+            &carol,
+        )
+        .await;
+        assert_eq!(
+            (
+                unfav.json["favourites_count"].as_u64(),
+                unfav.json["favourited"].as_bool()
+            ),
+            (Some(1), Some(false))
+        );
+        let unboost = call(
+            &api,
+            post.clone(),
+            &format!("/api/v1/statuses/{id}/unreblog"),
+            &bob,
+        )
+        .await;
+        assert_eq!(
+            unboost.json["id"],
+            id.as_str(),
+            "unreblog answers the original"
+        );
         assert_eq!(unboost.json["reblogs_count"], 0);
-        let gone = api.get(&format!("/api/v1/statuses/{boost_id}"), Some(&bot)).await;
+        let gone = api
+            .get(&format!("/api/v1/statuses/{boost_id}"), Some(&bot))
+            .await;
         assert_eq!(gone.status, 404);
 
         // Deleting the original removes every boost of it.
         let again = sandbox.reblog_as("carol", &id).unwrap();
         sandbox.delete_as("alice", &id).unwrap();
-        let boost_after = api.get(&format!("/api/v1/statuses/{again}"), Some(&bot)).await;
+        let boost_after = api
+            .get(&format!("/api/v1/statuses/{again}"), Some(&bot))
+            .await;
         assert_eq!(boost_after.status, 404, "{flavour}");
-        let missing = call(&api, post.clone(), &format!("/api/v1/statuses/{id}/favourite"), &bob).await;
+        let missing = call(
+            &api,
+            post.clone(),
+            &format!("/api/v1/statuses/{id}/favourite"),
+            &bob,
+        )
+        .await;
         assert_eq!(missing.status, 404);
         sandbox.shutdown().await;
     }
@@ -119,7 +191,10 @@ async fn chat_of_one_question(seed: u64, participants: usize, flavour: Flavour) 
         if settled {
             return sandbox;
         }
-        assert!(Instant::now() < deadline, "participants did not finish: {made:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "participants did not finish: {made:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -144,12 +219,23 @@ async fn participants_favour_and_boost_earlier_answers_reproducibly() {
     assert!(favourites >= 5, "{ea:?}");
     assert!(boosts >= 1, "{ea:?}");
     let distinct: std::collections::BTreeSet<usize> = ea.values().map(|(f, _)| *f).collect();
-    assert!(distinct.len() >= 2, "answers must differ to be ranked: {ea:?}");
+    assert!(
+        distinct.len() >= 2,
+        "answers must differ to be ranked: {ea:?}"
+    );
     // The counts on the wire agree with the record.
     let api = Api::new(a.base_url());
     for made in a.answers_made().iter().filter(|m| m.deleted_at.is_none()) {
-        let s = api.get(&format!("/api/v1/statuses/{}", made.status_id), Some(a.bot().token.expose())).await;
-        assert_eq!(s.json["favourites_count"].as_u64(), Some(made.favourites as u64));
+        let s = api
+            .get(
+                &format!("/api/v1/statuses/{}", made.status_id),
+                Some(a.bot().token.expose()),
+            )
+            .await;
+        assert_eq!(
+            s.json["favourites_count"].as_u64(),
+            Some(made.favourites as u64)
+        );
         assert_eq!(s.json["reblogs_count"].as_u64(), Some(made.reblogs as u64));
     }
     // Answers themselves are unchanged by engagement: one each, no boost
@@ -170,8 +256,14 @@ async fn answers_made_records_every_participant_answer_as_it_stands() {
         let made = sandbox.answers_made();
         let by: BTreeMap<&str, _> = made.iter().map(|a| (a.acct.as_str(), a)).collect();
         assert_eq!(by.len(), 8, "{flavour}: one answer per participant");
-        assert!(made.iter().all(|a| a.question == 1 && a.text.contains("A1: ")));
-        assert!(!by["carol"].tagged && by["carol"].reply, "carol replies without the tag");
+        assert!(
+            made.iter()
+                .all(|a| a.question == 1 && a.text.contains("A1: "))
+        );
+        assert!(
+            !by["carol"].tagged && by["carol"].reply,
+            "carol replies without the tag"
+        );
         assert!(by["bob"].tagged && !by["bob"].reply, "bob posts top-level");
         assert!(by["dave"].edited_at.is_some() && by["dave"].text.contains("edited"));
         assert!(by["erin"].deleted_at.is_some());
@@ -180,11 +272,24 @@ async fn answers_made_records_every_participant_answer_as_it_stands() {
         let api = Api::new(sandbox.base_url());
         let bot = sandbox.bot();
         for a in made.iter().filter(|a| a.deleted_at.is_none()) {
-            let s = api.get(&format!("/api/v1/statuses/{}", a.status_id), Some(bot.token.expose())).await;
+            let s = api
+                .get(
+                    &format!("/api/v1/statuses/{}", a.status_id),
+                    Some(bot.token.expose()),
+                )
+                .await;
             assert_eq!(s.json["uri"].as_str(), Some(a.uri.as_str()), "{flavour}");
-            assert_eq!(sandbox.status_uri(&a.status_id).as_deref(), Some(a.uri.as_str()));
+            assert_eq!(
+                sandbox.status_uri(&a.status_id).as_deref(),
+                Some(a.uri.as_str())
+            );
         }
-        let gone = api.get(&format!("/api/v1/statuses/{}", by["erin"].status_id), Some(bot.token.expose())).await;
+        let gone = api
+            .get(
+                &format!("/api/v1/statuses/{}", by["erin"].status_id),
+                Some(bot.token.expose()),
+            )
+            .await;
         assert_eq!(gone.status, 404, "{flavour}: a deleted answer is gone");
         sandbox.shutdown().await;
     }
@@ -193,34 +298,52 @@ async fn answers_made_records_every_participant_answer_as_it_stands() {
 #[tokio::test]
 async fn test_hands_act_as_accounts_and_only_answers_are_recorded() {
     let sandbox = common::sandbox(Flavour::GoToSocial).await;
-    let q = sandbox.post_as("chatbot", TestPost::public("#testchat Q3: ok?")).unwrap();
+    let q = sandbox
+        .post_as("chatbot", TestPost::public("#testchat Q3: ok?"))
+        .unwrap();
     let reply = TestPost {
         in_reply_to_id: Some(q.clone()),
         visibility: Visibility::Unlisted,
         ..TestPost::answer(3, "sure")
     };
     let answer = sandbox.post_as("alice", reply).unwrap();
-    sandbox.post_as("bob", TestPost::public("just chatting #testchat")).unwrap();
+    sandbox
+        .post_as("bob", TestPost::public("just chatting #testchat"))
+        .unwrap();
     let made = sandbox.answers_made();
-    assert_eq!(made.len(), 1, "only the post with a question is an answer: {made:#?}");
+    assert_eq!(
+        made.len(),
+        1,
+        "only the post with a question is an answer: {made:#?}"
+    );
     let a = &made[0];
-    assert_eq!((a.question, a.status_id.as_str(), a.acct.as_str()), (3, answer.as_str(), "alice"));
+    assert_eq!(
+        (a.question, a.status_id.as_str(), a.acct.as_str()),
+        (3, answer.as_str(), "alice")
+    );
     assert!(a.reply && !a.tagged && a.visibility == Visibility::Unlisted);
     assert_eq!(a.uri, sandbox.status_uri(&answer).unwrap());
 
-    sandbox.edit_as("alice", &answer, "A3: sure #testchat").unwrap();
+    sandbox
+        .edit_as("alice", &answer, "A3: sure #testchat")
+        .unwrap();
     sandbox.favourite_as("bob", &answer).unwrap();
     let boost = sandbox.reblog_as("carol", &answer).unwrap();
     let a = &sandbox.answers_made()[0];
     assert!(a.edited_at.is_some() && a.tagged && a.text == "A3: sure #testchat");
     assert_eq!((a.favourites, a.reblogs), (1, 1));
     assert!(sandbox.status_uri(&boost).is_some());
-    assert!(sandbox.edit_as("bob", &answer, "not mine").is_err(), "only the author edits");
+    assert!(
+        sandbox.edit_as("bob", &answer, "not mine").is_err(),
+        "only the author edits"
+    );
     sandbox.delete_as("alice", &answer).unwrap();
     let a = &sandbox.answers_made()[0];
     assert!(a.deleted_at.is_some() && a.reblogs == 0);
     assert_eq!(
-        sandbox.post_as("nobody", TestPost::public("x")).unwrap_err(),
+        sandbox
+            .post_as("nobody", TestPost::public("x"))
+            .unwrap_err(),
         "no account `nobody` in the sandbox"
     );
     assert_eq!(sandbox.status_uri("no-such-id"), None);
@@ -245,7 +368,12 @@ async fn the_noindex_seat_shows_noindex_on_mastodon_and_only_discoverable_on_got
         let api = Api::new(sandbox.base_url());
         let bot = sandbox.bot();
         for acct in ["judy", "alice", "grace", "chatbot"] {
-            let a = api.get(&format!("/api/v1/accounts/lookup?acct={acct}"), Some(bot.token.expose())).await;
+            let a = api
+                .get(
+                    &format!("/api/v1/accounts/lookup?acct={acct}"),
+                    Some(bot.token.expose()),
+                )
+                .await;
             let opted_out = acct == "judy";
             assert_eq!(a.json["discoverable"], !opted_out, "{flavour} {acct}");
             match flavour {
@@ -258,7 +386,12 @@ async fn the_noindex_seat_shows_noindex_on_mastodon_and_only_discoverable_on_got
     }
     // The default eight have no such seat.
     let eight = common::sandbox(Flavour::Mastodon).await;
-    assert!(eight.accounts().iter().all(|a| !a.noindex && a.discoverable));
+    assert!(
+        eight
+            .accounts()
+            .iter()
+            .all(|a| !a.noindex && a.discoverable)
+    );
     eight.shutdown().await;
 }
 
@@ -266,215 +399,43 @@ async fn the_noindex_seat_shows_noindex_on_mastodon_and_only_discoverable_on_got
 
 #[tokio::test]
 async fn a_second_sandbox_is_another_instance_with_its_own_uris_and_anonymous_reads() {
-    let config = |flavour| SandboxConfig { flavour, participants: 2, ..SandboxConfig::default() };
+    let config = |flavour| SandboxConfig {
+        flavour,
+        participants: 2,
+        ..SandboxConfig::default()
+    };
     let home = Sandbox::start(config(Flavour::Mastodon)).await.unwrap();
     let other = Sandbox::start(config(Flavour::Mastodon)).await.unwrap();
     let gts = Sandbox::start(config(Flavour::GoToSocial)).await.unwrap();
-    let a = home.post_as("alice", TestPost::answer(1, "A1: here #testchat")).unwrap();
-    let b = other.post_as("alice", TestPost::answer(1, "A1: here #testchat")).unwrap();
+    let a = home
+        .post_as("alice", TestPost::answer(1, "A1: here #testchat"))
+        .unwrap();
+    let b = other
+        .post_as("alice", TestPost::answer(1, "A1: here #testchat"))
+        .unwrap();
     // Same seed and clock may give the same local id; the uri still differs.
     assert_ne!(home.status_uri(&a), other.status_uri(&b));
     assert!(other.status_uri(&b).unwrap().starts_with(other.base_url()));
 
-    let anonymous = Api::new(other.base_url()).get("/api/v1/timelines/tag/testchat", None).await;
-    assert_eq!(anonymous.status, 200, "Mastodon serves public tag timelines without a token");
-    assert_eq!(anonymous.json[0]["uri"].as_str(), other.status_uri(&b).as_deref());
-    gts.post_as("alice", TestPost::answer(1, "A1: there #testchat")).unwrap();
-    let refused = Api::new(gts.base_url()).get("/api/v1/timelines/tag/testchat", None).await;
+    let anonymous = Api::new(other.base_url())
+        .get("/api/v1/timelines/tag/testchat", None)
+        .await;
+    assert_eq!(
+        anonymous.status, 200,
+        "Mastodon serves public tag timelines without a token"
+    );
+    assert_eq!(
+        anonymous.json[0]["uri"].as_str(),
+        other.status_uri(&b).as_deref()
+    );
+    gts.post_as("alice", TestPost::answer(1, "A1: there #testchat"))
+        .unwrap();
+    let refused = Api::new(gts.base_url())
+        .get("/api/v1/timelines/tag/testchat", None)
+        .await;
     assert_eq!(refused.status, 401, "GoToSocial wants a token");
     assert!(refused.json.get("id").is_none() && !refused.text.contains("there"));
     for s in [home, other, gts] {
         s.shutdown().await;
-    }
-}
-
-// ---------------------------------------------------------------- reading paths
-
-/// Every page of the tag timeline from `first`, following `next` links.
-async fn all_pages(api: &Api, token: &str, first: &str) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut url = first.to_string();
-    for _ in 0..10 {
-        let page = api.get(&url, Some(token)).await;
-        if page.ids().is_empty() {
-            break;
-        }
-        ids.extend(page.ids());
-        match page.link("next") {
-            Some(next) => url = next,
-            None => break,
-        }
-    }
-    ids
-}
-
-#[tokio::test]
-async fn tag_timeline_pages_by_min_id_max_id_and_since_id_at_most_40_public_only() {
-    for flavour in BOTH {
-        let sandbox = common::sandbox(flavour).await;
-        let api = Api::new(sandbox.base_url());
-        let bot = tok(&sandbox, "chatbot");
-        let ids: Vec<String> = (0..45)
-            .map(|k| {
-                let who = ["alice", "bob", "carol"][k % 3];
-                sandbox.post_as(who, TestPost::answer(1, format!("A1: idea {k} #testchat"))).unwrap()
-            })
-            .collect();
-        let hidden: Vec<String> = [Visibility::Unlisted, Visibility::Private, Visibility::Direct]
-            .into_iter()
-            .map(|visibility| {
-                let post = TestPost { visibility, ..TestPost::public("@chatbot A1: quiet #testchat") };
-                sandbox.post_as("dave", post).unwrap()
-            })
-            .collect();
-        let newest_first = |range: std::ops::Range<usize>| -> Vec<String> {
-            range.rev().map(|i| ids[i].clone()).collect()
-        };
-
-        let big = api.get("/api/v1/timelines/tag/testchat?limit=100", Some(&bot)).await;
-        assert_eq!(big.ids(), newest_first(5..45), "{flavour}: limit is capped at 40");
-        let rest = api.get(&big.link("next").unwrap(), Some(&bot)).await;
-        assert_eq!(rest.ids(), newest_first(0..5), "{flavour}: next = older via max_id");
-        assert_eq!(
-            all_pages(&api, &bot, "/api/v1/timelines/tag/testchat").await,
-            newest_first(0..45),
-            "{flavour}: public only, nothing twice, nothing missing"
-        );
-        for h in &hidden {
-            assert!(!big.ids().contains(h) && !rest.ids().contains(h));
-        }
-
-        // min_id: the page right after it, newest first - not the newest.
-        let min = api
-            .get(&format!("/api/v1/timelines/tag/testchat?min_id={}&limit=5", ids[9]), Some(&bot))
-            .await;
-        assert_eq!(min.ids(), newest_first(10..15), "{flavour}: min_id");
-        let prev = min.link("prev").expect("prev link");
-        assert!(prev.contains(&format!("min_id={}", ids[14])), "{prev}");
-        assert_eq!(api.get(&prev, Some(&bot)).await.ids(), newest_first(15..20));
-        let since = api
-            .get(&format!("/api/v1/timelines/tag/testchat?since_id={}&limit=5", ids[9]), Some(&bot))
-            .await;
-        assert_eq!(since.ids(), newest_first(40..45), "{flavour}: since_id gives the newest");
-        let max = api
-            .get(&format!("/api/v1/timelines/tag/testchat?max_id={}&limit=3", ids[10]), Some(&bot))
-            .await;
-        assert_eq!(max.ids(), newest_first(7..10), "{flavour}: max_id");
-
-        let unused = api.get("/api/v1/timelines/tag/neverused", Some(&bot)).await;
-        match flavour {
-            Flavour::Mastodon => assert_eq!((unused.status, unused.json.clone()), (200, json!([]))),
-            Flavour::GoToSocial => assert_eq!(unused.status, 404),
-        }
-        sandbox.shutdown().await;
-    }
-}
-
-#[tokio::test]
-async fn context_lists_a_reply_chain_with_untagged_and_unlisted_replies_in_thread_order() {
-    for flavour in BOTH {
-        let sandbox = common::sandbox(flavour).await;
-        let api = Api::new(sandbox.base_url());
-        let bot = tok(&sandbox, "chatbot");
-        let reply = |to: &str, text: &str, visibility| TestPost {
-            text: text.into(),
-            visibility,
-            in_reply_to_id: Some(to.to_string()),
-            question: Some(1),
-        };
-        let q = sandbox.post_as("chatbot", TestPost::public("#testchat Q1: why?")).unwrap();
-        let a1 = sandbox.post_as("alice", reply(&q, "A1: because #testchat", Visibility::Public)).unwrap();
-        let c1 = sandbox.post_as("bob", reply(&a1, "@alice and also this", Visibility::Unlisted)).unwrap();
-        let c2 = sandbox.post_as("dave", reply(&c1, "@bob agreed", Visibility::Public)).unwrap();
-        let a2 = sandbox.post_as("carol", reply(&q, "@chatbot A1: no tag", Visibility::Public)).unwrap();
-        let context = api.get(&format!("/api/v1/statuses/{q}/context"), Some(&bot)).await;
-        let descendants: Vec<String> = context.json["descendants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["id"].as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(descendants, vec![a1.clone(), c1.clone(), c2.clone(), a2], "{flavour}");
-        let up = api.get(&format!("/api/v1/statuses/{c2}/context"), Some(&bot)).await;
-        let ancestors: Vec<&str> = up.json["ancestors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["id"].as_str().unwrap())
-            .collect();
-        assert_eq!(ancestors, vec![q.as_str(), a1.as_str(), c1.as_str()], "{flavour}");
-        sandbox.shutdown().await;
-    }
-}
-
-#[tokio::test]
-async fn edits_and_deletes_reach_the_streams_that_deliver_with_a_header_token() {
-    for flavour in BOTH {
-        let sandbox = common::sandbox(flavour).await;
-        let api = Api::new(sandbox.base_url());
-        let bot = tok(&sandbox, "chatbot");
-        // Where each flavour delivers tagged posts: Mastodon's hashtag
-        // stream; GoToSocial's user stream once the tag is followed.
-        let query = match flavour {
-            Flavour::Mastodon => "stream=hashtag&tag=testchat",
-            Flavour::GoToSocial => {
-                api.post("/api/v1/tags/testchat/follow", &bot, json!({})).await;
-                "stream=user"
-            }
-        };
-        let mut ws = stream(sandbox.base_url(), query, Some(&bot)).await.unwrap();
-        let streaming = sandbox
-            .log()
-            .records()
-            .into_iter()
-            .find(|r| r.endpoint == "/api/v1/streaming")
-            .unwrap();
-        assert_eq!(streaming.account.as_deref(), Some("chatbot"), "{flavour}: header token read");
-
-        let id = sandbox.post_as("alice", TestPost::answer(1, "A1: one #testchat")).unwrap();
-        sandbox.reblog_as("bob", &id).unwrap();
-        sandbox.edit_as("alice", &id, "A1: one, edited #testchat").unwrap();
-        sandbox.delete_as("alice", &id).unwrap();
-        let mut events = Vec::new();
-        while let Frame::Event(f) = next_frame(&mut ws, Duration::from_millis(500)).await {
-            events.push((f["event"].as_str().unwrap().to_string(), frame_status_id(&f)));
-        }
-        let mut expected = vec![
-            ("update".to_string(), id.clone()),
-            ("status.update".to_string(), id.clone()),
-            ("delete".to_string(), id.clone()),
-        ];
-        if flavour == Flavour::GoToSocial {
-            // The user stream hears every delete, the boost's too; never the
-            // boost itself (not the bot's, and no tag of its own).
-            assert_eq!(events.len(), 4, "{events:?}");
-            expected.push(events[3].clone());
-            assert_eq!(events[3].0, "delete");
-            assert_ne!(events[3].1, id);
-        }
-        assert_eq!(events, expected, "{flavour}");
-        sandbox.shutdown().await;
-    }
-}
-
-#[tokio::test]
-async fn an_edit_sets_edited_at_and_a_delete_makes_the_status_404() {
-    for flavour in BOTH {
-        let sandbox = common::sandbox(flavour).await;
-        let api = Api::new(sandbox.base_url());
-        let bot = tok(&sandbox, "chatbot");
-        let id = sandbox.post_as("alice", TestPost::public("A1: x #testchat")).unwrap();
-        let before = api.get(&format!("/api/v1/statuses/{id}"), Some(&bot)).await;
-        assert_eq!(before.json["edited_at"], Value::Null);
-        sandbox.edit_as("alice", &id, "A1: y #testchat").unwrap();
-        let after = api.get(&format!("/api/v1/statuses/{id}"), Some(&bot)).await;
-        assert!(after.json["edited_at"].is_string(), "{flavour}");
-        assert!(after.json["content"].as_str().unwrap().contains("A1: y"));
-        sandbox.delete_as("alice", &id).unwrap();
-        let gone = api.get(&format!("/api/v1/statuses/{id}"), Some(&bot)).await;
-        assert_eq!(gone.status, 404, "{flavour}");
-        let context = api.get(&format!("/api/v1/statuses/{id}/context"), Some(&bot)).await;
-        assert_eq!(context.status, 404);
-        sandbox.shutdown().await;
     }
 }

@@ -26,7 +26,10 @@ impl State {
     /// The status `id` resolves to for engagement: the original of a boost.
     fn engagement_target(&self, account: usize, id: &str) -> Result<Id, ApiError> {
         let status = self.visible_status(id, Some(account))?;
-        Ok(status.reblog_of.clone().unwrap_or_else(|| status.id.clone()))
+        Ok(status
+            .reblog_of
+            .clone()
+            .unwrap_or_else(|| status.id.clone()))
     }
 
     /// `account` favourites `id` (idempotent); returns the favourited id.
@@ -237,11 +240,17 @@ mod tests {
     #[tokio::test]
     async fn favourites_and_boosts_count_once_and_act_on_the_original() {
         let sandbox = sandbox().await;
-        let id = sandbox.post_as("alice", TestPost::public("A1: yes")).unwrap();
+        let id = sandbox
+            .post_as("alice", TestPost::public("A1: yes"))
+            .unwrap();
         sandbox.favourite_as("bob", &id).unwrap();
         sandbox.favourite_as("bob", &id).unwrap();
         let boost = sandbox.reblog_as("carol", &id).unwrap();
-        assert_eq!(sandbox.reblog_as("carol", &id).unwrap(), boost, "one boost each");
+        assert_eq!(
+            sandbox.reblog_as("carol", &id).unwrap(),
+            boost,
+            "one boost each"
+        );
         // Favouring or boosting the boost lands on the original.
         sandbox.favourite_as("dave", &boost).unwrap();
         let again = sandbox.reblog_as("dave", &boost).unwrap();
@@ -269,29 +278,45 @@ mod tests {
         assert_eq!(err, "This action is not allowed");
         assert_eq!(counts(&sandbox, &id), (0, 0));
 
-        let id = sandbox.post_as("alice", TestPost::public("A1: ok")).unwrap();
+        let id = sandbox
+            .post_as("alice", TestPost::public("A1: ok"))
+            .unwrap();
         let boost = sandbox.reblog_as("bob", &id).unwrap();
         sandbox.delete_as("alice", &id).unwrap();
-        let state = sandbox.shared.state.lock().unwrap();
-        assert!(state.statuses[&Id(boost)].deleted_at.is_some());
-        drop(state);
+        {
+            let state = sandbox.shared.state.lock().unwrap();
+            assert!(state.statuses[&Id(boost)].deleted_at.is_some());
+        }
         sandbox.shutdown().await;
     }
 
     #[tokio::test]
     async fn after_answering_engages_only_with_others_live_answers() {
         let sandbox = sandbox().await;
-        let mine = sandbox.post_as("alice", TestPost::answer(1, "A1: mine")).unwrap();
-        let gone = sandbox.post_as("bob", TestPost::answer(1, "A1: gone")).unwrap();
-        let other_q = sandbox.post_as("carol", TestPost::answer(2, "A2: no")).unwrap();
-        let live = sandbox.post_as("dave", TestPost::answer(1, "A1: live")).unwrap();
+        let mine = sandbox
+            .post_as("alice", TestPost::answer(1, "A1: mine"))
+            .unwrap();
+        let gone = sandbox
+            .post_as("bob", TestPost::answer(1, "A1: gone"))
+            .unwrap();
+        let other_q = sandbox
+            .post_as("carol", TestPost::answer(2, "A2: no"))
+            .unwrap();
+        let live = sandbox
+            .post_as("dave", TestPost::answer(1, "A1: live"))
+            .unwrap();
         sandbox.delete_as("bob", &gone).unwrap();
-        let mut state = sandbox.shared.state.lock().unwrap();
-        after_answering(&mut state, 42, 1, 1, &Id(mine.clone()));
-        let favs = |id: &str| state.statuses[&Id(id.to_string())].favourited_by.clone();
-        assert_eq!(favs(&live), vec![1], "the only eligible answer is favourited");
-        assert!(favs(&mine).is_empty() && favs(&gone).is_empty() && favs(&other_q).is_empty());
-        drop(state);
+        {
+            let mut state = sandbox.shared.state.lock().unwrap();
+            after_answering(&mut state, 42, 1, 1, &Id(mine.clone()));
+            let favs = |id: &str| state.statuses[&Id(id.to_string())].favourited_by.clone();
+            assert_eq!(
+                favs(&live),
+                vec![1],
+                "the only eligible answer is favourited"
+            );
+            assert!(favs(&mine).is_empty() && favs(&gone).is_empty() && favs(&other_q).is_empty());
+        }
         sandbox.shutdown().await;
     }
 }

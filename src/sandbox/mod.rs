@@ -76,8 +76,8 @@ pub use content::{counted_length, render_html};
 pub use faults::{Fault, FaultKind, Faults};
 pub use flavour::Flavour;
 pub use log::{RequestLog, RequestRecord};
-pub use participants::{Afterwards, AnswerStyle, Persona, question_number};
 pub use participants::NOINDEX_SEAT;
+pub use participants::{Afterwards, AnswerStyle, Persona, question_number};
 pub use state::{Token, Visibility};
 pub use truth::{AnswerMade, TestPost};
 

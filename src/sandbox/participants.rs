@@ -315,19 +315,20 @@ pub(crate) async fn burst(shared: &Shared, q: u32, posts: usize) -> Vec<String> 
             PHRASES[k % PHRASES.len()],
             shared.hashtag
         );
-        let mut state = shared.state.lock().expect("state lock");
-        let posted = state.post(
-            index,
-            NewStatus {
-                text,
-                ..NewStatus::default()
-            },
-        );
-        if let Ok(id) = posted {
-            ids.push(id.as_str().to_string());
-            state.answers.push((q, id));
+        {
+            let mut state = shared.state.lock().expect("state lock");
+            let posted = state.post(
+                index,
+                NewStatus {
+                    text,
+                    ..NewStatus::default()
+                },
+            );
+            if let Ok(id) = posted {
+                ids.push(id.as_str().to_string());
+                state.answers.push((q, id));
+            }
         }
-        drop(state);
         // Let streams and the server breathe between posts.
         tokio::task::yield_now().await;
     }

@@ -77,7 +77,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/statuses/{id}/source", get(source))
         .route("/api/v1/statuses/{id}/context", get(context))
         .route("/api/v1/statuses/{id}/favourite", post(engage::favourite))
-        .route("/api/v1/statuses/{id}/unfavourite", post(engage::unfavourite))
+        .route(
+            "/api/v1/statuses/{id}/unfavourite",
+            post(engage::unfavourite),
+        )
         .route("/api/v1/statuses/{id}/reblog", post(engage::reblog))
         .route("/api/v1/statuses/{id}/unreblog", post(engage::unreblog))
         .route("/api/v1/timelines/tag/{tag}", get(tag_timeline))
