@@ -318,7 +318,8 @@ fn collection_table(
     }
     let mut keys: std::collections::BTreeSet<Option<u32>> = posted.keys().copied().collect();
     keys.extend(collected.keys().copied());
-    let mut out = String::from("\nAnswers collected per question (posted by participants = collected):\n");
+    let mut out =
+        String::from("\nAnswers collected per question (posted by participants = collected):\n");
     let mut all_match = true;
     for key in keys {
         let p = posted.get(&key).copied().unwrap_or(0);

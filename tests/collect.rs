@@ -17,7 +17,7 @@ use chathost::clock::{ScaledClock, SharedClock};
 use chathost::engine::service::{self, Started};
 use chathost::engine::{Shutdown, ShutdownTrigger};
 use chathost::sandbox::{
-    AnswerMade, Fault, FaultKind, Flavour, Method, Sandbox, SandboxConfig, TestPost, Visibility,
+    AnswerMade, Fault, FaultKind, Flavour, Method, Sandbox, SandboxConfig, TestPost,
 };
 use chathost::secret::Secret;
 use chathost::store::{AnswerRecord, Store};
@@ -25,7 +25,6 @@ use chrono::{DateTime, Utc};
 
 /// Wednesday 24 March 2027, 20:00 in London is 20:00Z (GMT that week).
 const DATE: &str = "2027-03-24";
-const START: &str = "2027-03-24T20:00:00Z";
 /// Virtual seconds per real second.
 const SPEED: f64 = 120.0;
 
@@ -176,7 +175,10 @@ impl Rig {
 }
 
 fn stored(store: &Store) -> Vec<AnswerRecord> {
-    let chat = store.chat("wenurses", DATE.parse().unwrap()).unwrap().unwrap();
+    let chat = store
+        .chat("wenurses", DATE.parse().unwrap())
+        .unwrap()
+        .unwrap();
     assert!(chat.swept_at.is_some(), "the final sweep ran");
     store.answers(chat.id).unwrap()
 }
@@ -185,17 +187,28 @@ fn stored(store: &Store) -> Vec<AnswerRecord> {
 /// question and with why it counted; deleted ones are text-less tombstones
 /// if at all; nothing by the bot or the automated account.
 fn assert_matches_truth(truth: &[AnswerMade], answers: &[AnswerRecord], sandbox: &Sandbox) {
-    let by_uri: HashMap<&str, &AnswerRecord> = answers.iter().map(|a| (a.uri.as_str(), a)).collect();
+    let by_uri: HashMap<&str, &AnswerRecord> =
+        answers.iter().map(|a| (a.uri.as_str(), a)).collect();
     let visible: Vec<&AnswerMade> = truth.iter().filter(|a| a.deleted_at.is_none()).collect();
     assert!(visible.len() >= 6, "the participants answered: {truth:#?}");
     for made in &visible {
         let got = by_uri
             .get(made.uri.as_str())
             .unwrap_or_else(|| panic!("not collected: {made:#?}"));
-        assert!(got.deleted_at.is_none(), "a visible answer stored deleted: {got:#?}");
-        assert_eq!(got.question, Some(made.question), "attributed wrongly: {got:#?} for {made:#?}");
+        assert!(
+            got.deleted_at.is_none(),
+            "a visible answer stored deleted: {got:#?}"
+        );
+        assert_eq!(
+            got.question,
+            Some(made.question),
+            "attributed wrongly: {got:#?} for {made:#?}"
+        );
         assert_eq!(got.via_tag, made.tagged, "why it counted (tag): {got:#?}");
-        assert_eq!(got.via_reply, made.reply, "why it counted (reply): {got:#?}");
+        assert_eq!(
+            got.via_reply, made.reply,
+            "why it counted (reply): {got:#?}"
+        );
         if made.edited_at.is_some() && got.quotable {
             assert!(
                 got.text.as_deref().is_some_and(|t| t.contains("(edited")),
@@ -222,11 +235,19 @@ fn assert_matches_truth(truth: &[AnswerMade], answers: &[AnswerRecord], sandbox:
         }
     }
     let bot = sandbox.bot().acct;
-    let automated: Vec<String> = sandbox.accounts().into_iter().filter(|a| a.bot).map(|a| a.acct).collect();
+    let automated: Vec<String> = sandbox
+        .accounts()
+        .into_iter()
+        .filter(|a| a.bot)
+        .map(|a| a.acct)
+        .collect();
     for a in answers {
         let user = a.acct.split('@').next().unwrap();
         assert_ne!(user, bot, "the bot's own post collected: {a:#?}");
-        assert!(!automated.iter().any(|b| b == user), "an automated account collected: {a:#?}");
+        assert!(
+            !automated.iter().any(|b| b == user),
+            "an automated account collected: {a:#?}"
+        );
     }
 }
 
@@ -241,10 +262,16 @@ fn assert_nobot_counted_not_quoted(answers: &[AnswerRecord], sandbox: &Sandbox) 
         .iter()
         .filter(|a| a.acct.starts_with(&format!("{}@", nobot.acct)))
         .collect();
-    assert!(!theirs.is_empty(), "the #nobot participant's answers are counted");
+    assert!(
+        !theirs.is_empty(),
+        "the #nobot participant's answers are counted"
+    );
     for a in theirs {
         assert!(!a.quotable);
-        assert_eq!((&a.text, &a.html, &a.url, &a.display_name, &a.account_url), (&None, &None, &None, &None, &None));
+        assert_eq!(
+            (&a.text, &a.html, &a.url, &a.display_name, &a.account_url),
+            (&None, &None, &None, &None, &None)
+        );
     }
 }
 
@@ -255,7 +282,10 @@ async fn collects_everything(flavour: Flavour) {
     assert_matches_truth(&rig.truth(), &answers, &rig.sandbox);
     assert_nobot_counted_not_quoted(&answers, &rig.sandbox);
     // Some answers drew favourites; the sweep read them.
-    assert!(answers.iter().any(|a| a.engagement.favourites > 0), "engagement read");
+    assert!(
+        answers.iter().any(|a| a.engagement.favourites > 0),
+        "engagement read"
+    );
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
 
@@ -284,12 +314,20 @@ async fn survives_a_restart_and_a_lost_stream(flavour: Flavour) {
             tokio::spawn(async move { engine.run_occurrence("wenurses", &occ).await })
         };
         rig.clock.sleep_until(t("2027-03-24T20:04:30Z")).await;
-        rig.sandbox
-            .faults()
-            .inject(Fault::new(Method::GET, "/api/v1/streaming", FaultKind::StreamDisconnect).times(1));
+        rig.sandbox.faults().inject(
+            Fault::new(
+                Method::GET,
+                "/api/v1/streaming",
+                FaultKind::StreamDisconnect,
+            )
+            .times(1),
+        );
         rig.clock.sleep_until(t("2027-03-24T20:07:00Z")).await;
         trigger.trigger();
-        let finished = tokio::time::timeout(Duration::from_secs(20), run).await.unwrap().unwrap();
+        let finished = tokio::time::timeout(Duration::from_secs(20), run)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(!finished, "stopped mid-chat");
         drop(started);
     }
@@ -334,24 +372,49 @@ async fn answers_on_another_instance_are_collected() {
         let mut engine = started.engine.clone();
         tokio::spawn(async move { engine.run_occurrence("wenurses", &occ).await })
     };
-    let someone = other.accounts().into_iter().find(|a| !a.bot && a.acct != "chatbot").unwrap();
+    let someone = other
+        .accounts()
+        .into_iter()
+        .find(|a| !a.bot && a.acct != "chatbot")
+        .unwrap();
     rig.clock.sleep_until(t("2027-03-24T20:05:00Z")).await;
     let id = other
-        .post_as(&someone.acct, TestPost::answer(1, "A1: from my own server #WeNurses"))
+        .post_as(
+            &someone.acct,
+            TestPost::answer(1, "A1: from my own server #WeNurses"),
+        )
         .unwrap();
     let uri = other.status_uri(&id).unwrap();
     // Not an answer: before the window, and another hashtag.
-    other.post_as(&someone.acct, TestPost::public("unrelated #SomethingElse")).unwrap();
-    assert!(tokio::time::timeout(Duration::from_secs(90), host).await.unwrap().unwrap());
+    other
+        .post_as(&someone.acct, TestPost::public("unrelated #SomethingElse"))
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(90), host)
+            .await
+            .unwrap()
+            .unwrap()
+    );
     let answers = stored(&started.engine.store);
     let got: Vec<&AnswerRecord> = answers.iter().filter(|a| a.uri == uri).collect();
     assert_eq!(got.len(), 1, "{answers:#?}");
     assert_eq!(got[0].source, other.base_url());
-    assert_eq!(got[0].remote_id, None, "ids of another instance are not ours");
+    assert_eq!(
+        got[0].remote_id, None,
+        "ids of another instance are not ours"
+    );
     assert_eq!(got[0].question, Some(1));
     assert_eq!(answers.len(), 1, "{answers:#?}");
-    let tokens: Vec<_> = other.log().records().into_iter().filter_map(|r| r.account).collect();
-    assert!(tokens.is_empty(), "the bot's token went to another instance: {tokens:?}");
+    let tokens: Vec<_> = other
+        .log()
+        .records()
+        .into_iter()
+        .filter_map(|r| r.account)
+        .collect();
+    assert!(
+        tokens.is_empty(),
+        "the bot's token went to another instance: {tokens:?}"
+    );
     other.shutdown().await;
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
@@ -375,7 +438,12 @@ async fn a_burst_of_2000_answers_is_collected_within_a_third_of_the_rate_limit()
         assert_eq!(rig.sandbox.burst(1, 100).await.len(), 100);
         at += chrono::Duration::seconds(30);
     }
-    assert!(tokio::time::timeout(Duration::from_secs(120), host).await.unwrap().unwrap());
+    assert!(
+        tokio::time::timeout(Duration::from_secs(120), host)
+            .await
+            .unwrap()
+            .unwrap()
+    );
     let answers = stored(&started.engine.store);
     let truth = rig.truth();
     assert!(truth.len() >= 2000);
@@ -404,6 +472,9 @@ async fn a_burst_of_2000_answers_is_collected_within_a_third_of_the_rate_limit()
         answers.len(),
         reads.len()
     );
-    assert!(peak <= 100, "{peak} reads in five minutes: more than a third of 300");
+    assert!(
+        peak <= 100,
+        "{peak} reads in five minutes: more than a third of 300"
+    );
     let _ = std::fs::remove_dir_all(&rig.dir);
 }

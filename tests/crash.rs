@@ -302,6 +302,21 @@ async fn crash_test(flavour: Flavour, software: &str, seed: u64) {
         );
     }
 
+    // Once every step is out, collection is still going (the grace after
+    // the wrap-up): one more kill while it catches up after the restart.
+    if last_child.is_none() {
+        run += 1;
+        let mut child = engine.spawn(run);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        child.assert_running(run);
+        child.kill();
+        kills += 1;
+        eprintln!(
+            "[{software}] run {run}: SIGKILL at {} while collecting",
+            clock.now().format("%H:%M:%S")
+        );
+    }
+
     // The last run hosts the chat to its end; once it waits for next
     // week's chat, it is stopped the way systemd stops it.
     let mut child = last_child.unwrap_or_else(|| {
@@ -395,6 +410,43 @@ async fn crash_test(flavour: Flavour, software: &str, seed: u64) {
             r.key
         );
     }
+    // Every answer the participants made and kept, collected once under
+    // its question; deleted ones never shown; the final sweep done.
+    assert!(chat.swept_at.is_some(), "[{software}] the final sweep ran");
+    let answers = store.answers(chat.id).unwrap();
+    let made: Vec<_> = sandbox
+        .answers_made()
+        .into_iter()
+        .filter(|a| !a.bot)
+        .collect();
+    let visible: Vec<_> = made.iter().filter(|a| a.deleted_at.is_none()).collect();
+    assert!(
+        !visible.is_empty(),
+        "[{software}] the participants answered"
+    );
+    for a in &visible {
+        let got: Vec<_> = answers.iter().filter(|s| s.uri == a.uri).collect();
+        assert_eq!(
+            got.len(),
+            1,
+            "[{software}] answer {a:?} collected {} times",
+            got.len()
+        );
+        assert!(got[0].deleted_at.is_none());
+        assert_eq!(
+            got[0].question,
+            Some(a.question),
+            "[{software}] {:?}",
+            got[0]
+        );
+    }
+    let shown = answers.iter().filter(|s| s.deleted_at.is_none()).count();
+    assert_eq!(
+        shown,
+        visible.len(),
+        "[{software}] answers shown: {answers:#?}"
+    );
+
     // The post whose answer was lost went out once and was found again by
     // the restarted engine: one attempt, no second POST (on Mastodon the
     // Idempotency-Key would hide a second POST from the record above).

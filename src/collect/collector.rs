@@ -177,7 +177,11 @@ impl Collector {
     /// The one path into the store: judges each status, records the
     /// answers among them in one transaction (deduped on `uri`), and
     /// returns how many were new.
-    pub(super) fn ingest(&mut self, statuses: &[SeenStatus], from: From) -> Result<usize, StoreError> {
+    pub(super) fn ingest(
+        &mut self,
+        statuses: &[SeenStatus],
+        from: From,
+    ) -> Result<usize, StoreError> {
         let (source, source_host, local) = match from {
             From::Tag | From::Replies => (self.instance.url.clone(), self.host.clone(), true),
             From::Extra(i) => {
@@ -322,9 +326,9 @@ impl Collector {
 
     /// Counts a call's outcome against the chat's sources table.
     pub(super) fn note(&self, source: &str, cursor: Option<&str>, posts: usize) {
-        if let Err(e) = self
-            .store
-            .note_source(self.chat_id, source, cursor, 1, posts as u64, self.now())
+        if let Err(e) =
+            self.store
+                .note_source(self.chat_id, source, cursor, 1, posts as u64, self.now())
         {
             tracing::warn!("cannot note the collection's progress: {e}");
         }

@@ -22,10 +22,16 @@ pub fn find_chat<'a>(config: &'a Config, name: &str) -> Result<&'a Chat, String>
 }
 
 /// The chat date `date`, or by default the latest one that has begun.
-pub fn chat_date(chat: &Chat, date: Option<NaiveDate>, now: DateTime<Utc>) -> Result<Occurrence, String> {
+pub fn chat_date(
+    chat: &Chat,
+    date: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<Occurrence, String> {
     match date {
         Some(d) => {
-            let from = d.and_hms_opt(0, 0, 0).map(|t| t.and_utc() - Duration::days(2));
+            let from = d
+                .and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc() - Duration::days(2));
             from.and_then(|from| plan::occurrences(chat, from).take(2).find(|o| o.date == d))
                 .ok_or_else(|| {
                     format!(
@@ -73,7 +79,14 @@ pub async fn recollect(
     })
     .await?;
     let engine = started.engine.clone();
-    let id = record_for(&engine.store, &chat, &occ, &engine.instance.url, &engine.acct, now)?;
+    let id = record_for(
+        &engine.store,
+        &chat,
+        &occ,
+        &engine.instance.url,
+        &engine.acct,
+        now,
+    )?;
     stop_on_ctrl_c(trigger);
     if !engine.collector(&chat, &occ, id).recollect().await {
         return Err(match engine.shutdown.fatal() {
@@ -94,7 +107,10 @@ fn record_for(
     account: &str,
     now: DateTime<Utc>,
 ) -> Result<crate::store::ChatId, String> {
-    if let Some(r) = store.chat(&chat.name, occ.date).map_err(|e| e.to_string())? {
+    if let Some(r) = store
+        .chat(&chat.name, occ.date)
+        .map_err(|e| e.to_string())?
+    {
         return Ok(r.id);
     }
     let new = NewChat {
@@ -120,7 +136,11 @@ fn stop_on_ctrl_c(trigger: ShutdownTrigger) {
 }
 
 /// What the store holds for a chat date, by question.
-pub fn answers_report(store: &Store, name: &str, date: NaiveDate) -> Result<report::Report, String> {
+pub fn answers_report(
+    store: &Store,
+    name: &str,
+    date: NaiveDate,
+) -> Result<report::Report, String> {
     let Some(chat) = store.chat(name, date).map_err(|e| e.to_string())? else {
         return Err(format!(
             "nothing stored for the {name} chat of {date}: it was not hosted or collected (`chathost collect {name} --date {date}` reads it from the server)"

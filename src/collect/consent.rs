@@ -39,8 +39,12 @@ pub fn consent(profile: Profile<'_>) -> Consent {
     if profile.bot {
         return Consent::NotParticipant;
     }
-    let texts = std::iter::once(profile.note)
-        .chain(profile.fields.iter().flat_map(|(n, v)| [n.as_str(), v.as_str()]));
+    let texts = std::iter::once(profile.note).chain(
+        profile
+            .fields
+            .iter()
+            .flat_map(|(n, v)| [n.as_str(), v.as_str()]),
+    );
     for html in texts {
         let plain = text::clean(html);
         if has_tag(&plain, "nobot") {

@@ -64,7 +64,13 @@ pub enum Verdict {
 /// Whether `s` is an answer. `in_replies`: it was read from a question's
 /// context. `local`: it was read from the bot's own instance (only there
 /// do `in_reply_to_id` and the question ids share a namespace).
-pub fn judge(s: &SeenStatus, source_host: &str, in_replies: bool, local: bool, k: &Known<'_>) -> Verdict {
+pub fn judge(
+    s: &SeenStatus,
+    source_host: &str,
+    in_replies: bool,
+    local: bool,
+    k: &Known<'_>,
+) -> Verdict {
     if s.reblog {
         return Verdict::Ignored("a boost");
     }
@@ -85,9 +91,9 @@ pub fn judge(s: &SeenStatus, source_host: &str, in_replies: bool, local: bool, k
     let tag = s.tags.iter().any(|t| t.eq_ignore_ascii_case(k.hashtag));
     let reply = in_replies
         || (local
-            && s.in_reply_to_id.as_ref().is_some_and(|p| {
-                k.questions.contains(p) || k.answers.contains_key(p)
-            }));
+            && s.in_reply_to_id
+                .as_ref()
+                .is_some_and(|p| k.questions.contains(p) || k.answers.contains_key(p)));
     if tag || reply {
         Verdict::Answer(Why { tag, reply })
     } else {
@@ -181,7 +187,11 @@ pub fn row(s: &SeenStatus, why: Why, source: &str, source_host: &str, local: boo
         why_not,
         source: source.to_string(),
         remote_id: local.then(|| s.id.clone()),
-        in_reply_to_id: if local { s.in_reply_to_id.clone() } else { None },
+        in_reply_to_id: if local {
+            s.in_reply_to_id.clone()
+        } else {
+            None
+        },
         why,
         visibility: s.visibility.clone(),
         language: s.language.clone(),

@@ -57,7 +57,11 @@ impl Collector {
             extra_off: vec![false; n],
         };
         while self.now() < self.window.until {
-            let next = due.tag.min(due.replies).min(due.extra).min(self.window.until);
+            let next = due
+                .tag
+                .min(due.replies)
+                .min(due.extra)
+                .min(self.window.until);
             let clock = self.waiter.clock().clone();
             let mut shutdown = self.shutdown.clone();
             tokio::select! {
@@ -82,7 +86,11 @@ impl Collector {
         }
         let now = self.now();
         if now >= due.tag {
-            let every = if streaming { TAG_POLL_STREAMING } else { TAG_POLL_ALONE };
+            let every = if streaming {
+                TAG_POLL_STREAMING
+            } else {
+                TAG_POLL_ALONE
+            };
             match self.catch_up(From::Tag).await {
                 Ok(false) => return false,
                 Ok(true) => {
@@ -194,7 +202,10 @@ impl Collector {
                 return None;
             }
             if let Err(e) = self.instance.follow_tag(&self.hashtag).await {
-                tracing::warn!("cannot follow #{} for the stream: {e}; reading the timeline only", self.hashtag);
+                tracing::warn!(
+                    "cannot follow #{} for the stream: {e}; reading the timeline only",
+                    self.hashtag
+                );
                 return None;
             }
             vec![StreamKind::User]

@@ -170,7 +170,11 @@ pub fn render_text(r: &Report) -> String {
         } else {
             String::new()
         },
-        if r.swept { "" } else { " (final sweep not yet done)" },
+        if r.swept {
+            ""
+        } else {
+            " (final sweep not yet done)"
+        },
     );
     for q in &r.questions {
         let head = match (q.number, &q.text) {

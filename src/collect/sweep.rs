@@ -113,7 +113,10 @@ impl Collector {
             .filter(|(id, _)| !seen.contains(id))
             .collect();
         if !missing.is_empty() {
-            tracing::info!(posts = missing.len(), "looking up answers the timelines no longer show");
+            tracing::info!(
+                posts = missing.len(),
+                "looking up answers the timelines no longer show"
+            );
         }
         for (id, via_reply) in missing {
             if !self.request_slot().await {

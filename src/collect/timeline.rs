@@ -111,7 +111,11 @@ impl Collector {
                 scan.newest = newest(&list);
             }
             // Only the first page moves the cursor; later ones are older.
-            let cursor = if max_id.is_none() { scan.newest.clone() } else { None };
+            let cursor = if max_id.is_none() {
+                scan.newest.clone()
+            } else {
+                None
+            };
             self.note(&name, cursor.as_deref(), list.len());
             self.store_page(&list, from);
             scan.seen.extend(list.iter().map(|s| s.id.clone()));

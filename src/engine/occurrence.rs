@@ -17,14 +17,14 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::{Engine, Event, Woke, poster};
+use crate::collect::{Collector, Setup, Window};
 use crate::config::Chat;
 use crate::diagnostic::Diagnostic;
 use crate::instance::FailureClass;
+use crate::instance::PublicSource;
 use crate::plan::{self, Occurrence, StepKind};
 use crate::policy::{self, ChatTimes, Decision};
 use crate::prompts::{self, Templates};
-use crate::collect::{Collector, Setup, Window};
-use crate::instance::PublicSource;
 use crate::store::{ChatId, ChatRecord, ChatState, NewChat, StepRecord, StepState};
 
 impl Engine {
@@ -88,7 +88,8 @@ impl Engine {
     /// The collecting part of a date, unless collection is off, the date
     /// was skipped, or its final sweep is done.
     fn collecting(&self, chat: &Chat, occ: &Occurrence, record: &ChatRecord) -> Option<Collector> {
-        if !chat.collect.enabled || record.state == ChatState::Skipped || record.swept_at.is_some() {
+        if !chat.collect.enabled || record.state == ChatState::Skipped || record.swept_at.is_some()
+        {
             return None;
         }
         Some(self.collector(chat, occ, record.id))
@@ -101,13 +102,15 @@ impl Engine {
             .collect
             .extra_sources
             .iter()
-            .filter_map(|url| match PublicSource::new(url, self.instance.timeout()) {
-                Ok(source) => Some(source),
-                Err(e) => {
-                    tracing::warn!("not reading {url}: {e}");
-                    None
-                }
-            })
+            .filter_map(
+                |url| match PublicSource::new(url, self.instance.timeout()) {
+                    Ok(source) => Some(source),
+                    Err(e) => {
+                        tracing::warn!("not reading {url}: {e}");
+                        None
+                    }
+                },
+            )
             .collect();
         Collector::new(Setup {
             store: self.store.clone(),

@@ -324,7 +324,14 @@ impl Store {
                  cursor = coalesce(excluded.cursor, cursor), \
                  requests = requests + excluded.requests, posts = posts + excluded.posts, \
                  last_read_at = excluded.last_read_at",
-                params![chat.0, source, cursor, count(requests), count(posts), Ts(now)],
+                params![
+                    chat.0,
+                    source,
+                    cursor,
+                    count(requests),
+                    count(posts),
+                    Ts(now)
+                ],
             )?;
             Ok(())
         })
@@ -472,7 +479,12 @@ fn upsert_answer(
     if let Some(e) = a.engagement {
         tx.execute(
             "UPDATE answers SET favourites = ?2, reblogs = ?3, replies = ?4 WHERE id = ?1",
-            params![s.id, count(e.favourites), count(e.reblogs), count(e.replies)],
+            params![
+                s.id,
+                count(e.favourites),
+                count(e.reblogs),
+                count(e.replies)
+            ],
         )?;
     }
     let version = a.edited_at.unwrap_or(a.created_at);
