@@ -1308,3 +1308,168 @@ async fn collection_contract_holds_for_mastodon_mock_with_its_known_differences(
     }
     assert_eq!(known.len(), 4, "{known:#?}");
 }
+
+// ------------------------------------------------ collection, end to end
+
+/// The collector against mastodon-mock, an implementation nobody here
+/// wrote: a question posted by the bot, answers in every shape (a tagged
+/// reply, a tagged post, a reply without the hashtag, a deleted answer, an
+/// unrelated post), then `chathost collect`'s sweep of the chat's window.
+/// The mock keeps real time, so chathost's clock is set half an hour ahead:
+/// the chat that began three minutes ago is over for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_collector_gathers_a_chat_from_mastodon_mock() {
+    use chathost::clock::{ScaledClock, SharedClock};
+    use chrono::{DurationRound, Utc};
+
+    let server = mock_server().await;
+    let api = &server.api;
+    let now = Utc::now();
+    let start =
+        now.duration_trunc(chrono::Duration::minutes(1)).unwrap() - chrono::Duration::minutes(3);
+    let question = api
+        .status(
+            server.token("chatbot"),
+            json!({"status": "Q1: What keeps you going on a long shift? #WeNurses", "visibility": "public"}),
+        )
+        .await;
+    let qid = id(&question);
+    let mut expected = Vec::new();
+    for (who, body) in [
+        (
+            "alice",
+            json!({"status": "A1: tea and a kind word #WeNurses", "in_reply_to_id": qid}),
+        ),
+        ("bob", json!({"status": "A1: my team #WeNurses"})),
+        (
+            "carol",
+            json!({"status": "@chatbot A1: a walk at lunch", "in_reply_to_id": qid}),
+        ),
+    ] {
+        expected.push((who, api.status(server.token(who), body).await));
+    }
+    let gone = api
+        .status(
+            server.token("erin"),
+            json!({"status": "A1: second thoughts #WeNurses"}),
+        )
+        .await;
+    let deleted = api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/statuses/{}", id(&gone)),
+            Some(server.token("erin")),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    api.status(
+        server.token("erin"),
+        json!({"status": "not about the chat #Other"}),
+    )
+    .await;
+
+    // The host's side: settings, the question as posted, the store.
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("collect-mock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("prompts")).unwrap();
+    let weekday = start.format("%A");
+    let time = start.format("%H:%M");
+    std::fs::write(
+        dir.join("bot.toml"),
+        format!(
+            "[instance]\nurl = \"{}\"\nsoftware = \"mastodon\"\n\n[account]\ntoken_env = \"UNUSED\"\n\n\
+             [state]\ndir = \"state\"\n\n[chats.wenurses]\nhashtag = \"WeNurses\"\nweekday = \"{weekday}\"\n\
+             time = \"{time}\"\nzone = \"UTC\"\nduration_minutes = 15\nreminders = []\n\n\
+             [chats.wenurses.pacing]\nwelcome = 0\nfirst_question = 1\nwrap_up = 15\n\n\
+             [chats.wenurses.collect]\ngrace_minutes = 0\n",
+            api.base
+        ),
+    )
+    .unwrap();
+    let config = chathost::config::load_with_env(&dir.join("bot.toml"), &Default::default())
+        .unwrap_or_else(|d| panic!("{}", d.iter().map(ToString::to_string).collect::<String>()))
+        .config;
+    let date = start.date_naive();
+    {
+        let store = chathost::engine::service::open_store(&config.state_dir).unwrap();
+        let chat = store
+            .upsert_chat(
+                &chathost::store::NewChat {
+                    name: "wenurses".into(),
+                    date,
+                    start_utc: start,
+                    instance_url: api.base.clone(),
+                    account: "chatbot".into(),
+                    questions_file: None,
+                },
+                now,
+            )
+            .unwrap();
+        let step = chathost::plan::Step {
+            kind: chathost::plan::StepKind::Question { number: 1 },
+            at: start + chrono::Duration::minutes(1),
+            text: question["content"].as_str().unwrap_or_default().to_string(),
+        };
+        store.sync_steps(chat.id, &[step], now).unwrap();
+        let step_id = store.steps(chat.id).unwrap()[0].id;
+        store.begin_attempt(step_id, now).unwrap();
+        let remote = chathost::store::RemotePost {
+            id: qid.clone(),
+            uri: question["uri"].as_str().unwrap().to_string(),
+            url: None,
+            created_at: now,
+        };
+        store.mark_posted(step_id, &remote, now).unwrap();
+    }
+    let clock: SharedClock =
+        std::sync::Arc::new(ScaledClock::new(now + chrono::Duration::minutes(30), 1.0));
+    let token = chathost::secret::Secret::new(server.token("chatbot"));
+    let report =
+        chathost::collect::command::recollect(config, token, clock, "wenurses", Some(date))
+            .await
+            .expect("collect succeeds against mastodon-mock");
+    assert_eq!(report.answers, 3, "{report:#?}");
+    let q1 = report
+        .questions
+        .iter()
+        .find(|q| q.number == Some(1))
+        .expect("Q1");
+    for (who, status) in &expected {
+        let url = status["url"].as_str().map(str::to_string);
+        let found = q1
+            .answers
+            .iter()
+            .filter(|a| {
+                a.acct
+                    .as_deref()
+                    .is_some_and(|a| a.starts_with(&format!("{who}@")))
+            })
+            .count();
+        assert_eq!(
+            found, 1,
+            "{who}'s answer under Q1 once ({url:?}): {report:#?}"
+        );
+    }
+    let carol = q1
+        .answers
+        .iter()
+        .find(|a| a.acct.as_deref().is_some_and(|a| a.starts_with("carol@")))
+        .unwrap();
+    assert_eq!(
+        carol.via,
+        vec!["reply"],
+        "found through the question's replies only"
+    );
+    let store = chathost::engine::service::open_store(&dir.join("state")).unwrap();
+    let chat = store.chat("wenurses", date).unwrap().unwrap();
+    let answers = store.answers(chat.id).unwrap();
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.uri != gone["uri"].as_str().unwrap() || a.deleted_at.is_some())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

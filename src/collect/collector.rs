@@ -324,11 +324,25 @@ impl Collector {
         Ok(())
     }
 
-    /// Counts a call's outcome against the chat's sources table.
+    /// Counts a request and what it delivered against the chat's sources
+    /// table (the host's "requests per chat").
     pub(super) fn note(&self, source: &str, cursor: Option<&str>, posts: usize) {
-        if let Err(e) =
-            self.store
-                .note_source(self.chat_id, source, cursor, 1, posts as u64, self.now())
+        self.note_counts(source, cursor, 1, posts);
+    }
+
+    /// Counts requests (none for a stream event) and posts of a source.
+    pub(super) fn note_counts(
+        &self,
+        source: &str,
+        cursor: Option<&str>,
+        requests: u64,
+        posts: usize,
+    ) {
+        let now = self.now();
+        let posts = posts as u64;
+        if let Err(e) = self
+            .store
+            .note_source(self.chat_id, source, cursor, requests, posts, now)
         {
             tracing::warn!("cannot note the collection's progress: {e}");
         }

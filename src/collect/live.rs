@@ -233,12 +233,13 @@ impl Collector {
                 Ok(())
             }
             StreamEvent::Update(s) | StreamEvent::Edit(s) => {
-                self.note("stream", None, 1);
+                self.note_counts("stream", None, 0, 1);
                 self.ingest(std::slice::from_ref(&s), From::Tag).map(|_| ())
             }
             StreamEvent::Delete(id) => self.deleted(&id),
         };
-        if let Err(e) = outcome.and_then(|()| self.attribute_all()) {
+        // Attribution waits for the next poll: once per poll, not per post.
+        if let Err(e) = outcome {
             tracing::error!("cannot store what the stream said: {e}");
             if e.is_damaged() {
                 self.shutdown.fail(e.to_string());
