@@ -215,4 +215,11 @@ fn rehearse_runs_the_shipped_chat_against_the_sandbox() {
     );
     assert!(stdout.contains("Done: 8 posts by the bot"), "{stdout}");
     assert!(!stdout.contains("FAILED"), "{stdout}");
+    // Every answer the four participants posted was collected under its
+    // question (one of them edits, with and without the hashtag).
+    for q in 1..=5 {
+        let line = format!("Q{q}: posted    4 = collected    4");
+        assert!(stdout.contains(&line), "{line:?} missing:\n{stdout}");
+    }
+    assert!(!stdout.contains("differs"), "{stdout}");
 }

@@ -286,7 +286,73 @@ async fn collects_everything(flavour: Flavour) {
         answers.iter().any(|a| a.engagement.favourites > 0),
         "engagement read"
     );
+    drop(store);
+    assert_answers_command_respects_consent(&rig);
     let _ = std::fs::remove_dir_all(&rig.dir);
+}
+
+/// `chathost answers`, text and JSON: everyone's answers by question, but
+/// nothing a `#nobot` participant wrote, nor their name or a link.
+fn assert_answers_command_respects_consent(rig: &Rig) {
+    let nobot = rig
+        .sandbox
+        .accounts()
+        .into_iter()
+        .find(|a| a.note.contains("#nobot"))
+        .unwrap();
+    let theirs: Vec<AnswerMade> = rig
+        .truth()
+        .into_iter()
+        .filter(|a| a.acct == nobot.acct)
+        .collect();
+    assert!(!theirs.is_empty());
+    let quoted = rig
+        .truth()
+        .into_iter()
+        .find(|a| a.acct != nobot.acct && a.deleted_at.is_none() && a.tagged)
+        .unwrap();
+    for format in ["text", "json"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_chathost"))
+            .args([
+                "answers", "wenurses", "--date", DATE, "--format", format, "--config",
+            ])
+            .arg(rig.dir.join("bot.toml"))
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{format}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Others are quoted (the phrase before the hashtag).
+        let phrase = quoted.text.split(" #").next().unwrap();
+        assert!(
+            stdout.contains(phrase),
+            "{format}: {phrase:?} missing:\n{stdout}"
+        );
+        let lower = stdout.to_lowercase();
+        assert!(
+            !lower.contains(&nobot.acct.to_lowercase()),
+            "{format}: the #nobot account named:\n{stdout}"
+        );
+        for a in &theirs {
+            // The words after `A1:`; phrases are shared between
+            // participants, so also the exact text.
+            assert!(
+                !stdout.contains(&a.text),
+                "{format}: #nobot words shown:\n{stdout}"
+            );
+            assert!(
+                !stdout.contains(&a.status_id),
+                "{format}: a link to #nobot's post:\n{stdout}"
+            );
+        }
+        if format == "text" {
+            assert!(stdout.contains("asked not to be quoted"), "{stdout}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
