@@ -204,3 +204,201 @@ pub fn row(s: &SeenStatus, why: Why, source: &str, source_host: &str, local: boo
         prefix,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instance::SeenAccount;
+
+    fn at(hm: &str) -> DateTime<Utc> {
+        format!("2026-12-02T{hm}:00Z").parse().unwrap()
+    }
+
+    fn status(acct: &str, tags: &[&str], reply: Option<&str>, t: &str) -> SeenStatus {
+        SeenStatus {
+            id: format!("id-{acct}-{t}"),
+            uri: format!("https://x.example/{acct}/{t}"),
+            url: None,
+            created_at: at(t),
+            edited_at: None,
+            content: "<p>A1: yes</p>".into(),
+            spoiler_text: String::new(),
+            visibility: "public".into(),
+            language: None,
+            in_reply_to_id: reply.map(str::to_string),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            account: SeenAccount {
+                id: "1".into(),
+                username: acct.split('@').next().unwrap().into(),
+                acct: acct.into(),
+                display_name: "Someone".into(),
+                url: None,
+                note: String::new(),
+                fields: Vec::new(),
+                bot: false,
+                noindex: false,
+                discoverable: None,
+            },
+            reblog: false,
+            favourites: 0,
+            reblogs: 0,
+            replies: 0,
+        }
+    }
+
+    fn verdict(s: &SeenStatus, in_replies: bool, local: bool) -> Verdict {
+        let questions = HashSet::from(["q1".to_string()]);
+        let answers = HashMap::from([("a1".to_string(), Some("q1".to_string()))]);
+        let k = Known {
+            hashtag: "wenurses",
+            bot_acct: "chatbot@bot.example",
+            window: Window {
+                from: at("19:50"),
+                until: at("21:15"),
+            },
+            questions: &questions,
+            answers: &answers,
+        };
+        judge(s, "bot.example", in_replies, local, &k)
+    }
+
+    #[test]
+    fn why_a_post_counts() {
+        let tagged = status("ann", &["WeNurses"], None, "20:05");
+        assert_eq!(
+            verdict(&tagged, false, true),
+            Verdict::Answer(Why {
+                tag: true,
+                reply: false
+            })
+        );
+        let reply = status("ann", &[], Some("q1"), "20:05");
+        assert_eq!(
+            verdict(&reply, false, true),
+            Verdict::Answer(Why {
+                tag: false,
+                reply: true
+            })
+        );
+        // Through a chain: a reply to a collected answer.
+        let chained = status("bea", &[], Some("a1"), "20:06");
+        assert_eq!(
+            verdict(&chained, false, true),
+            Verdict::Answer(Why {
+                tag: false,
+                reply: true
+            })
+        );
+        // Ids of another instance mean nothing here.
+        assert!(matches!(
+            verdict(&chained, false, false),
+            Verdict::Ignored(_)
+        ));
+        let both = status("ann", &["wenurses"], Some("q1"), "20:05");
+        assert_eq!(
+            verdict(&both, false, true),
+            Verdict::Answer(Why {
+                tag: true,
+                reply: true
+            })
+        );
+        let neither = status("ann", &["other"], None, "20:05");
+        assert!(matches!(
+            verdict(&neither, false, true),
+            Verdict::Ignored(_)
+        ));
+    }
+
+    #[test]
+    fn what_never_counts() {
+        let mut s = status("ann", &["wenurses"], None, "20:05");
+        s.reblog = true;
+        assert_eq!(verdict(&s, false, true), Verdict::Ignored("a boost"));
+        let own = status("chatbot", &["wenurses"], None, "20:05");
+        assert_eq!(
+            verdict(&own, false, true),
+            Verdict::Ignored("the bot's own post")
+        );
+        // The bot's post read on another instance carries its host.
+        let own_elsewhere = status("ChatBot@Bot.Example", &["wenurses"], None, "20:05");
+        assert_eq!(
+            verdict(&own_elsewhere, false, false),
+            Verdict::Ignored("the bot's own post")
+        );
+        let mut private = status("ann", &["wenurses"], Some("q1"), "20:05");
+        private.visibility = "private".into();
+        assert_eq!(
+            verdict(&private, true, true),
+            Verdict::Ignored("not public")
+        );
+        let early = status("ann", &["wenurses"], None, "19:49");
+        assert!(matches!(verdict(&early, false, true), Verdict::Ignored(_)));
+        let late = status("ann", &["wenurses"], None, "21:16");
+        assert!(matches!(verdict(&late, true, true), Verdict::Ignored(_)));
+        let mut bot = status("ann", &["wenurses"], None, "20:05");
+        bot.account.bot = true;
+        assert_eq!(
+            verdict(&bot, false, true),
+            Verdict::Ignored("an automated account")
+        );
+    }
+
+    #[test]
+    fn rows_keep_the_prefix_and_mark_content_warnings() {
+        let mut s = status("ann", &["wenurses"], None, "20:05");
+        s.spoiler_text = "work stress".into();
+        s.content = "<p>A2: <b>rest</b> &amp; sleep</p>".into();
+        let r = row(
+            &s,
+            Why {
+                tag: true,
+                reply: false,
+            },
+            "https://bot.example",
+            "bot.example",
+            true,
+        )
+        .unwrap();
+        assert_eq!(r.text, "CW: work stress\n\nA2: rest & sleep");
+        assert_eq!(r.prefix, Some(2));
+        assert_eq!(r.acct, "ann@bot.example");
+        assert_eq!(r.remote_id.as_deref(), Some(s.id.as_str()));
+        s.account.note = "<p>#nobot</p>".into();
+        let r = row(
+            &s,
+            Why {
+                tag: true,
+                reply: false,
+            },
+            "https://bot.example",
+            "bot.example",
+            false,
+        )
+        .unwrap();
+        assert!(!r.quotable);
+        assert_eq!(r.remote_id, None, "not an id of the bot's instance");
+        s.account.bot = true;
+        assert!(
+            row(
+                &s,
+                Why {
+                    tag: true,
+                    reply: false
+                },
+                "u",
+                "h",
+                true
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn accounts_are_named_in_full() {
+        assert_eq!(full_acct("Ann", "Bot.Example"), "ann@bot.example");
+        assert_eq!(
+            full_acct("@ann@Nurses.Social", "bot.example"),
+            "ann@nurses.social"
+        );
+    }
+}

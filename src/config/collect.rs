@@ -61,3 +61,64 @@ pub(super) fn check_collect(
         extra_sources: sources,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::config::load_source;
+    use crate::diagnostic::SourceFile;
+
+    const BASE: &str = "[instance]\nurl = \"https://mastodon.example\"\n\n[chats.w]\nhashtag = \"WeNurses\"\nweekday = \"Wednesday\"\ntime = \"20:00\"\nzone = \"Europe/London\"\n";
+
+    fn load(collect: &str) -> Result<crate::config::CollectSettings, String> {
+        let source = SourceFile {
+            path: "/nonexistent/bot.toml".into(),
+            text: format!("{BASE}\n[chats.w.collect]\n{collect}\n"),
+        };
+        load_source(source, &BTreeMap::new())
+            .map(|l| l.config.chats[0].collect.clone())
+            .map_err(|d| d.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn defaults_collect_with_a_grace_and_no_other_instances() {
+        let c = load("").unwrap();
+        assert!(c.enabled);
+        assert_eq!(c.grace_minutes, 15);
+        assert!(c.extra_sources.is_empty());
+    }
+
+    #[test]
+    fn other_instances_are_base_urls_once_each() {
+        let c = load("extra_sources = [\"https://nurses.social/\", \"https://nurses.social\", \"http://gts.example\"]").unwrap();
+        assert_eq!(
+            c.extra_sources,
+            ["https://nurses.social", "http://gts.example"]
+        );
+        let e = load("extra_sources = [\"https://nurses.social/tags/WeNurses\"]").unwrap_err();
+        assert!(
+            e.contains("has a path") && e.contains("extra_sources"),
+            "{e}"
+        );
+        let e = load("extra_sources = [\"https://me:secret99@nurses.social\"]").unwrap_err();
+        assert!(
+            e.contains("user name or password") && !e.contains("secret99"),
+            "{e}"
+        );
+        let many: Vec<String> = (0..11)
+            .map(|i| format!("\"https://s{i}.example\""))
+            .collect();
+        let e = load(&format!("extra_sources = [{}]", many.join(", "))).unwrap_err();
+        assert!(e.contains("at most 10"), "{e}");
+    }
+
+    #[test]
+    fn grace_is_bounded() {
+        assert_eq!(load("grace_minutes = 0").unwrap().grace_minutes, 0);
+        let e = load("grace_minutes = 100000").unwrap_err();
+        assert!(e.contains("grace_minutes") && e.contains("1440"), "{e}");
+        let e = load("unknown = 1").unwrap_err();
+        assert!(e.contains("unknown"), "{e}");
+    }
+}
