@@ -51,6 +51,8 @@ pub struct Collector {
     pub(super) prefixes: HashMap<String, u32>,
     /// New or changed answers since the last attribution.
     pub(super) dirty: bool,
+    /// Show progress on the terminal (`chathost collect`): posts read.
+    pub(super) progress: Option<u64>,
 }
 
 /// What a collector is made from.
@@ -97,7 +99,19 @@ impl Collector {
             deleted: HashSet::new(),
             prefixes: HashMap::new(),
             dirty: true,
+            progress: None,
         }
+    }
+
+    /// Shows how far a long read has come on the terminal (stderr), when
+    /// it is one: `chathost collect` on a big chat takes a while. Quiet
+    /// under systemd and in the service.
+    pub fn with_progress(mut self) -> Collector {
+        use std::io::IsTerminal;
+        if std::io::stderr().is_terminal() {
+            self.progress = Some(0);
+        }
+        self
     }
 
     pub(super) fn now(&self) -> DateTime<Utc> {
@@ -326,13 +340,13 @@ impl Collector {
 
     /// Counts a request and what it delivered against the chat's sources
     /// table (the host's "requests per chat").
-    pub(super) fn note(&self, source: &str, cursor: Option<&str>, posts: usize) {
+    pub(super) fn note(&mut self, source: &str, cursor: Option<&str>, posts: usize) {
         self.note_counts(source, cursor, 1, posts);
     }
 
     /// Counts requests (none for a stream event) and posts of a source.
     pub(super) fn note_counts(
-        &self,
+        &mut self,
         source: &str,
         cursor: Option<&str>,
         requests: u64,
@@ -340,6 +354,10 @@ impl Collector {
     ) {
         let now = self.now();
         let posts = posts as u64;
+        if let Some(read) = &mut self.progress {
+            *read += posts;
+            eprint!("\r  {read} posts read with {} requests…", self.budget.total());
+        }
         if let Err(e) = self
             .store
             .note_source(self.chat_id, source, cursor, requests, posts, now)

@@ -95,6 +95,9 @@ impl Collector {
         if !self.sweep().await {
             return false;
         }
+        if self.progress.take().is_some() {
+            eprintln!();
+        }
         if let Err(e) = self.store.mark_swept(self.chat_id, self.now()) {
             tracing::error!("cannot record the sweep: {e}");
             return false;
