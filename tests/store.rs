@@ -896,3 +896,52 @@ fn a_damaged_file_is_refused_at_open_with_what_to_do() {
     assert!(text.contains("Restore the latest backup"), "{text}");
     assert!(text.contains(&dir.db().display().to_string()), "{text}");
 }
+
+#[test]
+fn a_version_1_database_is_upgraded_keeping_its_chats_and_steps() {
+    let dir = TempDir::new("from-v1");
+    {
+        // A database as the first release left it: only migration 1.
+        let conn = rusqlite::Connection::open(dir.db()).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO chats (name, local_date, start_utc, instance_url, account, state, \
+             questions_file, created_at, updated_at) VALUES ('wenurses', '2026-12-02', \
+             '2026-12-02T20:00:00.000Z', 'https://mastodon.example', 'chatbot@mastodon.example', \
+             'done', NULL, '2026-12-01T10:00:00.000Z', '2026-12-02T21:00:00.000Z')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO steps (chat_id, key, kind, planned_at, text, state, created_at, \
+             updated_at) VALUES (1, 'welcome', 'welcome', '2026-12-02T20:00:00.000Z', \
+             'Welcome!', 'pending', '2026-12-01T10:00:00.000Z', '2026-12-01T10:00:00.000Z')",
+            [],
+        )
+        .unwrap();
+    }
+    let store = Store::open(dir.db()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    let chat = store
+        .chat("wenurses", NaiveDate::from_ymd_opt(2026, 12, 2).unwrap())
+        .unwrap()
+        .expect("the chat is kept");
+    assert_eq!(chat.state, ChatState::Done);
+    assert_eq!(chat.updated_at, at("2026-12-02T21:00:00Z"));
+    assert_eq!(chat.swept_at, None);
+    assert_eq!(store.steps(chat.id).unwrap()[0].text, "Welcome!");
+    // The new tables are there and empty, and work.
+    assert!(store.answers(chat.id).unwrap().is_empty());
+    assert!(store.sources(chat.id).unwrap().is_empty());
+    store
+        .mark_swept(chat.id, at("2026-12-03T09:00:00Z"))
+        .unwrap();
+    drop(store);
+    let store = Store::open(dir.db()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(
+        store.chat_by_id(chat.id).unwrap().swept_at,
+        Some(at("2026-12-03T09:00:00Z"))
+    );
+}

@@ -356,7 +356,10 @@ impl Collector {
         let posts = posts as u64;
         if let Some(read) = &mut self.progress {
             *read += posts;
-            eprint!("\r  {read} posts read with {} requests…", self.budget.total());
+            eprint!(
+                "\r  {read} posts read with {} requests…",
+                self.budget.total()
+            );
         }
         if let Err(e) = self
             .store

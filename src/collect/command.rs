@@ -88,7 +88,12 @@ pub async fn recollect(
         now,
     )?;
     stop_on_ctrl_c(trigger);
-    if !engine.collector(&chat, &occ, id).with_progress().recollect().await {
+    if !engine
+        .collector(&chat, &occ, id)
+        .with_progress()
+        .recollect()
+        .await
+    {
         return Err(match engine.shutdown.fatal() {
             Some(reason) => reason,
             None => "collection stopped before it finished (see the log above)".into(),

@@ -11,7 +11,8 @@
 //! - consent is per account: an account that may not be quoted has its
 //!   name and link, and the text, HTML and link of every answer it made
 //!   (all chats), stored as NULL from the moment that is known;
-//! - an account's first chat is set once, for first-timer counts.
+//! - an account's first chat is the chat of its earliest answer collected
+//!   (collecting a past chat later moves it back), for first-timer counts.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -209,6 +210,16 @@ fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// `NoSuchChat` unless the chat date is stored.
+fn require_chat(tx: &Transaction<'_>, chat: ChatId) -> Result<(), Problem> {
+    let known: Option<i64> = tx
+        .query_row("SELECT id FROM chats WHERE id = ?1", params![chat.0], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    known.map(|_| ()).ok_or(Problem::NoSuchChat(chat))
+}
+
 impl Store {
     /// Records a batch of posts of chat date `chat` in one transaction (a
     /// page of 40 is one fsync). One outcome per post, in order.
@@ -219,11 +230,16 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<Upserted>, StoreError> {
         self.write("record collected answers", |tx| {
+            require_chat(tx, chat)?;
             batch
                 .iter()
                 .map(|a| {
-                    let account = upsert_account(tx, &a.account, chat, now)?;
-                    upsert_answer(tx, chat, account, a, now)
+                    let account = upsert_account(tx, &a.account, chat, a.created_at, now)?;
+                    let outcome = upsert_answer(tx, chat, account, a, now)?;
+                    if !a.account.quotable {
+                        forget_words(tx, account)?;
+                    }
+                    Ok(outcome)
                 })
                 .collect()
         })
@@ -262,7 +278,10 @@ impl Store {
             let mut stmt =
                 tx.prepare_cached("UPDATE answers SET question = ?2, method = ?3 WHERE id = ?1")?;
             for (id, question, method) in list {
-                stmt.execute(params![id.0, question, method])?;
+                if stmt.execute(params![id.0, question, method])? == 0 {
+                    // The whole list or nothing: the transaction rolls back.
+                    return Err(Problem::NoSuchAnswer(*id));
+                }
             }
             Ok(())
         })
@@ -317,6 +336,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.write("record a collection source", |tx| {
+            require_chat(tx, chat)?;
             tx.execute(
                 "INSERT INTO sources (chat_id, source, cursor, requests, posts, last_read_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
@@ -340,10 +360,13 @@ impl Store {
     /// Records the chat date's final sweep as done.
     pub fn mark_swept(&self, chat: ChatId, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.write("record the final sweep", |tx| {
-            tx.execute(
+            let changed = tx.execute(
                 "UPDATE chats SET swept_at = ?2, updated_at = ?2 WHERE id = ?1",
                 params![chat.0, Ts(now)],
             )?;
+            if changed == 0 {
+                return Err(Problem::NoSuchChat(chat));
+            }
             Ok(())
         })
     }
@@ -359,12 +382,12 @@ fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
     })
 }
 
-/// The account's row id, created or brought up to date. Becoming not
-/// quotable erases what it let us store, in every chat.
+/// The account's row id, created or brought up to date.
 fn upsert_account(
     tx: &Transaction<'_>,
     a: &SeenAccount<'_>,
     chat: ChatId,
+    answered_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<i64, Problem> {
     let (name, url) = if a.quotable {
@@ -374,22 +397,38 @@ fn upsert_account(
     };
     let id: i64 = tx.query_row(
         "INSERT INTO accounts (acct, display_name, url, quotable, why_not, first_seen_at, \
-         first_chat_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6) \
+         first_chat_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
          ON CONFLICT (acct) DO UPDATE SET display_name = excluded.display_name, \
          url = excluded.url, quotable = excluded.quotable, why_not = excluded.why_not, \
+         first_chat_id = CASE WHEN excluded.first_seen_at < first_seen_at \
+             THEN excluded.first_chat_id ELSE first_chat_id END, \
+         first_seen_at = min(first_seen_at, excluded.first_seen_at), \
          updated_at = excluded.updated_at \
          RETURNING id",
-        params![a.acct, name, url, a.quotable, a.why_not, Ts(now), chat.0],
+        params![
+            a.acct,
+            name,
+            url,
+            a.quotable,
+            a.why_not,
+            Ts(answered_at),
+            chat.0,
+            Ts(now)
+        ],
         |r| r.get(0),
     )?;
-    if !a.quotable {
-        tx.execute(
-            "UPDATE answers SET text = NULL, html = NULL, url = NULL \
-             WHERE account_id = ?1 AND (text IS NOT NULL OR html IS NOT NULL OR url IS NOT NULL)",
-            params![id],
-        )?;
-    }
     Ok(id)
+}
+
+/// An account that may not be quoted: the words and links of every answer
+/// it made, in every chat, go.
+fn forget_words(tx: &Transaction<'_>, account: i64) -> Result<(), Problem> {
+    tx.execute(
+        "UPDATE answers SET text = NULL, html = NULL, url = NULL \
+         WHERE account_id = ?1 AND (text IS NOT NULL OR html IS NOT NULL OR url IS NOT NULL)",
+        params![account],
+    )?;
+    Ok(())
 }
 
 /// What is stored of an answer, for comparing with a new read.
@@ -406,25 +445,13 @@ struct Stored {
     via_reply: bool,
 }
 
-fn upsert_answer(
-    tx: &Transaction<'_>,
-    chat: ChatId,
-    account: i64,
-    a: &SeenAnswer<'_>,
-    now: DateTime<Utc>,
-) -> Result<Upserted, Problem> {
-    let q = a.account.quotable;
-    let (text, html, url) = if q {
-        (Some(a.text), Some(a.html), a.url)
-    } else {
-        (None, None, None)
-    };
-    let e = a.engagement.unwrap_or_default();
-    let stored = tx
+/// What is stored of the answer `uri`, if anything.
+fn stored_answer(tx: &Transaction<'_>, uri: &str) -> Result<Option<Stored>, Problem> {
+    Ok(tx
         .query_row(
             "SELECT id, deleted_at IS NOT NULL, coalesce(edited_at, created_at), text, html, url, \
              remote_id, in_reply_to_id, via_tag, via_reply FROM answers WHERE uri = ?1",
-            params![a.uri],
+            params![uri],
             |r| {
                 Ok(Stored {
                     id: r.get(0)?,
@@ -440,36 +467,25 @@ fn upsert_answer(
                 })
             },
         )
-        .optional()?;
+        .optional()?)
+}
+
+fn upsert_answer(
+    tx: &Transaction<'_>,
+    chat: ChatId,
+    account: i64,
+    a: &SeenAnswer<'_>,
+    now: DateTime<Utc>,
+) -> Result<Upserted, Problem> {
+    let q = a.account.quotable;
+    let (text, html, url) = if q {
+        (Some(a.text), Some(a.html), a.url)
+    } else {
+        (None, None, None)
+    };
+    let stored = stored_answer(tx, a.uri)?;
     let Some(s) = stored else {
-        tx.execute(
-            "INSERT INTO answers (chat_id, uri, account_id, source, remote_id, in_reply_to_id, \
-             via_tag, via_reply, visibility, language, created_at, edited_at, text, html, url, \
-             favourites, reblogs, replies, collected_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-             ?18, ?19, ?19)",
-            params![
-                chat.0,
-                a.uri,
-                account,
-                a.source,
-                a.remote_id,
-                a.in_reply_to_id,
-                a.via_tag,
-                a.via_reply,
-                a.visibility,
-                a.language,
-                Ts(a.created_at),
-                a.edited_at.map(Ts),
-                text,
-                html,
-                url,
-                count(e.favourites),
-                count(e.reblogs),
-                count(e.replies),
-                Ts(now),
-            ],
-        )?;
+        insert_answer(tx, chat, account, a, (text, html, url), now)?;
         return Ok(Upserted::New);
     };
     if s.deleted {
@@ -477,6 +493,7 @@ fn upsert_answer(
         return Ok(Upserted::Same);
     }
     if let Some(e) = a.engagement {
+        // Counts alone are no change a reader shows.
         tx.execute(
             "UPDATE answers SET favourites = ?2, reblogs = ?3, replies = ?4 WHERE id = ?1",
             params![
@@ -499,9 +516,17 @@ fn upsert_answer(
     }
     if newer_text {
         tx.execute(
-            "UPDATE answers SET text = ?2, html = ?3, url = ?4, edited_at = ?5, account_id = ?6 \
-             WHERE id = ?1",
-            params![s.id, text, html, url, a.edited_at.map(Ts), account],
+            "UPDATE answers SET text = ?2, html = ?3, url = ?4, edited_at = ?5, account_id = ?6, \
+             language = coalesce(?7, language) WHERE id = ?1",
+            params![
+                s.id,
+                text,
+                html,
+                url,
+                a.edited_at.map(Ts),
+                account,
+                a.language
+            ],
         )?;
     }
     tx.execute(
@@ -518,4 +543,45 @@ fn upsert_answer(
         ],
     )?;
     Ok(Upserted::Changed)
+}
+
+/// A new answer's row.
+fn insert_answer(
+    tx: &Transaction<'_>,
+    chat: ChatId,
+    account: i64,
+    a: &SeenAnswer<'_>,
+    (text, html, url): (Option<&str>, Option<&str>, Option<&str>),
+    now: DateTime<Utc>,
+) -> Result<(), Problem> {
+    let e = a.engagement.unwrap_or_default();
+    tx.execute(
+        "INSERT INTO answers (chat_id, uri, account_id, source, remote_id, in_reply_to_id, \
+         via_tag, via_reply, visibility, language, created_at, edited_at, text, html, url, \
+         favourites, reblogs, replies, collected_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+         ?18, ?19, ?19)",
+        params![
+            chat.0,
+            a.uri,
+            account,
+            a.source,
+            a.remote_id,
+            a.in_reply_to_id,
+            a.via_tag,
+            a.via_reply,
+            a.visibility,
+            a.language,
+            Ts(a.created_at),
+            a.edited_at.map(Ts),
+            text,
+            html,
+            url,
+            count(e.favourites),
+            count(e.reblogs),
+            count(e.replies),
+            Ts(now),
+        ],
+    )?;
+    Ok(())
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use rusqlite::ErrorCode;
 
+use super::answers::AnswerId;
 use super::records::*;
 
 /// A failed store call: what it was doing, what went wrong, and the file.
@@ -50,6 +51,8 @@ pub enum Problem {
     NoSuchChat(ChatId),
     /// No step with this id.
     NoSuchStep(StepId),
+    /// No collected answer with this id.
+    NoSuchAnswer(AnswerId),
     /// Two steps of one plan have the same key.
     DuplicateKey(String),
     /// The step is not in a state that allows the change.
@@ -156,6 +159,7 @@ impl fmt::Display for Problem {
             ),
             Problem::NoSuchChat(id) => write!(f, "there is no chat with id {}", id.0),
             Problem::NoSuchStep(id) => write!(f, "there is no step with id {}", id.0),
+            Problem::NoSuchAnswer(id) => write!(f, "there is no collected answer with id {}", id.0),
             Problem::DuplicateKey(key) => {
                 write!(f, "the plan has two steps with the key {key}")
             }

@@ -60,6 +60,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+#[cfg(test)]
+mod answer_tests;
 mod answers;
 mod chats;
 mod codec;

@@ -15,8 +15,8 @@ CREATE TABLE accounts (
     url           TEXT,                  -- profile page; NULL when not quotable
     quotable      INTEGER NOT NULL,      -- 1: may be quoted, named, linked; 0: counted only
     why_not       TEXT,                  -- why not quotable, e.g. "#nobot in profile"
-    first_seen_at TEXT NOT NULL,         -- its first answer collected, any chat
-    first_chat_id INTEGER REFERENCES chats (id) ON DELETE SET NULL,  -- for first-timers
+    first_seen_at TEXT NOT NULL,         -- when its earliest answer collected was made
+    first_chat_id INTEGER REFERENCES chats (id) ON DELETE SET NULL,  -- that answer's chat: first-timers
     updated_at    TEXT NOT NULL
 ) STRICT;
 
