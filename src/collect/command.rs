@@ -153,5 +153,6 @@ pub fn answers_report(
     };
     let steps = store.steps(chat.id).map_err(|e| e.to_string())?;
     let answers = store.answers(chat.id).map_err(|e| e.to_string())?;
-    Ok(report::build(&chat, &steps, &answers))
+    let sources = store.sources(chat.id).map_err(|e| e.to_string())?;
+    Ok(report::build(&chat, &steps, &answers, &sources))
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::plan::StepKind;
-use crate::store::{AnswerRecord, ChatRecord, StepRecord};
+use crate::store::{AnswerRecord, ChatRecord, SourceRecord, StepRecord};
 
 /// One chat date's answers, as shown.
 #[derive(Debug, Serialize)]
@@ -29,8 +29,23 @@ pub struct Report {
     /// Whether the final sweep has run (edits, deletions and engagement
     /// are final).
     pub swept: bool,
+    /// Requests sent to read the chat, in all.
+    pub requests: u64,
+    /// Per source: name, requests, posts delivered.
+    pub sources: Vec<SourceUse>,
     /// By question; `None` holds posts before the first question.
     pub questions: Vec<QuestionAnswers>,
+}
+
+/// What reading one source cost and gave.
+#[derive(Debug, Serialize)]
+pub struct SourceUse {
+    /// `tag`, `replies`, `status`, `stream`, `extra:<url>`.
+    pub source: String,
+    /// Requests sent.
+    pub requests: u64,
+    /// Posts it delivered (answers or not, duplicates included).
+    pub posts: u64,
 }
 
 /// A question and its answers.
@@ -74,7 +89,12 @@ pub struct Shown {
 }
 
 /// Builds the report of one chat date.
-pub fn build(chat: &ChatRecord, steps: &[StepRecord], answers: &[AnswerRecord]) -> Report {
+pub fn build(
+    chat: &ChatRecord,
+    steps: &[StepRecord],
+    answers: &[AnswerRecord],
+    sources: &[SourceRecord],
+) -> Report {
     let mut by_question: BTreeMap<Option<u32>, Vec<Shown>> = BTreeMap::new();
     for s in steps {
         if let StepKind::Question { number } = s.kind {
@@ -111,6 +131,15 @@ pub fn build(chat: &ChatRecord, steps: &[StepRecord], answers: &[AnswerRecord]) 
         counted_only,
         deleted,
         swept: chat.swept_at.is_some(),
+        requests: sources.iter().map(|s| s.requests).sum(),
+        sources: sources
+            .iter()
+            .map(|s| SourceUse {
+                source: s.source.clone(),
+                requests: s.requests,
+                posts: s.posts,
+            })
+            .collect(),
         questions: by_question
             .into_iter()
             .map(|(number, answers)| QuestionAnswers {
@@ -176,6 +205,20 @@ pub fn render_text(r: &Report) -> String {
             " (final sweep not yet done)"
         },
     );
+    if r.requests > 0 {
+        let parts: Vec<String> = r
+            .sources
+            .iter()
+            .filter(|s| s.requests > 0)
+            .map(|s| format!("{} {}", s.source, s.requests))
+            .collect();
+        let _ = writeln!(
+            out,
+            "read with {} requests ({})",
+            r.requests,
+            parts.join(", ")
+        );
+    }
     for q in &r.questions {
         let head = match (q.number, &q.text) {
             (Some(_), Some(t)) => first_line(t),
