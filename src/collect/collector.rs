@@ -53,6 +53,8 @@ pub struct Collector {
     pub(super) dirty: bool,
     /// Show progress on the terminal (`chathost collect`): posts read.
     pub(super) progress: Option<u64>,
+    /// Pages the store could not take (the sweep tries again).
+    pub(super) store_failures: u64,
 }
 
 /// What a collector is made from.
@@ -100,6 +102,7 @@ impl Collector {
             prefixes: HashMap::new(),
             dirty: true,
             progress: None,
+            store_failures: 0,
         }
     }
 

@@ -174,12 +174,7 @@ impl Collector {
             match read {
                 Ok(Some(list)) => {
                     self.note("replies", None, list.len());
-                    if let Err(e) = self.ingest(&list, From::Replies) {
-                        tracing::error!("cannot store collected answers: {e}");
-                        if e.is_damaged() {
-                            self.shutdown.fail(e.to_string());
-                        }
-                    }
+                    self.store_page(&list, From::Replies);
                 }
                 // The question was deleted: nothing to read under it.
                 Ok(None) => self.note("replies", None, 0),

@@ -22,7 +22,22 @@ impl Collector {
         let give_up = self.window.until + Duration::hours(SWEEP_PATIENCE_HOURS);
         let mut failures = 0u32;
         loop {
+            let store_failures = self.store_failures;
             match self.sweep_once().await {
+                // Answers the store could not take are read again.
+                Ok(true) if self.store_failures > store_failures => {
+                    failures += 1;
+                    if self.now() >= give_up {
+                        tracing::warn!(
+                            "the final sweep could not store every answer; keeping those stored"
+                        );
+                        return true;
+                    }
+                    let at = self.now() + Duration::seconds(30 << failures.min(4));
+                    if !self.sleep_until(at).await {
+                        return false;
+                    }
+                }
                 Ok(true) => return true,
                 Ok(false) => return false,
                 Err(e) => {
@@ -63,7 +78,7 @@ impl Collector {
                 Some(list) => {
                     self.note("replies", None, list.len());
                     replies_seen.extend(list.iter().map(|s| s.id.clone()));
-                    self.store_replies(&list);
+                    self.store_page(&list, From::Replies);
                 }
                 None => self.note("replies", None, 0),
             }
@@ -84,15 +99,6 @@ impl Collector {
             tracing::warn!("cannot attribute answers to questions: {e}");
         }
         Ok(true)
-    }
-
-    fn store_replies(&mut self, list: &[crate::instance::SeenStatus]) {
-        if let Err(e) = self.ingest(list, From::Replies) {
-            tracing::error!("cannot store collected answers: {e}");
-            if e.is_damaged() {
-                self.shutdown.fail(e.to_string());
-            }
-        }
     }
 
     /// Asks for each collected answer (on the bot's instance) that no read

@@ -82,7 +82,10 @@ impl Collector {
                 self.note(&name, None, 0);
                 break;
             };
-            self.store_page(&list, from);
+            // The cursor moves only past answers that are stored.
+            if !self.store_page(&list, from) {
+                break;
+            }
             self.note(&name, Some(&newest), list.len());
             cursor = newest;
             if list.len() < 20 {
@@ -110,14 +113,12 @@ impl Collector {
             if scan.newest.is_none() {
                 scan.newest = newest(&list);
             }
-            // Only the first page moves the cursor; later ones are older.
-            let cursor = if max_id.is_none() {
-                scan.newest.clone()
-            } else {
-                None
-            };
+            // Only the first page moves the cursor (later ones are older),
+            // and only once its answers are stored.
+            let stored = self.store_page(&list, from);
+            let first = max_id.is_none();
+            let cursor = scan.newest.clone().filter(|_| first && stored);
             self.note(&name, cursor.as_deref(), list.len());
-            self.store_page(&list, from);
             scan.seen.extend(list.iter().map(|s| s.id.clone()));
             let reached_start = list.iter().any(|s| s.created_at < self.window.from);
             match oldest(&list) {
@@ -133,13 +134,18 @@ impl Collector {
         Ok(Some(scan))
     }
 
-    /// Stores a page's answers; a store error is logged (the page is read
-    /// again at the sweep).
-    fn store_page(&mut self, list: &[SeenStatus], from: From) {
-        if let Err(e) = self.ingest(list, from) {
-            tracing::error!("cannot store collected answers: {e}");
-            if e.is_damaged() {
-                self.shutdown.fail(e.to_string());
+    /// Stores a page's answers. False (after saying why) when the store
+    /// failed: the page is read again from the unmoved cursor.
+    pub(super) fn store_page(&mut self, list: &[SeenStatus], from: From) -> bool {
+        match self.ingest(list, from) {
+            Ok(_) => true,
+            Err(e) => {
+                self.store_failures += 1;
+                tracing::error!("cannot store collected answers: {e}");
+                if e.is_damaged() {
+                    self.shutdown.fail(e.to_string());
+                }
+                false
             }
         }
     }
