@@ -151,6 +151,14 @@ impl Rig {
         started.engine.store.clone()
     }
 
+    /// Hosts the chat date in a task of its own.
+    fn spawn(&self, started: &Started) -> tokio::task::JoinHandle<bool> {
+        let chat = started.engine.config.borrow().chats[0].clone();
+        let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
+        let mut engine = started.engine.clone();
+        tokio::spawn(async move { engine.run_occurrence("wenurses", &occ).await })
+    }
+
     async fn run(&self, started: &Started) -> bool {
         let chat = started.engine.config.borrow().chats[0].clone();
         let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
@@ -277,7 +285,64 @@ fn assert_nobot_counted_not_quoted(answers: &[AnswerRecord], sandbox: &Sandbox) 
 
 async fn collects_everything(flavour: Flavour) {
     let rig = Rig::new("all", flavour, 8).await;
-    let store = rig.host().await;
+    let (started, _trigger) = rig.engine().await;
+    let store = started.engine.store.clone();
+    let host = rig.spawn(&started);
+    // Just before the window closes, before the final sweep: what the hour
+    // itself gathered (stream, timeline, replies), not what the sweep mends.
+    rig.clock.sleep_until(t("2027-03-24T20:18:45Z")).await;
+    let chat = store
+        .chat("wenurses", DATE.parse().unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(
+        chat.swept_at.is_none(),
+        "the snapshot is taken before the sweep"
+    );
+    let live = store.answers(chat.id).unwrap();
+    let settled = t("2027-03-24T20:17:00Z");
+    let truth = rig.truth();
+    assert!(
+        truth.iter().any(|a| a.edited_at.is_some()),
+        "someone edited"
+    );
+    assert!(
+        truth.iter().any(|a| a.deleted_at.is_some()),
+        "someone deleted"
+    );
+    for made in truth
+        .iter()
+        .filter(|a| a.deleted_at.is_none() && a.created_at < settled)
+    {
+        let got = live
+            .iter()
+            .find(|a| a.uri == made.uri)
+            .unwrap_or_else(|| panic!("not collected during the hour: {made:#?}"));
+        assert_eq!(got.question, Some(made.question), "{got:#?}");
+        if made.edited_at.is_some_and(|e| e < settled) && got.quotable {
+            assert!(
+                got.text.as_deref().is_some_and(|t| t.contains("(edited")),
+                "an edit during the hour not heard: {got:#?}"
+            );
+        }
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_secs(60), host)
+            .await
+            .unwrap()
+            .unwrap()
+    );
+    // The stream delivered (the hashtag stream, or on GoToSocial the
+    // followed tag on the user stream), not only the polls.
+    let sources = store.sources(chat.id).unwrap();
+    let streamed = sources
+        .iter()
+        .find(|s| s.source == "stream")
+        .map_or(0, |s| s.posts);
+    assert!(
+        streamed >= 6,
+        "the stream delivered {streamed} posts: {sources:#?}"
+    );
     let answers = stored(&store);
     assert_matches_truth(&rig.truth(), &answers, &rig.sandbox);
     assert_nobot_counted_not_quoted(&answers, &rig.sandbox);
@@ -287,6 +352,7 @@ async fn collects_everything(flavour: Flavour) {
         "engagement read"
     );
     drop(store);
+    drop(started);
     assert_answers_command_respects_consent(&rig);
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
@@ -389,12 +455,10 @@ async fn survives_a_restart_and_a_lost_stream(flavour: Flavour) {
             .times(1),
         );
         rig.clock.sleep_until(t("2027-03-24T20:07:00Z")).await;
-        trigger.trigger();
-        let finished = tokio::time::timeout(Duration::from_secs(20), run)
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(!finished, "stopped mid-chat");
+        // Cut off mid-flight, as a crash would: no orderly stop.
+        run.abort();
+        assert!(run.await.unwrap_err().is_cancelled());
+        drop(trigger);
         drop(started);
     }
     // Answers keep coming while nobody listens.

@@ -55,6 +55,11 @@ pub struct Collector {
     pub(super) progress: Option<u64>,
     /// Pages the store could not take (the sweep tries again).
     pub(super) store_failures: u64,
+    /// Why the last sweep could not reach the window's start, if it could
+    /// not.
+    pub(super) incomplete: Option<String>,
+    /// Posts the stream delivered since the last poll (counted then).
+    pub(super) stream_posts: u64,
 }
 
 /// What a collector is made from.
@@ -103,6 +108,8 @@ impl Collector {
             dirty: true,
             progress: None,
             store_failures: 0,
+            incomplete: None,
+            stream_posts: 0,
         }
     }
 
@@ -124,6 +131,7 @@ impl Collector {
     /// Waits until the budget and the server allow one more request, then
     /// counts it. False on shutdown.
     pub(super) async fn request_slot(&mut self) -> bool {
+        let mut stood_back = false;
         loop {
             if self.shutdown.requested() {
                 return false;
@@ -132,10 +140,16 @@ impl Collector {
             let slot = self.budget.next_slot(now);
             let at = if slot > now {
                 slot
-            } else if !budget::server_allows(self.instance.rate_left()) {
-                // Posting has the rest: look again a little later (the
-                // next answer, ours or the poster's, refreshes the count).
-                now + chrono::Duration::seconds(15)
+            } else if !stood_back && !budget::server_allows(self.instance.rate_left()) {
+                // Posting has the rest: wait for the server's window to
+                // reset (at most a minute), then send one request anyway:
+                // only an answer refreshes the count, and after the chat
+                // nothing else may ask.
+                stood_back = true;
+                let reset = self.instance.rate_reset().filter(|r| *r > now);
+                reset.map_or(now + chrono::Duration::seconds(60), |r| {
+                    r.min(now + chrono::Duration::seconds(60))
+                })
             } else {
                 self.budget.spend(now);
                 return true;
@@ -314,11 +328,13 @@ impl Collector {
             .collect();
         let mut changes = Vec::new();
         for a in &answers {
-            // Without stored text (consent), the prefix read at collection
-            // time stands in; after a restart, a stored prefix verdict stays.
-            let text = match (&a.text, self.prefixes.get(&a.uri)) {
-                (Some(t), _) => t.clone(),
-                (None, Some(p)) => format!("A{p}:"),
+            // The prefix read at collection time comes first (stored text
+            // may be gone for consent, or start with a content warning);
+            // after a restart, the stored text's body, or a stored prefix
+            // verdict, stands in.
+            let text = match (self.prefixes.get(&a.uri), &a.text) {
+                (Some(p), _) => format!("A{p}:"),
+                (None, Some(t)) => judge::body(t).to_string(),
                 (None, None) if a.method.as_deref() == Some("prefix") => continue,
                 (None, None) => String::new(),
             };

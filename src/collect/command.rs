@@ -6,7 +6,6 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use super::report;
 use crate::clock::SharedClock;
 use crate::config::{Chat, Config};
-use crate::engine::occurrence::collection_window;
 use crate::engine::service;
 use crate::engine::{Shutdown, ShutdownTrigger};
 use crate::plan::{self, Occurrence};
@@ -59,7 +58,7 @@ pub async fn recollect(
     let chat = find_chat(&config, name)?.clone();
     let now = clock.now();
     let occ = chat_date(&chat, date, now)?;
-    let window = collection_window(&chat, &occ);
+    let window = super::window(&chat, &occ);
     if window.until > now {
         return Err(format!(
             "the {} chat of {} is not over until {} (answers count until then); the running service collects it",
@@ -88,17 +87,12 @@ pub async fn recollect(
         now,
     )?;
     stop_on_ctrl_c(trigger);
-    if !engine
-        .collector(&chat, &occ, id)
-        .with_progress()
-        .recollect()
-        .await
-    {
-        return Err(match engine.shutdown.fatal() {
-            Some(reason) => reason,
-            None => "collection stopped before it finished (see the log above)".into(),
-        });
+    let collector = engine.collector(&chat, &occ, id).with_progress();
+    let collected = collector.recollect().await;
+    if let Some(reason) = engine.shutdown.fatal() {
+        return Err(reason);
     }
+    collected?;
     answers_report(&engine.store, &chat.name, occ.date)
 }
 

@@ -157,6 +157,18 @@ pub struct Row {
     pub prefix: Option<u32>,
 }
 
+/// How a stored text marks a content warning: `CW: …`, a blank line, then
+/// the post's body.
+const CW: &str = "CW: ";
+
+/// The body of a stored text, after any content warning.
+pub fn body(stored: &str) -> &str {
+    match stored.strip_prefix(CW) {
+        Some(rest) => rest.split_once("\n\n").map_or(stored, |(_, body)| body),
+        None => stored,
+    }
+}
+
 /// The row for an answer, or `None` for an automated account.
 pub fn row(s: &SeenStatus, why: Why, source: &str, source_host: &str, local: bool) -> Option<Row> {
     let a = &s.account;
@@ -176,7 +188,7 @@ pub fn row(s: &SeenStatus, why: Why, source: &str, source_host: &str, local: boo
     let text = if s.spoiler_text.trim().is_empty() {
         body
     } else {
-        format!("CW: {}\n\n{body}", text::clean(&s.spoiler_text))
+        format!("{CW}{}\n\n{body}", text::clean(&s.spoiler_text))
     };
     Some(Row {
         uri: s.uri.clone(),
@@ -360,6 +372,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.text, "CW: work stress\n\nA2: rest & sleep");
+        assert_eq!(body(&r.text), "A2: rest & sleep");
+        assert_eq!(body("CW: no body"), "CW: no body");
+        assert_eq!(body("A1: plain\n\nmore"), "A1: plain\n\nmore");
         assert_eq!(r.prefix, Some(2));
         assert_eq!(r.acct, "ann@bot.example");
         assert_eq!(r.remote_id.as_deref(), Some(s.id.as_str()));

@@ -20,6 +20,8 @@ const EXTRA_POLL: i64 = 60;
 /// How many of the latest questions have their replies read live (older
 /// ones are read at the sweep).
 const LIVE_QUESTIONS: usize = 2;
+/// Stream events stored in one transaction at most.
+const STREAM_BATCH: usize = 200;
 /// Longest pause after failed reads.
 const MAX_BACKOFF: i64 = 120;
 
@@ -68,7 +70,16 @@ impl Collector {
                 _ = clock.sleep_until(next) => {}
                 _ = shutdown.wait() => return false,
                 Some(event) = rx.recv() => {
-                    self.on_event(event, &mut streaming, &mut due);
+                    // Whatever else has arrived goes with it: one
+                    // transaction for a burst, not one per post.
+                    let mut events = vec![event];
+                    while events.len() < STREAM_BATCH {
+                        match rx.try_recv() {
+                            Ok(e) => events.push(e),
+                            Err(_) => break,
+                        }
+                    }
+                    self.on_events(events, &mut streaming, &mut due);
                     continue;
                 }
             }
@@ -85,74 +96,92 @@ impl Collector {
             tracing::warn!("cannot read the chat's questions: {e}");
         }
         let now = self.now();
-        if now >= due.tag {
-            let every = if streaming {
-                TAG_POLL_STREAMING
-            } else {
-                TAG_POLL_ALONE
-            };
-            match self.catch_up(From::Tag).await {
-                Ok(false) => return false,
-                Ok(true) => {
-                    due.tag_failures = 0;
-                    due.tag = self.now() + Duration::seconds(every);
-                }
-                Err(e) => {
-                    due.tag_failures += 1;
-                    self.read_failed("the hashtag timeline", &e, due.tag_failures);
-                    due.tag = self.now() + backoff(every, due.tag_failures);
-                }
-            }
-        }
-        if now >= due.replies {
-            let latest: Vec<String> = self
-                .questions
-                .iter()
-                .rev()
-                .take(LIVE_QUESTIONS)
-                .map(|q| q.status_id.clone())
-                .collect();
-            match self.read_replies(&latest).await {
-                None => return false,
-                Some(Ok(())) => {
-                    due.reply_failures = 0;
-                    due.replies = self.now() + Duration::seconds(REPLIES_POLL);
-                }
-                Some(Err(e)) => {
-                    due.reply_failures += 1;
-                    self.read_failed("a question's replies", &e, due.reply_failures);
-                    due.replies = self.now() + backoff(REPLIES_POLL, due.reply_failures);
-                }
-            }
-        }
-        if now >= due.extra {
-            for i in 0..self.extra.len() {
-                if due.extra_off[i] {
-                    continue;
-                }
-                match self.catch_up(From::Extra(i)).await {
-                    Ok(false) => return false,
-                    Ok(true) => due.extra_failures[i] = 0,
-                    Err(e) if e.class == crate::instance::FailureClass::Permanent => {
-                        tracing::warn!(
-                            "not reading {} any more during this chat: {e}",
-                            self.extra[i].url()
-                        );
-                        due.extra_off[i] = true;
-                    }
-                    Err(e) => {
-                        due.extra_failures[i] += 1;
-                        let what = format!("{}'s hashtag timeline", self.extra[i].url());
-                        self.read_failed(&what, &e, due.extra_failures[i]);
-                    }
-                }
-            }
-            let worst = due.extra_failures.iter().copied().max().unwrap_or(0);
-            due.extra = self.now() + backoff(EXTRA_POLL, worst);
+        let going = (now < due.tag || self.poll_tag(due, streaming).await)
+            && (now < due.replies || self.poll_replies(due).await)
+            && (now < due.extra || self.poll_extra(due).await);
+        if !going {
+            return false;
         }
         if let Err(e) = self.attribute_all() {
             tracing::warn!("cannot attribute answers to questions: {e}");
         }
+        let streamed = std::mem::take(&mut self.stream_posts);
+        if streamed > 0 {
+            self.note_counts("stream", None, 0, streamed as usize);
+        }
+        true
+    }
+
+    /// The tag timeline from the cursor. False on stop.
+    async fn poll_tag(&mut self, due: &mut Due, streaming: bool) -> bool {
+        let every = if streaming {
+            TAG_POLL_STREAMING
+        } else {
+            TAG_POLL_ALONE
+        };
+        match self.catch_up(From::Tag).await {
+            Ok(false) => return false,
+            Ok(true) => {
+                due.tag_failures = 0;
+                due.tag = self.now() + Duration::seconds(every);
+            }
+            Err(e) => {
+                due.tag_failures += 1;
+                self.read_failed("the hashtag timeline", &e, due.tag_failures);
+                due.tag = self.now() + backoff(every, due.tag_failures);
+            }
+        }
+        true
+    }
+
+    /// The replies of the latest questions. False on stop.
+    async fn poll_replies(&mut self, due: &mut Due) -> bool {
+        let latest: Vec<String> = self
+            .questions
+            .iter()
+            .rev()
+            .take(LIVE_QUESTIONS)
+            .map(|q| q.status_id.clone())
+            .collect();
+        match self.read_replies(&latest, None).await {
+            None => return false,
+            Some(Ok(())) => {
+                due.reply_failures = 0;
+                due.replies = self.now() + Duration::seconds(REPLIES_POLL);
+            }
+            Some(Err(e)) => {
+                due.reply_failures += 1;
+                self.read_failed("a question's replies", &e, due.reply_failures);
+                due.replies = self.now() + backoff(REPLIES_POLL, due.reply_failures);
+            }
+        }
+        true
+    }
+
+    /// Other instances' tag timelines; one that refuses us for good is
+    /// left alone for the rest of the chat. False on stop.
+    async fn poll_extra(&mut self, due: &mut Due) -> bool {
+        for i in 0..self.extra.len() {
+            if due.extra_off[i] {
+                continue;
+            }
+            match self.catch_up(From::Extra(i)).await {
+                Ok(false) => return false,
+                Ok(true) => due.extra_failures[i] = 0,
+                Err(e) if e.class == crate::instance::FailureClass::Permanent => {
+                    let url = self.extra[i].url();
+                    tracing::warn!("not reading {url} any more during this chat: {e}");
+                    due.extra_off[i] = true;
+                }
+                Err(e) => {
+                    due.extra_failures[i] += 1;
+                    let what = format!("{}'s hashtag timeline", self.extra[i].url());
+                    self.read_failed(&what, &e, due.extra_failures[i]);
+                }
+            }
+        }
+        let worst = due.extra_failures.iter().copied().max().unwrap_or(0);
+        due.extra = self.now() + backoff(EXTRA_POLL, worst);
         true
     }
 
@@ -160,6 +189,7 @@ impl Collector {
     pub(super) async fn read_replies(
         &mut self,
         ids: &[String],
+        mut seen: Option<&mut std::collections::HashSet<String>>,
     ) -> Option<Result<(), crate::instance::CallError>> {
         for id in ids {
             if !self.request_slot().await {
@@ -174,6 +204,9 @@ impl Collector {
             match read {
                 Ok(Some(list)) => {
                     self.note("replies", None, list.len());
+                    if let Some(seen) = seen.as_deref_mut() {
+                        seen.extend(list.iter().map(|s| s.id.clone()));
+                    }
                     self.store_page(&list, From::Replies);
                 }
                 // The question was deleted: nothing to read under it.
@@ -210,35 +243,55 @@ impl Collector {
         Some(self.instance.open_stream(kinds, tx))
     }
 
-    /// One stream event: posts go the one path into the store; a
-    /// (re)connection makes the timeline read at once, closing any gap.
-    fn on_event(&mut self, event: StreamEvent, streaming: &mut bool, due: &mut Due) {
-        let outcome = match event {
-            StreamEvent::Connected => {
-                *streaming = true;
-                due.tag = self.now();
-                Ok(())
-            }
-            StreamEvent::Lost(reason) => {
-                if *streaming {
-                    tracing::info!("stream lost ({reason}); reading the timeline until it is back");
+    /// Stream events: posts go the one path into the store, in one batch;
+    /// a (re)connection makes the timeline read at once, closing any gap.
+    fn on_events(&mut self, events: Vec<StreamEvent>, streaming: &mut bool, due: &mut Due) {
+        let mut posts = Vec::new();
+        let mut outcome = Ok(());
+        for event in events {
+            match event {
+                StreamEvent::Connected => {
+                    *streaming = true;
+                    due.tag = self.now();
                 }
-                *streaming = false;
-                due.tag = due.tag.min(self.now() + Duration::seconds(TAG_POLL_ALONE));
-                Ok(())
+                StreamEvent::Lost(reason) => {
+                    // Read the timeline soon after a drop; while the
+                    // stream stays down, the polls' own pace and backoff.
+                    if *streaming {
+                        tracing::info!(
+                            "stream lost ({reason}); reading the timeline until it is back"
+                        );
+                        due.tag = due.tag.min(self.now() + Duration::seconds(TAG_POLL_ALONE));
+                    }
+                    *streaming = false;
+                }
+                StreamEvent::Update(s) | StreamEvent::Edit(s) => posts.push(s),
+                // In order: a post and its deletion in one batch end deleted.
+                StreamEvent::Delete(id) => {
+                    outcome = outcome
+                        .and(self.ingest_stream(&mut posts))
+                        .and(self.deleted(&id));
+                }
             }
-            StreamEvent::Update(s) | StreamEvent::Edit(s) => {
-                self.note_counts("stream", None, 0, 1);
-                self.ingest(std::slice::from_ref(&s), From::Tag).map(|_| ())
-            }
-            StreamEvent::Delete(id) => self.deleted(&id),
-        };
+        }
         // Attribution waits for the next poll: once per poll, not per post.
-        if let Err(e) = outcome {
+        if let Err(e) = outcome.and(self.ingest_stream(&mut posts)) {
             tracing::error!("cannot store what the stream said: {e}");
             if e.is_damaged() {
                 self.shutdown.fail(e.to_string());
             }
         }
+    }
+
+    fn ingest_stream(
+        &mut self,
+        posts: &mut Vec<crate::instance::SeenStatus>,
+    ) -> Result<(), crate::store::StoreError> {
+        if posts.is_empty() {
+            return Ok(());
+        }
+        self.stream_posts += posts.len() as u64;
+        let batch = std::mem::take(posts);
+        self.ingest(&batch, From::Tag).map(|_| ())
     }
 }

@@ -42,17 +42,41 @@ mod timeline;
 pub use collector::{Collector, Setup};
 pub use judge::Window;
 
+use crate::config::Chat;
+use crate::plan::Occurrence;
+
+/// The window of a chat date's answers: from ten minutes before the start
+/// (greetings count) to `grace_minutes` after the wrap-up.
+pub fn window(chat: &Chat, occ: &Occurrence) -> Window {
+    let start = occ.start_utc();
+    let wrap_up = start + chrono::Duration::minutes(i64::from(chat.pacing.wrap_up));
+    Window {
+        from: start - chrono::Duration::minutes(10),
+        until: wrap_up + chrono::Duration::minutes(i64::from(chat.collect.grace_minutes)),
+    }
+}
+
 impl Collector {
     /// Collects the chat date's answers to the end of its window and
     /// sweeps. True when done (now or by an earlier run), false when
     /// stopped.
     pub async fn run(mut self) -> bool {
-        match self.store.chat_by_id(self.chat_id) {
-            Ok(chat) if chat.swept_at.is_some() => return true,
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!("cannot read the chat's record: {e}");
-                return false;
+        // A store that fails for a moment (a full disk) is asked again; a
+        // damaged one stops the service (the engine's rule).
+        loop {
+            match self.store.chat_by_id(self.chat_id) {
+                Ok(chat) if chat.swept_at.is_some() => return true,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!("cannot read the chat's record: {e}");
+                    if e.is_damaged() {
+                        self.shutdown.fail(e.to_string());
+                    }
+                    let again = self.now() + chrono::Duration::seconds(30);
+                    if !self.sleep_until(again).await {
+                        return false;
+                    }
+                }
             }
         }
         if let Err(e) = self.load_answers().and_then(|()| self.load_questions()) {
@@ -86,24 +110,30 @@ impl Collector {
 
     /// Reads a past chat date's window again from every source (`chathost
     /// collect`): for a date the bot was down for, or to refresh edits,
-    /// deletions and engagement. False when stopped or the store failed.
-    pub async fn recollect(mut self) -> bool {
-        if let Err(e) = self.load_answers().and_then(|()| self.load_questions()) {
-            tracing::error!("cannot read what was collected before: {e}");
-            return false;
-        }
-        if !self.sweep().await {
-            return false;
-        }
+    /// deletions and engagement. `Err` says why it could not finish; a
+    /// window the timeline no longer reaches back to is such a reason.
+    pub async fn recollect(mut self) -> Result<(), String> {
+        self.load_answers()
+            .and_then(|()| self.load_questions())
+            .map_err(|e| format!("cannot read what was collected before: {e}"))?;
+        let finished = self.sweep().await;
         if self.progress.take().is_some() {
             eprintln!();
         }
-        if let Err(e) = self.store.mark_swept(self.chat_id, self.now()) {
-            tracing::error!("cannot record the sweep: {e}");
-            return false;
+        if !finished {
+            return Err("collection stopped before it finished".into());
         }
+        if let Some(why) = self.incomplete.take() {
+            return Err(format!("{why}; the chat is not marked as collected"));
+        }
+        if self.store_failures > 0 {
+            return Err("some answers could not be stored (see the log above)".into());
+        }
+        self.store
+            .mark_swept(self.chat_id, self.now())
+            .map_err(|e| format!("cannot record the sweep: {e}"))?;
         self.summary();
-        true
+        Ok(())
     }
 
     /// One line for the host: answers, people, requests.

@@ -67,28 +67,33 @@ impl Collector {
         let Some(scan) = self.scan_back(From::Tag).await? else {
             return Ok(false);
         };
+        if !scan.complete {
+            let why = format!(
+                "the hashtag timeline holds more posts after this chat than chathost reads back \
+                 ({} pages): older answers may be missing",
+                scan.seen.len().div_ceil(40)
+            );
+            tracing::warn!("{why}");
+            self.incomplete = Some(why);
+        }
         seen.extend(scan.seen);
         let ids: Vec<String> = self.questions.iter().map(|q| q.status_id.clone()).collect();
-        let mut replies_seen = HashSet::new();
-        for id in &ids {
-            if !self.request_slot().await {
-                return Ok(false);
-            }
-            match self.instance.replies(id).await? {
-                Some(list) => {
-                    self.note("replies", None, list.len());
-                    replies_seen.extend(list.iter().map(|s| s.id.clone()));
-                    self.store_page(&list, From::Replies);
-                }
-                None => self.note("replies", None, 0),
-            }
+        if self
+            .read_replies(&ids, Some(&mut seen))
+            .await
+            .transpose()?
+            .is_none()
+        {
+            return Ok(false);
         }
-        seen.extend(replies_seen);
         for i in 0..self.extra.len() {
             // Another instance that refuses us is no reason to hold back
             // the recap: its posts stay as collected.
-            if let Err(e) = self.scan_back(From::Extra(i)).await {
-                tracing::warn!("cannot sweep {}: {e}", self.extra[i].url());
+            match self.scan_back(From::Extra(i)).await {
+                Ok(Some(scan)) if scan.complete => self.deleted_elsewhere(i, &scan.uris),
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(false),
+                Err(e) => tracing::warn!("cannot sweep {}: {e}", self.extra[i].url()),
             }
         }
         if !self.check_missing(&seen).await? {
@@ -99,6 +104,30 @@ impl Collector {
             tracing::warn!("cannot attribute answers to questions: {e}");
         }
         Ok(true)
+    }
+
+    /// Answers read only from another instance that its complete scan no
+    /// longer shows were deleted there.
+    fn deleted_elsewhere(&mut self, i: usize, uris: &HashSet<String>) {
+        let url = self.extra[i].url().to_string();
+        let gone: Vec<String> = match self.store.answers(self.chat_id) {
+            Ok(answers) => answers
+                .into_iter()
+                .filter(|a| a.deleted_at.is_none() && a.remote_id.is_none() && a.source == url)
+                .filter(|a| !uris.contains(&a.uri))
+                .map(|a| a.uri)
+                .collect(),
+            Err(e) => {
+                tracing::warn!("cannot read the collected answers: {e}");
+                return;
+            }
+        };
+        for uri in gone {
+            match self.store.record_deleted_uri(&uri, self.now()) {
+                Ok(_) => self.dirty = true,
+                Err(e) => tracing::warn!("cannot record a deleted answer: {e}"),
+            }
+        }
     }
 
     /// Asks for each collected answer (on the bot's instance) that no read
@@ -128,7 +157,12 @@ impl Collector {
             if !self.request_slot().await {
                 return Ok(false);
             }
-            let found = self.instance.status(&id).await?;
+            let instance = self.instance.clone();
+            let mut shutdown = self.shutdown.clone();
+            let found = tokio::select! {
+                found = instance.status(&id) => found?,
+                _ = shutdown.wait() => return Ok(false),
+            };
             self.note("status", None, usize::from(found.is_some()));
             let stored = match found {
                 None => self.deleted(&id),

@@ -8,14 +8,20 @@ use std::collections::HashSet;
 use super::collector::{Collector, From};
 use crate::instance::{CallError, SeenStatus, TagPage};
 
-/// Pages per catch-up or scan at most: 10,000 posts.
+/// Pages per forward catch-up at most (10,000 posts; the next poll goes
+/// on from there).
 const MAX_PAGES: usize = 250;
+
+/// Pages of a backward scan at most: 40,000 posts, a busy tag's weeks.
+const MAX_SCAN_PAGES: usize = 1000;
 
 /// What a backward scan saw.
 #[derive(Debug, Default)]
 pub struct Scan {
     /// Ids of every status read (answers or not).
     pub seen: HashSet<String>,
+    /// Their uris.
+    pub uris: HashSet<String>,
     /// The newest id read, for the forward cursor.
     pub newest: Option<String>,
     /// Whether the scan reached the window's start (or the timeline's end).
@@ -102,7 +108,8 @@ impl Collector {
         let name = self.source_name(from);
         let mut scan = Scan::default();
         let mut max_id: Option<String> = None;
-        for _ in 0..MAX_PAGES {
+        let mut all_stored = true;
+        for _ in 0..MAX_SCAN_PAGES {
             let Some(page) = self.tag_page(from, None, max_id.as_deref()).await? else {
                 return Ok(None);
             };
@@ -113,12 +120,9 @@ impl Collector {
             if scan.newest.is_none() {
                 scan.newest = newest(&list);
             }
-            // Only the first page moves the cursor (later ones are older),
-            // and only once its answers are stored.
-            let stored = self.store_page(&list, from);
-            let first = max_id.is_none();
-            let cursor = scan.newest.clone().filter(|_| first && stored);
-            self.note(&name, cursor.as_deref(), list.len());
+            all_stored &= self.store_page(&list, from);
+            self.note(&name, None, list.len());
+            scan.uris.extend(list.iter().map(|s| s.uri.clone()));
             scan.seen.extend(list.iter().map(|s| s.id.clone()));
             let reached_start = list.iter().any(|s| s.created_at < self.window.from);
             match oldest(&list) {
@@ -130,6 +134,15 @@ impl Collector {
                     break;
                 }
             }
+        }
+        // The forward cursor starts at the newest post only once the whole
+        // window behind it is stored: a scan cut short (a crash, a full
+        // disk) is done again, never left with a hole behind the cursor.
+        if scan.complete
+            && all_stored
+            && let Some(newest) = &scan.newest
+        {
+            self.note_counts(&name, Some(newest), 0, 0);
         }
         Ok(Some(scan))
     }

@@ -272,7 +272,7 @@ impl Engine {
                 Some(r) if r.state == ChatState::Done => {
                     chat.collect.enabled
                         && r.swept_at.is_none()
-                        && now < occurrence::collection_window(chat, occ).until + SWEEP_LATEST
+                        && now < crate::collect::window(chat, occ).until + SWEEP_LATEST
                 }
                 Some(r) if r.state == ChatState::Skipped => false,
                 Some(_) => true,

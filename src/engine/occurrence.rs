@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::{Engine, Event, Woke, poster};
-use crate::collect::{Collector, Setup, Window};
+use crate::collect::{Collector, Setup};
 use crate::config::Chat;
 use crate::diagnostic::Diagnostic;
 use crate::instance::FailureClass;
@@ -97,7 +97,7 @@ impl Engine {
 
     /// A collector of the chat date recorded as `chat_id`.
     pub fn collector(&self, chat: &Chat, occ: &Occurrence, chat_id: ChatId) -> Collector {
-        let window = collection_window(chat, occ);
+        let window = crate::collect::window(chat, occ);
         let extra = chat
             .collect
             .extra_sources
@@ -518,17 +518,6 @@ impl Posting {
         } else {
             Flow::End(false)
         }
-    }
-}
-
-/// Answers made from ten minutes before the start (greetings) to the grace
-/// after the wrap-up count.
-pub fn collection_window(chat: &Chat, occ: &Occurrence) -> Window {
-    let start = occ.start_utc();
-    let wrap_up = start + chrono::Duration::minutes(i64::from(chat.pacing.wrap_up));
-    Window {
-        from: start - chrono::Duration::minutes(10),
-        until: wrap_up + chrono::Duration::minutes(i64::from(chat.collect.grace_minutes)),
     }
 }
 

@@ -98,6 +98,12 @@ impl Instance {
         let rate = *self.rate.lock().unwrap_or_else(|p| p.into_inner());
         rate.remaining.map(|left| (left, rate.limit))
     }
+
+    /// When the server's rate-limit window resets, from the last answer's
+    /// `X-RateLimit-Reset`.
+    pub fn rate_reset(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.rate.lock().unwrap_or_else(|p| p.into_inner()).reset
+    }
 }
 
 /// Who reads: the bot with its token, or anyone (another server).

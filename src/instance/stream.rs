@@ -123,18 +123,23 @@ impl Reader {
         let mut backoff = Backoff::default();
         loop {
             let began = Instant::now();
-            let reason = match self.connect(&url).await {
+            let (was_up, reason) = match self.connect(&url).await {
                 Ok(ws) => match self.session(ws).await {
                     Ended::Receiver => return,
-                    Ended::Lost(reason) => reason,
+                    Ended::Lost(reason) => (true, reason),
                 },
-                Err(reason) => reason,
+                Err(reason) => (false, reason),
             };
             if began.elapsed() >= STABLE {
                 backoff = Backoff::default();
             }
             let reason = self.scrub(reason);
-            tracing::info!(%url, %reason, "stream lost; reconnecting");
+            // Once per outage, not once per failed reconnect.
+            if was_up {
+                tracing::info!(%url, %reason, "stream lost; reconnecting");
+            } else {
+                tracing::debug!(%url, %reason, "stream still down; trying again");
+            }
             if self.tx.send(StreamEvent::Lost(reason)).await.is_err() {
                 return;
             }

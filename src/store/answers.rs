@@ -10,7 +10,8 @@
 //!   what is stored; an older version never overwrites a newer one;
 //! - consent is per account: an account that may not be quoted has its
 //!   name and link, and the text, HTML and link of every answer it made
-//!   (all chats), stored as NULL from the moment that is known;
+//!   (all chats), stored as NULL from the moment that is known; and it
+//!   stays so (a stale copy of the profile read later does not undo it);
 //! - an account's first chat is the chat of its earliest answer collected
 //!   (collecting a past chat later moves it back), for first-timer counts.
 
@@ -234,9 +235,10 @@ impl Store {
             batch
                 .iter()
                 .map(|a| {
-                    let account = upsert_account(tx, &a.account, chat, a.created_at, now)?;
-                    let outcome = upsert_answer(tx, chat, account, a, now)?;
-                    if !a.account.quotable {
+                    let (account, quotable) =
+                        upsert_account(tx, &a.account, chat, a.created_at, now)?;
+                    let outcome = upsert_answer(tx, chat, (account, quotable), a, now)?;
+                    if !quotable {
                         forget_words(tx, account)?;
                     }
                     Ok(outcome)
@@ -383,28 +385,35 @@ fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
 }
 
 /// The account's row id, created or brought up to date.
+/// An opt-out sticks: a server may still hold an older copy of the profile
+/// (Mastodon refreshes remote ones lazily), and an opt-out must not flicker
+/// with whichever copy was read last. Only the participant's own `optin`
+/// (to come) undoes it. Returns the id and whether it may be quoted.
 fn upsert_account(
     tx: &Transaction<'_>,
     a: &SeenAccount<'_>,
     chat: ChatId,
     answered_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<i64, Problem> {
+) -> Result<(i64, bool), Problem> {
     let (name, url) = if a.quotable {
         (Some(a.display_name), a.url)
     } else {
         (None, None)
     };
-    let id: i64 = tx.query_row(
+    let row = tx.query_row(
         "INSERT INTO accounts (acct, display_name, url, quotable, why_not, first_seen_at, \
          first_chat_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-         ON CONFLICT (acct) DO UPDATE SET display_name = excluded.display_name, \
-         url = excluded.url, quotable = excluded.quotable, why_not = excluded.why_not, \
+         ON CONFLICT (acct) DO UPDATE SET \
+         display_name = CASE WHEN quotable THEN excluded.display_name END, \
+         url = CASE WHEN quotable THEN excluded.url END, \
+         why_not = CASE WHEN quotable THEN excluded.why_not ELSE why_not END, \
+         quotable = quotable AND excluded.quotable, \
          first_chat_id = CASE WHEN excluded.first_seen_at < first_seen_at \
              THEN excluded.first_chat_id ELSE first_chat_id END, \
          first_seen_at = min(first_seen_at, excluded.first_seen_at), \
          updated_at = excluded.updated_at \
-         RETURNING id",
+         RETURNING id, quotable",
         params![
             a.acct,
             name,
@@ -415,9 +424,9 @@ fn upsert_account(
             chat.0,
             Ts(now)
         ],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    Ok(id)
+    Ok(row)
 }
 
 /// An account that may not be quoted: the words and links of every answer
@@ -473,11 +482,10 @@ fn stored_answer(tx: &Transaction<'_>, uri: &str) -> Result<Option<Stored>, Prob
 fn upsert_answer(
     tx: &Transaction<'_>,
     chat: ChatId,
-    account: i64,
+    (account, q): (i64, bool),
     a: &SeenAnswer<'_>,
     now: DateTime<Utc>,
 ) -> Result<Upserted, Problem> {
-    let q = a.account.quotable;
     let (text, html, url) = if q {
         (Some(a.text), Some(a.html), a.url)
     } else {
