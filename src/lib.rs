@@ -1,7 +1,7 @@
 //! chathost hosts a weekly hashtag chat on Mastodon and other fediverse
 //! servers that speak its API: every week at the same local time it posts a
 //! welcome, questions ("Q1: …") that people answer ("A1: … #tag"), a last
-//! call and a wrap-up.
+//! call and a wrap-up, and collects every answer of the hour into its store.
 //!
 //! # Layout
 //!
@@ -13,19 +13,25 @@
 //! - [`prompts`] — question files per chat date and the post templates.
 //! - [`plan`] — pure: the exact posts of a chat date, with their instants.
 //! - [`engine`] — posts each step exactly once, on time, through crashes
-//!   and faults: a task per chat, a supervisor per chat date with posting
-//!   as its first part; `engine::service` assembles it; [`policy`] decides
+//!   and faults: a task per chat, a supervisor per chat date running
+//!   posting and collecting side by side; `engine::service` assembles it; [`policy`] decides
 //!   about late steps; [`schedule`] waits for the next chat
 //!   (tokio-cron-scheduler, DST-safe); [`shutdown`] stops it all;
 //!   [`rehearse`] runs one-off chats.
-//! - [`collect`] — the answers of a chat (being built: attribution so far).
+//! - [`collect`] — the answers of a chat date: hashtag timeline, replies to
+//!   the questions, a stream and other instances, through one idempotent
+//!   path into the store; attribution, consent, a final sweep; within a
+//!   third of the rate limit; `chathost collect` and `chathost answers`.
 //! - [`check`] and [`preview`] — the `chathost check` and `chathost plan`
 //!   commands a host uses to see that the chat is ready.
 //! - [`instance`] — talks to the server through our own small HTTP client
-//!   (every body capped at 4 MiB, timeout, no redirect to another host);
-//!   failures classed as retry, wait or give up, with cause and fix.
+//!   (every body capped at 4 MiB, timeout, no redirect to another host),
+//!   reads timelines, replies and statuses, other instances without a
+//!   token, and a WebSocket stream of our own; failures classed as retry,
+//!   wait or give up, with cause and fix.
 //! - [`store`] — the SQLite state file: chats, their steps and every
-//!   attempt to post them, so each step is posted exactly once.
+//!   attempt to post them, so each step is posted exactly once; collected
+//!   answers, their accounts (with consent) and the sources read.
 //! - [`files`] — reads a host's files: regular files only, size-capped.
 //! - [`secret`] — the access token and where it comes from; never printed.
 //! - [`length`] — post length as servers count it; [`html`] — status HTML
