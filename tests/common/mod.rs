@@ -1,7 +1,12 @@
 //! Helpers shared by the integration tests: a plain HTTP client over
-//! loopback, a WebSocket reader, and sandbox start-up on a fast clock.
+//! loopback, a WebSocket reader, and sandbox start-up on a fast clock;
+//! [`mock`] runs mastodon-mock and [`contract`] holds the contract suites'
+//! plumbing.
 
 #![allow(dead_code)] // each test binary uses a different part
+
+pub mod contract;
+pub mod mock;
 
 use std::sync::Arc;
 use std::time::Duration;
