@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # systemd-analyze checks the shipped unit (tests/deploy.rs); python3 with
-# venv runs mastodon-mock (tests/contract.rs installs it from PyPI itself).
+# venv runs mastodon-mock (tests/common/mock.rs installs it from PyPI itself).
 missing=()
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
