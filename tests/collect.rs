@@ -629,3 +629,52 @@ async fn a_burst_of_2000_answers_is_collected_within_a_third_of_the_rate_limit()
     );
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
+
+/// `chathost collect` on a chat already hosted: the same answers again
+/// (idempotent); and against a server that keeps failing, an error after
+/// its patience, never "done" with half the window read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collecting_again_is_idempotent_and_a_failing_server_is_an_error() {
+    let rig = Rig::new("again", Flavour::Mastodon, 8).await;
+    let store = rig.host().await;
+    let before = stored(&store);
+    drop(store);
+    let config = || {
+        chathost::config::load_with_env(&rig.dir.join("bot.toml"), &BTreeMap::new())
+            .unwrap()
+            .config
+    };
+    let token = || Secret::new(rig.sandbox.bot().token.expose());
+    let date = Some(DATE.parse().unwrap());
+    let report = chathost::collect::command::recollect(
+        config(),
+        token(),
+        rig.clock.clone(),
+        "wenurses",
+        date,
+    )
+    .await
+    .expect("collecting again succeeds");
+    assert_eq!(
+        report.answers,
+        before.iter().filter(|a| a.deleted_at.is_none()).count()
+    );
+    // Every read of the hashtag timeline fails from now on.
+    rig.sandbox.faults().inject(
+        Fault::new(Method::GET, "/api/v1/timelines/tag", FaultKind::Status(502)).times(100_000),
+    );
+    let failed = chathost::collect::command::recollect(
+        config(),
+        token(),
+        rig.clock.clone(),
+        "wenurses",
+        date,
+    )
+    .await
+    .expect_err("a server that keeps failing is an error");
+    assert!(failed.contains("could not finish"), "{failed}");
+    let (started, _trigger) = rig.engine().await;
+    let after = stored(&started.engine.store);
+    assert_eq!(after, before, "a failed collection changes nothing stored");
+    let _ = std::fs::remove_dir_all(&rig.dir);
+}

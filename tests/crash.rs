@@ -302,9 +302,14 @@ async fn crash_test(flavour: Flavour, software: &str, seed: u64) {
         );
     }
 
-    // Once every step is out, collection is still going (the grace after
-    // the wrap-up): one more kill while it catches up after the restart.
-    if last_child.is_none() {
+    // Collection goes on into the grace after the wrap-up: one more kill
+    // while a fresh run has taken it up again (a run left going above is
+    // killed first: one kill more).
+    if let Some(child) = last_child.take() {
+        child.kill();
+        kills += 1;
+    }
+    {
         run += 1;
         let mut child = engine.spawn(run);
         // Once it has taken up collection again, and 100 ms into it.
@@ -330,10 +335,8 @@ async fn crash_test(flavour: Flavour, software: &str, seed: u64) {
 
     // The last run hosts the chat to its end; once it waits for next
     // week's chat, it is stopped the way systemd stops it.
-    let mut child = last_child.unwrap_or_else(|| {
-        run += 1;
-        engine.spawn(run)
-    });
+    run += 1;
+    let mut child = engine.spawn(run);
     let waiting_for_next = format!("date={NEXT_DATE}");
     let deadline = wrap_up + chrono::Duration::minutes(30);
     while !engine.log(run).contains(&waiting_for_next) {

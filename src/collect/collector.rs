@@ -16,6 +16,13 @@ use crate::schedule::Waiter;
 use crate::shutdown::Shutdown;
 use crate::store::{self, ChatId, Engagement, StepState, Store, StoreError, Upserted};
 
+/// How long the service's final sweep keeps trying a failing server
+/// before the recap goes ahead with what was collected.
+const SWEEP_PATIENCE_HOURS: i64 = 6;
+
+/// How long `chathost collect` keeps trying: a person is waiting.
+pub(super) const COMMAND_PATIENCE_MINUTES: i64 = 5;
+
 /// Where a post was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum From {
@@ -60,6 +67,9 @@ pub struct Collector {
     pub(super) incomplete: Option<String>,
     /// Posts the stream delivered since the last poll (counted then).
     pub(super) stream_posts: u64,
+    /// How long the final sweep keeps trying before it settles for what
+    /// it has.
+    pub(super) patience: chrono::Duration,
 }
 
 /// What a collector is made from.
@@ -110,6 +120,7 @@ impl Collector {
             store_failures: 0,
             incomplete: None,
             stream_posts: 0,
+            patience: chrono::Duration::hours(SWEEP_PATIENCE_HOURS),
         }
     }
 
@@ -257,9 +268,11 @@ impl Collector {
             if let Some(id) = &row.remote_id {
                 self.answers.insert(id.clone(), row.in_reply_to_id.clone());
             }
-            if let Some(p) = row.prefix {
-                self.prefixes.insert(row.uri.clone(), p);
-            }
+            // The latest read decides: an edit may add or drop the prefix.
+            match row.prefix {
+                Some(p) => self.prefixes.insert(row.uri.clone(), p),
+                None => self.prefixes.remove(&row.uri),
+            };
             match up {
                 Upserted::New => {
                     new += 1;

@@ -113,6 +113,7 @@ impl Collector {
     /// deletions and engagement. `Err` says why it could not finish; a
     /// window the timeline no longer reaches back to is such a reason.
     pub async fn recollect(mut self) -> Result<(), String> {
+        self.patience = chrono::Duration::minutes(collector::COMMAND_PATIENCE_MINUTES);
         self.load_answers()
             .and_then(|()| self.load_questions())
             .map_err(|e| format!("cannot read what was collected before: {e}"))?;
@@ -125,9 +126,6 @@ impl Collector {
         }
         if let Some(why) = self.incomplete.take() {
             return Err(format!("{why}; the chat is not marked as collected"));
-        }
-        if self.store_failures > 0 {
-            return Err("some answers could not be stored (see the log above)".into());
         }
         self.store
             .mark_swept(self.chat_id, self.now())

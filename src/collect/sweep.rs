@@ -11,50 +11,42 @@ use chrono::Duration;
 use super::collector::{Collector, From};
 use crate::instance::CallError;
 
-/// How long after the window the sweep keeps trying a server that fails;
-/// after that the answers stay as collected.
-const SWEEP_PATIENCE_HOURS: i64 = 6;
-
 impl Collector {
-    /// Sweeps until done or stopped (false). A server that keeps failing
-    /// is given up on after a few hours, with a warning.
+    /// Sweeps until done or stopped (false). A server that keeps failing,
+    /// or a store that keeps refusing, is given up on after `patience`
+    /// (counted from the sweep's start), with a warning and the reason in
+    /// `incomplete`.
     pub(super) async fn sweep(&mut self) -> bool {
-        let give_up = self.window.until + Duration::hours(SWEEP_PATIENCE_HOURS);
+        let give_up = self.now() + self.patience;
         let mut failures = 0u32;
         loop {
+            // Each pass starts clean: a hiccup a later pass mends is no
+            // reason to call the sweep incomplete.
+            self.incomplete = None;
             let store_failures = self.store_failures;
-            match self.sweep_once().await {
+            let problem = match self.sweep_once().await {
+                Ok(false) => return false,
                 // Answers the store could not take are read again.
                 Ok(true) if self.store_failures > store_failures => {
-                    failures += 1;
-                    if self.now() >= give_up {
-                        tracing::warn!(
-                            "the final sweep could not store every answer; keeping those stored"
-                        );
-                        return true;
-                    }
-                    let at = self.now() + Duration::seconds(30 << failures.min(4));
-                    if !self.sleep_until(at).await {
-                        return false;
-                    }
+                    "some answers could not be stored (see the log above)".to_string()
                 }
                 Ok(true) => return true,
-                Ok(false) => return false,
                 Err(e) => {
-                    failures += 1;
-                    if self.now() >= give_up {
-                        tracing::warn!(
-                            "the final sweep could not finish ({e}); keeping the answers as collected"
-                        );
-                        return true;
-                    }
-                    self.read_failed("the chat's answers for the final sweep", &e, failures);
-                    let pause = Duration::seconds(30 << failures.min(4));
-                    let at = self.now() + pause;
-                    if !self.sleep_until(at).await {
-                        return false;
-                    }
+                    self.read_failed("the chat's answers for the final sweep", &e, failures + 1);
+                    e.to_string()
                 }
+            };
+            failures += 1;
+            if self.now() >= give_up {
+                tracing::warn!(
+                    "the final sweep could not finish ({problem}); keeping the answers as collected"
+                );
+                self.incomplete = Some(format!("the final sweep could not finish: {problem}"));
+                return true;
+            }
+            let at = (self.now() + Duration::seconds(30 << failures.min(4))).min(give_up);
+            if !self.sleep_until(at).await {
+                return false;
             }
         }
     }
@@ -90,7 +82,11 @@ impl Collector {
             // Another instance that refuses us is no reason to hold back
             // the recap: its posts stay as collected.
             match self.scan_back(From::Extra(i)).await {
-                Ok(Some(scan)) if scan.complete => self.deleted_elsewhere(i, &scan.uris),
+                // An empty answer (the tag hidden, logged-out reading
+                // closed) says nothing about deletions.
+                Ok(Some(scan)) if scan.complete && !scan.uris.is_empty() => {
+                    self.deleted_elsewhere(i, &scan.uris)
+                }
                 Ok(Some(_)) => {}
                 Ok(None) => return Ok(false),
                 Err(e) => tracing::warn!("cannot sweep {}: {e}", self.extra[i].url()),

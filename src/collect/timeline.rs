@@ -120,8 +120,13 @@ impl Collector {
             if scan.newest.is_none() {
                 scan.newest = newest(&list);
             }
-            all_stored &= self.store_page(&list, from);
             self.note(&name, None, list.len());
+            if !self.store_page(&list, from) {
+                // The store refuses (a full disk): stop here, incomplete;
+                // the scan is done again from the top.
+                all_stored = false;
+                break;
+            }
             scan.uris.extend(list.iter().map(|s| s.uri.clone()));
             scan.seen.extend(list.iter().map(|s| s.id.clone()));
             let reached_start = list.iter().any(|s| s.created_at < self.window.from);

@@ -1,7 +1,9 @@
 //! Collected answers, the accounts that made them, and how far each source
 //! was read. One idempotent path in ([`Store::record_answers`]), keyed on
-//! the status `uri`: the same post read from the tag timeline, a question's
-//! replies, the stream and another instance is one row.
+//! the chat date and the status `uri`: the same post read from the tag
+//! timeline, a question's replies, the stream and another instance is one
+//! row (a post carrying the hashtags of two chats held at once counts for
+//! each).
 //!
 //! Rules, each kept in one transaction per batch:
 //! - a deleted post stays a tombstone: nothing read later brings its text
@@ -455,12 +457,13 @@ struct Stored {
 }
 
 /// What is stored of the answer `uri`, if anything.
-fn stored_answer(tx: &Transaction<'_>, uri: &str) -> Result<Option<Stored>, Problem> {
+fn stored_answer(tx: &Transaction<'_>, chat: ChatId, uri: &str) -> Result<Option<Stored>, Problem> {
     Ok(tx
         .query_row(
             "SELECT id, deleted_at IS NOT NULL, coalesce(edited_at, created_at), text, html, url, \
-             remote_id, in_reply_to_id, via_tag, via_reply FROM answers WHERE uri = ?1",
-            params![uri],
+             remote_id, in_reply_to_id, via_tag, via_reply FROM answers \
+             WHERE chat_id = ?1 AND uri = ?2",
+            params![chat.0, uri],
             |r| {
                 Ok(Stored {
                     id: r.get(0)?,
@@ -491,7 +494,7 @@ fn upsert_answer(
     } else {
         (None, None, None)
     };
-    let stored = stored_answer(tx, a.uri)?;
+    let stored = stored_answer(tx, chat, a.uri)?;
     let Some(s) = stored else {
         insert_answer(tx, chat, account, a, (text, html, url), now)?;
         return Ok(Upserted::New);

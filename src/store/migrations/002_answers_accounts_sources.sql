@@ -21,11 +21,12 @@ CREATE TABLE accounts (
 ) STRICT;
 
 -- One post collected for a chat date, deduplicated on its uri (the same on
--- every instance; ids are not).
+-- every instance; ids are not). A post with the hashtags of two chats held
+-- at the same time counts for both.
 CREATE TABLE answers (
     id             INTEGER PRIMARY KEY,
     chat_id        INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
-    uri            TEXT NOT NULL UNIQUE,
+    uri            TEXT NOT NULL,
     account_id     INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     source         TEXT NOT NULL,     -- base URL of the instance it was first read from
     remote_id      TEXT,              -- its id on the bot's instance; NULL if only seen elsewhere
@@ -46,7 +47,8 @@ CREATE TABLE answers (
     reblogs        INTEGER NOT NULL DEFAULT 0,
     replies        INTEGER NOT NULL DEFAULT 0,
     collected_at   TEXT NOT NULL,
-    updated_at     TEXT NOT NULL
+    updated_at     TEXT NOT NULL,
+    UNIQUE (chat_id, uri)
 ) STRICT;
 CREATE INDEX answers_by_chat ON answers (chat_id, created_at);
 CREATE INDEX answers_by_remote_id ON answers (remote_id);
