@@ -31,7 +31,7 @@ impl Window {
 /// What judging needs to know.
 #[derive(Debug)]
 pub struct Known<'a> {
-    /// The hashtag, lower-case, without `#`.
+    /// The hashtag, lower-case (`to_lowercase`), without `#`.
     pub hashtag: &'a str,
     /// The bot's `user@host`, lower-case.
     pub bot_acct: &'a str,
@@ -88,7 +88,8 @@ pub fn judge(
     if !k.window.contains(s.created_at) {
         return Verdict::Ignored("outside the chat's window");
     }
-    let tag = s.tags.iter().any(|t| t.eq_ignore_ascii_case(k.hashtag));
+    // Any case, in any script (#Pflegekräfte, #PFLEGEKRÄFTE).
+    let tag = s.tags.iter().any(|t| t.to_lowercase() == k.hashtag);
     let reply = in_replies
         || (local
             && s.in_reply_to_id
@@ -312,6 +313,26 @@ mod tests {
             Verdict::Answer(Why {
                 tag: true,
                 reply: true
+            })
+        );
+        let unicode = status("ann", &["PFLEGEKRÄFTE"], None, "20:05");
+        let questions = HashSet::new();
+        let answers = HashMap::new();
+        let k = Known {
+            hashtag: "pflegekräfte",
+            bot_acct: "chatbot@bot.example",
+            window: Window {
+                from: at("19:50"),
+                until: at("21:15"),
+            },
+            questions: &questions,
+            answers: &answers,
+        };
+        assert_eq!(
+            judge(&unicode, "bot.example", false, true, &k),
+            Verdict::Answer(Why {
+                tag: true,
+                reply: false
             })
         );
         let neither = status("ann", &["other"], None, "20:05");
