@@ -55,6 +55,7 @@ pub mod plan;
 pub mod policy;
 pub mod preview;
 pub mod prompts;
+pub mod recap;
 pub mod rehearse;
 pub mod sandbox;
 pub mod schedule;

@@ -1,0 +1,66 @@
+//! A brief quote of an answer for the recap: without its `A3:` prefix,
+//! its leading mentions and trailing hashtags, cut at a word boundary with
+//! an ellipsis. The recap links the answer, so the quote only has to say
+//! what it is about.
+
+/// `text` quoted in at most `max` characters (at least a few words).
+pub fn brief(text: &str, max: usize) -> String {
+    let mut words: Vec<&str> = text.split_whitespace().collect();
+    while words.first().is_some_and(|w| w.starts_with('@')) {
+        words.remove(0);
+    }
+    if words
+        .first()
+        .is_some_and(|w| crate::collect::attribute::answer_prefix(w).is_some())
+    {
+        words.remove(0);
+    }
+    while words.len() > 1 && words.last().is_some_and(|w| w.starts_with('#')) {
+        words.pop();
+    }
+    let whole = words.join(" ");
+    if whole.chars().count() <= max {
+        return whole;
+    }
+    let mut out = String::new();
+    for w in &words {
+        let extra = usize::from(!out.is_empty()) + w.chars().count();
+        if out.chars().count() + extra + 1 > max {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    if out.is_empty() {
+        // One giant word: cut it.
+        out = whole.chars().take(max.saturating_sub(1)).collect();
+    }
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::brief;
+
+    #[test]
+    fn prefixes_mentions_and_trailing_tags_go() {
+        assert_eq!(
+            brief("@chatbot A2: Tea and a kind word #WeNurses", 80),
+            "Tea and a kind word"
+        );
+        assert_eq!(brief("a3) Checklists #WeNurses #nursing", 80), "Checklists");
+        assert_eq!(brief("#WeNurses", 80), "#WeNurses");
+    }
+
+    #[test]
+    fn long_answers_are_cut_between_words() {
+        let q = brief("A1: Short feedback loops every single time, honestly", 25);
+        assert_eq!(q, "Short feedback loops…");
+        assert!(q.chars().count() <= 25);
+        let giant = brief(&"x".repeat(100), 10);
+        assert_eq!(giant.chars().count(), 10);
+    }
+}
