@@ -241,7 +241,7 @@ async fn bench_punctuality() {
         "punctual",
         Arc::new(ScaledClock::new(start, speed)),
         4,
-        "reminders = []\nduration_minutes = 10\n\n[chats.bench.pacing]\nfirst_question = 1\nlast_call = 8",
+        "reminders = []\nduration_minutes = 15\n\n[chats.bench.pacing]\nfirst_question = 1\nlast_call = 13",
     )
     .await;
     let mut late_ms = Vec::new();
