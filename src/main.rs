@@ -81,6 +81,18 @@ enum Command {
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(0..=500))]
         participants: u16,
     },
+    /// List the chat dates the store knows, newest first, with their outcome.
+    Chats {
+        /// The settings file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+        /// Only this chat.
+        #[arg(long)]
+        chat: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Read a past chat's answers again from the server (a chat the bot was down for).
     Collect {
         /// The settings file.
@@ -162,6 +174,11 @@ fn main() -> ExitCode {
             )
             .await
             .map_err(Failure::Error),
+            Command::Chats {
+                config,
+                chat,
+                format,
+            } => run_chats(config, chat, format),
             Command::Collect { config, chat, date } => run_collect(config, chat, date).await,
             Command::Answers {
                 config,
@@ -490,6 +507,21 @@ fn run_answers(path: PathBuf, chat: String, date: Option<NaiveDate>, format: For
         Format::Json => {
             let text = serde_json::to_string_pretty(&report)
                 .map_err(|e| Failure::Error(format!("cannot write the answers as JSON: {e}")))?;
+            println!("{text}");
+        }
+    }
+    Ok(())
+}
+
+fn run_chats(path: PathBuf, chat: Option<String>, format: Format) -> Outcome {
+    let loaded = load(&path)?;
+    let store = service::open_store(&loaded.config.state_dir).map_err(Failure::Error)?;
+    let list = chathost::recap::listing::list(&store, chat.as_deref()).map_err(Failure::Error)?;
+    match format {
+        Format::Text => print!("{}", chathost::recap::listing::render_text(&list)),
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&list)
+                .map_err(|e| Failure::Error(format!("cannot write the list as JSON: {e}")))?;
             println!("{text}");
         }
     }

@@ -673,6 +673,31 @@ async fn collecting_again_is_idempotent_and_a_failing_server_is_an_error() {
     .await
     .expect_err("a server that keeps failing is an error");
     assert!(failed.contains("could not finish"), "{failed}");
+    // `chathost chats`: the date with its outcome.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chathost"))
+        .args(["chats", "--config"])
+        .arg(rig.dir.join("bot.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let visible = before.iter().filter(|a| a.deleted_at.is_none()).count();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(DATE))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("wenurses") && line.contains("done") && line.contains("6/6 posted"),
+        "{text}"
+    );
+    assert!(
+        line.contains(&format!(" {visible} (+")),
+        "{visible} answers: {text}"
+    );
     let (started, _trigger) = rig.engine().await;
     let after = stored(&started.engine.store);
     assert_eq!(after, before, "a failed collection changes nothing stored");

@@ -6,6 +6,7 @@
 //! ([`split`]). To come: the thread posted exactly once as a part after
 //! the sweep, the templates, and the archive.
 
+pub mod listing;
 pub mod quote;
 pub mod rank;
 pub mod split;

@@ -67,6 +67,19 @@ impl Store {
         })
     }
 
+    /// Every chat date the store knows, newest first; of one chat when
+    /// `name` is given.
+    pub fn chats(&self, name: Option<&str>) -> Result<Vec<ChatRecord>, StoreError> {
+        self.read("list the chats", |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {CHAT_COLUMNS} FROM chats WHERE ?1 IS NULL OR name = ?1 \
+                 ORDER BY start_utc DESC, name"
+            ))?;
+            let rows = stmt.query_map([name], chat_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
     /// Sets where a chat date stands.
     pub fn set_chat_state(
         &self,
