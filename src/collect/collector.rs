@@ -70,6 +70,9 @@ pub struct Collector {
     /// How long the final sweep keeps trying before it settles for what
     /// it has.
     pub(super) patience: chrono::Duration,
+    /// `chathost collect`: every source must be read in full, or the
+    /// collection fails (the service settles for what it has).
+    pub(super) strict: bool,
 }
 
 /// What a collector is made from.
@@ -121,6 +124,7 @@ impl Collector {
             incomplete: None,
             stream_posts: 0,
             patience: chrono::Duration::hours(SWEEP_PATIENCE_HOURS),
+            strict: false,
         }
     }
 

@@ -114,6 +114,7 @@ impl Collector {
     /// window the timeline no longer reaches back to is such a reason.
     pub async fn recollect(mut self) -> Result<(), String> {
         self.patience = chrono::Duration::minutes(collector::COMMAND_PATIENCE_MINUTES);
+        self.strict = true;
         self.load_answers()
             .and_then(|()| self.load_questions())
             .map_err(|e| format!("cannot read what was collected before: {e}"))?;
@@ -125,7 +126,7 @@ impl Collector {
             return Err("collection stopped before it finished".into());
         }
         if let Some(why) = self.incomplete.take() {
-            return Err(format!("{why}; the chat is not marked as collected"));
+            return Err(format!("{why}; nothing more was marked collected"));
         }
         self.store
             .mark_swept(self.chat_id, self.now())

@@ -56,9 +56,15 @@ impl Collector {
             tracing::warn!("cannot read the chat's questions: {e}");
         }
         let mut seen: HashSet<String> = HashSet::new();
+        let store_failures = self.store_failures;
         let Some(scan) = self.scan_back(From::Tag).await? else {
             return Ok(false);
         };
+        if self.store_failures > store_failures {
+            // The store refused a page: no point going on with half a
+            // read (the caller sees the failure and tries again).
+            return Ok(true);
+        }
         if !scan.complete {
             let why = format!(
                 "the hashtag timeline holds more posts after this chat than chathost reads back \
@@ -79,16 +85,24 @@ impl Collector {
             return Ok(false);
         }
         for i in 0..self.extra.len() {
-            // Another instance that refuses us is no reason to hold back
-            // the recap: its posts stay as collected.
+            // In the service, another instance that refuses us is no
+            // reason to hold back the recap: its posts stay as collected.
+            // `chathost collect` (strict) reports it instead.
             match self.scan_back(From::Extra(i)).await {
                 // An empty answer (the tag hidden, logged-out reading
                 // closed) says nothing about deletions.
                 Ok(Some(scan)) if scan.complete && !scan.uris.is_empty() => {
                     self.deleted_elsewhere(i, &scan.uris)
                 }
+                Ok(Some(_)) if self.strict => {
+                    self.incomplete = Some(format!(
+                        "{} was not read to the chat's start",
+                        self.extra[i].url()
+                    ));
+                }
                 Ok(Some(_)) => {}
                 Ok(None) => return Ok(false),
+                Err(e) if self.strict => return Err(e),
                 Err(e) => tracing::warn!("cannot sweep {}: {e}", self.extra[i].url()),
             }
         }
@@ -119,7 +133,9 @@ impl Collector {
             }
         };
         for uri in gone {
-            match self.store.record_deleted_uri(&uri, self.now()) {
+            // This chat's row only: the post may still count for another
+            // chat held at the same time (its other hashtag).
+            match self.store.record_deleted_in(self.chat_id, &uri, self.now()) {
                 Ok(_) => self.dirty = true,
                 Err(e) => tracing::warn!("cannot record a deleted answer: {e}"),
             }
@@ -134,6 +150,7 @@ impl Collector {
             Ok(a) => a,
             Err(e) => {
                 tracing::error!("cannot read the collected answers: {e}");
+                self.store_failures += 1;
                 return Ok(true);
             }
         };
@@ -169,6 +186,7 @@ impl Collector {
             };
             if let Err(e) = stored {
                 tracing::error!("cannot store an answer's last state: {e}");
+                self.store_failures += 1;
             }
         }
         Ok(true)

@@ -1,5 +1,6 @@
 //! A brief quote of an answer for the recap: without its `A3:` prefix,
-//! its leading mentions and trailing hashtags, cut at a word boundary with
+//! without any mention (a recap notifies nobody), its trailing hashtags
+//! dropped and the others made plain words, cut at a word boundary with
 //! an ellipsis. The recap links the answer, so the quote only has to say
 //! what it is about.
 
@@ -18,6 +19,14 @@ pub fn brief(text: &str, max: usize) -> String {
     while words.len() > 1 && words.last().is_some_and(|w| w.starts_with('#')) {
         words.pop();
     }
+    // A recap never mentions anyone (a mention notifies, and may name a
+    // person who asked not to be) nor files itself under other hashtags.
+    let words: Vec<String> = words
+        .iter()
+        .filter(|w| !w.starts_with('@'))
+        .map(|w| w.trim_start_matches('#').to_string())
+        .filter(|w| !w.is_empty())
+        .collect();
     let whole = words.join(" ");
     if whole.chars().count() <= max {
         return whole;
@@ -52,7 +61,13 @@ mod tests {
             "Tea and a kind word"
         );
         assert_eq!(brief("a3) Checklists #WeNurses #nursing", 80), "Checklists");
-        assert_eq!(brief("#WeNurses", 80), "#WeNurses");
+        assert_eq!(brief("#WeNurses", 80), "WeNurses");
+        let q = brief(
+            "A2: #Handover matters to @jane@nurses.social and @bob most #WeNurses",
+            80,
+        );
+        assert_eq!(q, "Handover matters to and most");
+        assert!(!q.contains('@') && !q.contains('#'));
     }
 
     #[test]

@@ -79,8 +79,9 @@ pub(crate) mod tests {
             answer("e", 1, 6, 40),
             answer("f", 1, 7, 30),
         ];
-        list[4].quotable = false; // counted only: never linked
-        list[4].text = None;
+        list[4].quotable = false; // counted only: never linked, even with text
+        list.push(answer("g", 1, 8, 60));
+        list[6].url = None; // no link to give
         list[5].deleted_at = list[5].edited_at.or(Some(list[5].created_at));
         let top: Vec<&str> = top_answers(&list, 1, 3)
             .iter()

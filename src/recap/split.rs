@@ -9,6 +9,9 @@ use crate::length::post_length;
 /// per link. Leading and trailing blank space of each part is trimmed.
 pub fn split(text: &str, max: usize, url_length: usize) -> Vec<String> {
     let text = text.trim();
+    if text.is_empty() {
+        return Vec::new();
+    }
     if post_length(text, url_length) <= max {
         return vec![text.to_string()];
     }
@@ -61,10 +64,19 @@ fn by_words(paragraph: &str, max: usize, url_length: usize) -> Vec<String> {
         if post_length(word, url_length) <= max {
             current = word.to_string();
         } else {
-            // One word longer than a post: the only cut inside a word.
-            let chars: Vec<char> = word.chars().collect();
-            for chunk in chars.chunks(max.max(1)) {
-                parts.push(chunk.iter().collect());
+            // One word longer than a post: the only cut inside a word,
+            // by counted length (a piece may look like a link).
+            let mut piece = String::new();
+            for c in word.chars() {
+                piece.push(c);
+                if post_length(&piece, url_length) > max && piece.chars().count() > 1 {
+                    piece.pop();
+                    parts.push(std::mem::take(&mut piece));
+                    piece.push(c);
+                }
+            }
+            if !piece.is_empty() {
+                parts.push(piece);
             }
         }
     }
@@ -123,5 +135,11 @@ mod tests {
         let parts = split(&format!("start {} end", "x".repeat(1200)), 500, 23);
         assert!(parts.iter().all(|p| post_length(p, 23) <= 500));
         assert_eq!(parts.concat().matches('x').count(), 1200);
+        // A piece that ends like a link is counted as the server counts it.
+        let tricky = format!("{}https://a{}", "x".repeat(491), "y".repeat(600));
+        let parts = split(&tricky, 500, 23);
+        assert!(parts.iter().all(|p| post_length(p, 23) <= 500), "{parts:?}");
+        assert_eq!(parts.concat(), tricky);
+        assert!(split("  ", 500, 23).is_empty());
     }
 }

@@ -55,19 +55,22 @@ mod tests {
             answer("ann", 2, 13, 0),
             answer("bob", 1, 4, 0),
             answer("cat", 2, 14, 0),
+            answer("dan", 2, 15, 0),
         ];
         list[1].uri = "ann-2".into();
         list[2].first_chat_id = Some(ChatId(0)); // bob answered an earlier chat
         list[3].deleted_at = Some(list[3].created_at);
-        list[3].quotable = false;
+        // dan asked not to be quoted: counted all the same.
+        list[4].quotable = false;
+        list[4].text = None;
         let s = summary(ChatId(1), &list);
         assert_eq!(
             s,
             Summary {
-                answers: 3,
-                participants: 2,
-                first_timers: 1,
-                per_question: BTreeMap::from([(1, 2), (2, 1)]),
+                answers: 4,
+                participants: 3,
+                first_timers: 2,
+                per_question: BTreeMap::from([(1, 2), (2, 2)]),
             }
         );
     }

@@ -273,6 +273,22 @@ impl Store {
         })
     }
 
+    /// The same, for the chat date `chat`'s row only.
+    pub fn record_deleted_in(
+        &self,
+        chat: ChatId,
+        uri: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.write("record a deleted answer", |tx| {
+            Ok(tx.execute(
+                "UPDATE answers SET deleted_at = ?3, text = NULL, html = NULL, url = NULL, \
+                 updated_at = ?3 WHERE chat_id = ?1 AND uri = ?2 AND deleted_at IS NULL",
+                params![chat.0, uri, Ts(now)],
+            )? > 0)
+        })
+    }
+
     /// Stores which question each answer answers, and how that is known.
     pub fn set_attributions(
         &self,
