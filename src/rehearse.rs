@@ -28,20 +28,17 @@ pub fn one_off(
     name: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(Config, Occurrence, String), String> {
-    let names: Vec<&str> = config.chats.iter().map(|c| c.name.as_str()).collect();
-    let chat =
-        match name {
-            Some(n) => config.chats.iter().find(|c| c.name == n).ok_or_else(|| {
-                format!("no chat `{n}` in bot.toml (chats: {})", names.join(", "))
-            })?,
-            None if config.chats.len() == 1 => &config.chats[0],
-            None => {
-                return Err(format!(
-                    "bot.toml has several chats; pick one with --chat ({})",
-                    names.join(", ")
-                ));
-            }
-        };
+    let chat = match name {
+        Some(n) => crate::collect::command::find_chat(config, n)?,
+        None if config.chats.len() == 1 => &config.chats[0],
+        None => {
+            let names: Vec<&str> = config.chats.iter().map(|c| c.name.as_str()).collect();
+            return Err(format!(
+                "bot.toml has several chats; pick one with --chat ({})",
+                names.join(", ")
+            ));
+        }
+    };
     let next = plan::occurrences(chat, now)
         .next()
         .ok_or("no upcoming chat date")?;
@@ -280,23 +277,19 @@ pub async fn rehearse(
     }
 }
 
-/// Visible answers the store holds per question (`None`: before the first).
+/// Visible answers the store holds per question (`None`: before the first),
+/// as `chathost answers` counts them.
 fn collected_by_question(
     store: &crate::store::Store,
     name: &str,
     date: NaiveDate,
 ) -> std::collections::BTreeMap<Option<u32>, usize> {
-    let mut counts = std::collections::BTreeMap::new();
-    let answers = store
-        .chat(name, date)
-        .ok()
-        .flatten()
-        .and_then(|c| store.answers(c.id).ok())
-        .unwrap_or_default();
-    for a in answers.iter().filter(|a| a.deleted_at.is_none()) {
-        *counts.entry(a.question).or_insert(0) += 1;
-    }
-    counts
+    crate::collect::command::answers_report(store, name, date)
+        .map(|r| {
+            let counted = r.questions.iter().filter(|q| !q.answers.is_empty());
+            counted.map(|q| (q.number, q.answers.len())).collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Per question: what the sandbox's participants posted (still there, and

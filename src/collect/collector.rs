@@ -178,10 +178,25 @@ impl Collector {
     /// Sleeps on the engine's clock; false on shutdown.
     pub(super) async fn sleep_until(&mut self, t: DateTime<Utc>) -> bool {
         let clock = self.waiter.clock().clone();
+        self.or_stop(clock.sleep_until(t)).await.is_some()
+    }
+
+    /// `work`'s outcome, or `None` when a stop comes first. Reads and waits
+    /// are safe to abandon: a stop never waits for one.
+    pub(super) async fn or_stop<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
         let mut shutdown = self.shutdown.clone();
         tokio::select! {
-            _ = clock.sleep_until(t) => true,
-            _ = shutdown.wait() => false,
+            done = work => Some(done),
+            _ = shutdown.wait() => None,
+        }
+    }
+
+    /// A store call failed: said once here; a damaged file stops the
+    /// service (the engine's rule), anything else is tried again later.
+    pub(super) fn store_failed(&self, doing: &str, e: &StoreError) {
+        tracing::error!("{doing}: {e}");
+        if e.is_damaged() {
+            self.shutdown.fail(e.to_string());
         }
     }
 

@@ -260,10 +260,14 @@ mod tests {
     }
 
     fn verdict(s: &SeenStatus, in_replies: bool, local: bool) -> Verdict {
+        verdict_on(s, "wenurses", in_replies, local)
+    }
+
+    fn verdict_on(s: &SeenStatus, hashtag: &str, in_replies: bool, local: bool) -> Verdict {
         let questions = HashSet::from(["q1".to_string()]);
         let answers = HashMap::from([("a1".to_string(), Some("q1".to_string()))]);
         let k = Known {
-            hashtag: "wenurses",
+            hashtag,
             bot_acct: "chatbot@bot.example",
             window: Window {
                 from: at("19:50"),
@@ -275,65 +279,30 @@ mod tests {
         judge(s, "bot.example", in_replies, local, &k)
     }
 
+    fn answer(tag: bool, reply: bool) -> Verdict {
+        Verdict::Answer(Why { tag, reply })
+    }
+
     #[test]
     fn why_a_post_counts() {
         let tagged = status("ann", &["WeNurses"], None, "20:05");
-        assert_eq!(
-            verdict(&tagged, false, true),
-            Verdict::Answer(Why {
-                tag: true,
-                reply: false
-            })
-        );
+        assert_eq!(verdict(&tagged, false, true), answer(true, false));
         let reply = status("ann", &[], Some("q1"), "20:05");
-        assert_eq!(
-            verdict(&reply, false, true),
-            Verdict::Answer(Why {
-                tag: false,
-                reply: true
-            })
-        );
+        assert_eq!(verdict(&reply, false, true), answer(false, true));
         // Through a chain: a reply to a collected answer.
         let chained = status("bea", &[], Some("a1"), "20:06");
-        assert_eq!(
-            verdict(&chained, false, true),
-            Verdict::Answer(Why {
-                tag: false,
-                reply: true
-            })
-        );
+        assert_eq!(verdict(&chained, false, true), answer(false, true));
         // Ids of another instance mean nothing here.
         assert!(matches!(
             verdict(&chained, false, false),
             Verdict::Ignored(_)
         ));
         let both = status("ann", &["wenurses"], Some("q1"), "20:05");
-        assert_eq!(
-            verdict(&both, false, true),
-            Verdict::Answer(Why {
-                tag: true,
-                reply: true
-            })
-        );
+        assert_eq!(verdict(&both, false, true), answer(true, true));
         let unicode = status("ann", &["PFLEGEKRÄFTE"], None, "20:05");
-        let questions = HashSet::new();
-        let answers = HashMap::new();
-        let k = Known {
-            hashtag: "pflegekräfte",
-            bot_acct: "chatbot@bot.example",
-            window: Window {
-                from: at("19:50"),
-                until: at("21:15"),
-            },
-            questions: &questions,
-            answers: &answers,
-        };
         assert_eq!(
-            judge(&unicode, "bot.example", false, true, &k),
-            Verdict::Answer(Why {
-                tag: true,
-                reply: false
-            })
+            verdict_on(&unicode, "pflegekräfte", false, true),
+            answer(true, false)
         );
         let neither = status("ann", &["other"], None, "20:05");
         assert!(matches!(

@@ -196,11 +196,7 @@ impl Collector {
                 return None;
             }
             let instance = self.instance.clone();
-            let mut shutdown = self.shutdown.clone();
-            let read = tokio::select! {
-                r = instance.replies(id) => r,
-                _ = shutdown.wait() => return None,
-            };
+            let read = self.or_stop(instance.replies(id)).await?;
             match read {
                 Ok(Some(list)) => {
                     self.note("replies", None, list.len());
@@ -276,10 +272,7 @@ impl Collector {
         }
         // Attribution waits for the next poll: once per poll, not per post.
         if let Err(e) = outcome.and(self.ingest_stream(&mut posts)) {
-            tracing::error!("cannot store what the stream said: {e}");
-            if e.is_damaged() {
-                self.shutdown.fail(e.to_string());
-            }
+            self.store_failed("cannot store what the stream said", &e);
         }
     }
 

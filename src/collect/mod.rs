@@ -68,10 +68,7 @@ impl Collector {
                 Ok(chat) if chat.swept_at.is_some() => return true,
                 Ok(_) => break,
                 Err(e) => {
-                    tracing::error!("cannot read the chat's record: {e}");
-                    if e.is_damaged() {
-                        self.shutdown.fail(e.to_string());
-                    }
+                    self.store_failed("cannot read the chat's record", &e);
                     let again = self.now() + chrono::Duration::seconds(30);
                     if !self.sleep_until(again).await {
                         return false;
@@ -84,11 +81,12 @@ impl Collector {
         }
         if self.now() < self.window.from {
             let waiter = self.waiter.clone();
-            let mut shutdown = self.shutdown.clone();
-            let from = self.window.from;
-            tokio::select! {
-                _ = waiter.wait_until(from) => {}
-                _ = shutdown.wait() => return false,
+            if self
+                .or_stop(waiter.wait_until(self.window.from))
+                .await
+                .is_none()
+            {
+                return false;
             }
         }
         if self.now() < self.window.until {

@@ -171,11 +171,10 @@ impl Collector {
                 return Ok(false);
             }
             let instance = self.instance.clone();
-            let mut shutdown = self.shutdown.clone();
-            let found = tokio::select! {
-                found = instance.status(&id) => found?,
-                _ = shutdown.wait() => return Ok(false),
+            let Some(found) = self.or_stop(instance.status(&id)).await else {
+                return Ok(false);
             };
+            let found = found?;
             self.note("status", None, usize::from(found.is_some()));
             let stored = match found {
                 None => self.deleted(&id),

@@ -46,19 +46,14 @@ impl Collector {
         if !self.request_slot().await {
             return Ok(None);
         }
-        let tag = self.hashtag.clone();
-        let mut shutdown = self.shutdown.clone();
+        let tag = &self.hashtag;
         let read = async {
             match from {
-                From::Extra(i) => self.extra[i].tag_timeline(&tag, min_id, max_id).await,
-                _ => self.instance.tag_timeline(&tag, min_id, max_id).await,
+                From::Extra(i) => self.extra[i].tag_timeline(tag, min_id, max_id).await,
+                _ => self.instance.tag_timeline(tag, min_id, max_id).await,
             }
         };
-        // Reads are safe to abandon: a stop never waits for one.
-        tokio::select! {
-            page = read => page.map(Some),
-            _ = shutdown.wait() => Ok(None),
-        }
+        self.or_stop(read).await.transpose()
     }
 
     /// Reads forward from the stored cursor until the newest post; with no
@@ -159,10 +154,7 @@ impl Collector {
             Ok(_) => true,
             Err(e) => {
                 self.store_failures += 1;
-                tracing::error!("cannot store collected answers: {e}");
-                if e.is_damaged() {
-                    self.shutdown.fail(e.to_string());
-                }
+                self.store_failed("cannot store collected answers", &e);
                 false
             }
         }

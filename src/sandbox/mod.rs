@@ -31,6 +31,7 @@
 //! - `server` — wiring: shared state, router, middleware order, serving;
 //! - `routes` — the HTTP handlers; `stream` — the WebSocket streaming API;
 //! - `state` — accounts, statuses, follows, notifications and their rules;
+//!   `queries` — reading them as timelines, threads and tag follows;
 //! - `flavour` — every Mastodon / GoToSocial difference in one place;
 //! - `content` — text to HTML, tags, mentions, counted length;
 //! - `render` — the JSON shapes; `paging` — cursors and `Link` headers;
@@ -49,6 +50,7 @@ mod log;
 mod net;
 mod paging;
 mod participants;
+mod queries;
 mod ratelimit;
 mod render;
 mod routes;

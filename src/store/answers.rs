@@ -253,24 +253,12 @@ impl Store {
     /// its text, HTML and link go. False when no answer has that id (or it
     /// was already deleted).
     pub fn record_deleted(&self, remote_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        self.write("record a deleted answer", |tx| {
-            Ok(tx.execute(
-                "UPDATE answers SET deleted_at = ?2, text = NULL, html = NULL, url = NULL, \
-                 updated_at = ?2 WHERE remote_id = ?1 AND deleted_at IS NULL",
-                params![remote_id, Ts(now)],
-            )? > 0)
-        })
+        self.tombstone("remote_id = ?2", params![Ts(now), remote_id])
     }
 
     /// The same, by uri (a post only seen on another instance).
     pub fn record_deleted_uri(&self, uri: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        self.write("record a deleted answer", |tx| {
-            Ok(tx.execute(
-                "UPDATE answers SET deleted_at = ?2, text = NULL, html = NULL, url = NULL, \
-                 updated_at = ?2 WHERE uri = ?1 AND deleted_at IS NULL",
-                params![uri, Ts(now)],
-            )? > 0)
-        })
+        self.tombstone("uri = ?2", params![Ts(now), uri])
     }
 
     /// The same, for the chat date `chat`'s row only.
@@ -280,12 +268,17 @@ impl Store {
         uri: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        self.tombstone("chat_id = ?3 AND uri = ?2", params![Ts(now), uri, chat.0])
+    }
+
+    /// Tombstones the live answers `which` selects (`?1` is now).
+    fn tombstone(&self, which: &str, args: &[&dyn rusqlite::ToSql]) -> Result<bool, StoreError> {
         self.write("record a deleted answer", |tx| {
-            Ok(tx.execute(
-                "UPDATE answers SET deleted_at = ?3, text = NULL, html = NULL, url = NULL, \
-                 updated_at = ?3 WHERE chat_id = ?1 AND uri = ?2 AND deleted_at IS NULL",
-                params![chat.0, uri, Ts(now)],
-            )? > 0)
+            let sql = format!(
+                "UPDATE answers SET deleted_at = ?1, text = NULL, html = NULL, url = NULL, \
+                 updated_at = ?1 WHERE {which} AND deleted_at IS NULL"
+            );
+            Ok(tx.execute(&sql, args)? > 0)
         })
     }
 
