@@ -22,6 +22,8 @@
 //!   the questions, a stream and other instances, through one idempotent
 //!   path into the store; attribution, consent, a final sweep; within a
 //!   third of the rate limit; `chathost collect` and `chathost answers`.
+//! - [`recap`] — the recap of a chat date (being built): its numbers,
+//!   the answers worth linking, quotes, posts split to fit; `chathost chats`.
 //! - [`check`] and [`preview`] — the `chathost check` and `chathost plan`
 //!   commands a host uses to see that the chat is ready.
 //! - [`instance`] — talks to the server through our own small HTTP client

@@ -33,9 +33,12 @@ pub fn chat_date(
                 .map(|t| t.and_utc() - Duration::days(2));
             from.and_then(|from| plan::occurrences(chat, from).take(2).find(|o| o.date == d))
                 .ok_or_else(|| {
+                    // The full name ("Wednesday"): Weekday shows "Wed".
+                    let day = NaiveDate::from_isoywd_opt(2024, 1, chat.weekday)
+                        .map_or(chat.weekday.to_string(), |d| d.format("%A").to_string());
                     format!(
-                        "{d} is not a date of chat `{}` (it runs on {}s)",
-                        chat.name, chat.weekday
+                        "{d} is not a date of chat `{}` (it runs on {day}s)",
+                        chat.name
                     )
                 })
         }

@@ -2,7 +2,7 @@
 //! instances read for posts that never reached the bot's.
 
 use super::CollectSettings;
-use super::instance::check_url;
+use super::instance::{check_url, userinfo};
 use super::locate::Locator;
 use super::numbers::{GRACE_MINUTES, bounded};
 use super::raw::RawCollect;
@@ -31,6 +31,7 @@ pub(super) fn check_collect(
         diags,
     );
     let path = ["chats", name, "collect", "extra_sources"];
+    let first = diags.len();
     let mut ok = true;
     let mut sources: Vec<String> = Vec::new();
     for url in &raw.extra_sources {
@@ -54,6 +55,14 @@ pub(super) fn check_collect(
         );
         ok = false;
     }
+    // Every diagnostic shows the whole `extra_sources` line: hide the user
+    // and password of every address on it, not only the one at fault.
+    let found: Vec<Diagnostic> = diags.drain(first..).collect();
+    diags.extend(found.into_iter().map(|d| {
+        raw.extra_sources
+            .iter()
+            .fold(d, |d, url| d.hiding(userinfo(url)))
+    }));
     ok.then_some(())?;
     Some(CollectSettings {
         enabled: raw.enabled.unwrap_or(true),
@@ -104,6 +113,13 @@ mod tests {
         let e = load("extra_sources = [\"https://me:secret99@nurses.social\"]").unwrap_err();
         assert!(
             e.contains("user name or password") && !e.contains("secret99"),
+            "{e}"
+        );
+        // Another address's password on the same line stays hidden too.
+        let e =
+            load("extra_sources = [\"ftp://x\", \"https://u:pw123456@h.example\"]").unwrap_err();
+        assert!(
+            e.contains("not a web address") && !e.contains("pw123456"),
             "{e}"
         );
         let many: Vec<String> = (0..11)

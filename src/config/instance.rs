@@ -105,7 +105,7 @@ pub(super) fn check_url(
 /// The `user:password` part of an address as written, whatever its
 /// scheme (or none): it is never shown. Empty when there is none, or when
 /// it is too short to hide without garbling the line.
-fn userinfo(url: &str) -> &str {
+pub(super) fn userinfo(url: &str) -> &str {
     let before_query = url.split(['?', '#']).next().unwrap_or("");
     let Some((before_at, _)) = before_query.rsplit_once('@') else {
         return "";
