@@ -1,10 +1,11 @@
 //! Helpers shared by the integration tests: a plain HTTP client over
 //! loopback, a WebSocket reader, and sandbox start-up on a fast clock;
-//! [`mock`] runs mastodon-mock and [`contract`] holds the contract suites'
-//! plumbing.
+//! [`mock`] runs mastodon-mock, [`contract`] holds the contract suites'
+//! plumbing and [`browser`] drives a headless Chromium.
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod browser;
 pub mod contract;
 pub mod mock;
 
