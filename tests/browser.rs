@@ -185,6 +185,7 @@ fn the_archive_renders_offline_and_shows_hostile_answers_as_text() {
     drop(browser);
     let left = live_processes_in_group(group);
     assert!(left.is_empty(), "chromium processes left behind: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -230,4 +231,5 @@ fn the_harness_catches_errors_exceptions_requests_scripts_and_overflow() {
         "the browser's own log of the failed fetch is reported: {:?}",
         page.console
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }

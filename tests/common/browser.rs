@@ -105,19 +105,24 @@ impl Browser {
         let lines = Arc::clone(&stderr);
         // Reads stderr to its end: an unread pipe would block Chromium.
         std::thread::spawn(move || read_stderr(pipe, &lines, &tx));
-        let Ok(ws_url) = rx.recv_timeout(LAUNCH_WAIT) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            let tail = stderr.lock().map(|l| l.join("\n")).unwrap_or_default();
-            panic!("chromium did not announce its DevTools port within {LAUNCH_WAIT:?}:\n{tail}");
-        };
-        let port = port_of(&ws_url);
-        Browser {
-            child,
-            port,
-            socket: Cdp::connect(&ws_url),
-            profile,
-            stderr,
+        let started = rx
+            .recv_timeout(LAUNCH_WAIT)
+            .map_err(|_| format!("no DevTools port announced within {LAUNCH_WAIT:?}"))
+            .and_then(|url| Ok((port_of(&url)?, Cdp::connect(&url)?)));
+        match started {
+            Ok((port, socket)) => Browser {
+                child,
+                port,
+                socket,
+                profile,
+                stderr,
+            },
+            Err(e) => {
+                end_group(&mut child);
+                let _ = std::fs::remove_dir_all(&profile);
+                let tail = stderr.lock().map(|l| l.join("\n")).unwrap_or_default();
+                panic!("chromium did not start: {e}\nits stderr ends with:\n{tail}");
+            }
         }
     }
 
@@ -145,7 +150,7 @@ impl Browser {
             console: Vec::new(),
             exceptions: Vec::new(),
             requests: Vec::new(),
-            socket: Cdp::connect(&page_ws),
+            socket: Cdp::connect(&page_ws).unwrap_or_else(|e| self.fail(&e)),
             loads: Vec::new(),
         };
         for domain in ["Runtime", "Log", "Network", "Page"] {
@@ -183,11 +188,7 @@ impl Drop for Browser {
         }
         // Then the whole group, whatever is left of it (a crash handler, a
         // renderer that outlived the close).
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
+        end_group(&mut self.child);
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
@@ -231,6 +232,15 @@ pub fn live_processes_in_group(group: u32) -> Vec<String> {
             (pgrp == group && alive).then(|| format!("{head})"))
         })
         .collect()
+}
+
+/// Kills `child`'s whole process group (it leads one) and reaps `child`.
+fn end_group(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.wait();
 }
 
 /// `/usr/bin/chromium`, else `chromium` on `PATH`.
@@ -278,13 +288,13 @@ fn read_stderr(
 }
 
 /// The port of `ws://127.0.0.1:PORT/devtools/browser/…`.
-fn port_of(ws_url: &str) -> u16 {
+fn port_of(ws_url: &str) -> Result<u16, String> {
     ws_url
         .strip_prefix("ws://")
         .and_then(|rest| rest.split('/').next())
         .and_then(|host| host.rsplit(':').next())
         .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected DevTools URL {ws_url:?}"))
+        .ok_or_else(|| format!("unexpected DevTools URL {ws_url:?}"))
 }
 
 /// `file://` URL of an absolute path, percent-encoding what a URL cannot
@@ -522,21 +532,21 @@ struct Cdp {
 
 impl Cdp {
     /// Connects to a DevTools WebSocket URL on loopback.
-    fn connect(url: &str) -> Cdp {
+    fn connect(url: &str) -> Result<Cdp, String> {
         let host = url
             .strip_prefix("ws://")
             .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("unexpected DevTools URL {url:?}"));
+            .ok_or_else(|| format!("unexpected DevTools URL {url:?}"))?;
         let stream = TcpStream::connect(host)
-            .unwrap_or_else(|e| panic!("cannot reach DevTools at {host}: {e}"));
+            .map_err(|e| format!("cannot reach DevTools at {host}: {e}"))?;
         let _ = stream.set_nodelay(true);
         // Full-page screenshots arrive as one large message.
         let config = WebSocketConfig::default()
             .max_message_size(Some(256 << 20))
             .max_frame_size(Some(256 << 20));
         let (ws, _) = tungstenite::client::client_with_config(url, stream, Some(config))
-            .unwrap_or_else(|e| panic!("DevTools handshake with {url} failed: {e}"));
-        Cdp { ws, next_id: 1 }
+            .map_err(|e| format!("DevTools handshake with {url} failed: {e}"))?;
+        Ok(Cdp { ws, next_id: 1 })
     }
 
     /// Sends `method` without waiting for its answer; returns its id.
