@@ -15,7 +15,9 @@ use crate::config::{self, Chat, Loaded};
 use crate::diagnostic::{Diagnostic, Severity, SourceFile};
 use crate::length::post_length;
 use crate::plan::{self, Occurrence, Step, StepKind};
-use crate::prompts::{self, PostContext, QuestionFile, QuestionSet, TemplateKind, Templates};
+use crate::prompts::{
+    self, Pick, PostContext, QuestionFile, QuestionSet, SharedLink, TemplateKind, Templates,
+};
 use crate::secret::find_token;
 
 /// What `check` found.
@@ -276,27 +278,7 @@ fn check_chat(
         report.diagnostics.push(d);
     }
 
-    // The recap head, with generous numbers, must fit too.
-    let recap = PostContext {
-        hashtag: chat.hashtag.clone(),
-        topic: "a topic of typical length for this chat".into(),
-        day: "Wednesday 30 September".into(),
-        questions: 10,
-        participants: 9999,
-        answers: 99999,
-        ..PostContext::default()
-    };
-    match templates.render(TemplateKind::Recap, &recap) {
-        Ok(text) => length_check(
-            &text,
-            "the recap post",
-            limit,
-            None,
-            &templates.origin(TemplateKind::Recap),
-            report,
-        ),
-        Err(d) => report.diagnostics.push(d),
-    }
+    check_recap(chat, &templates, report);
     report.notes.push(format!(
         "chat `{}`: {checked} question file{} checked; next chat {} ({})",
         chat.name,
@@ -304,6 +286,51 @@ fn check_chat(
         next.start.format("%a %-d %b %Y %H:%M %Z"),
         next.start_utc().format("%H:%MZ")
     ));
+}
+
+/// The recap thread's templates, rendered with generous samples (long
+/// quotes, links and topics): a render error is located in its template.
+/// Length is no error here: the recap splits a long post into several.
+fn check_recap(chat: &Chat, templates: &Templates, report: &mut CheckReport) {
+    let long = "a topic of typical length for this chat, and then some more words ".repeat(3);
+    let pick = |i: usize| Pick {
+        quote: "A long answer that someone gave, quoted in full up to the length a recap allows. "
+            .repeat(3),
+        url: format!("https://nurses.example/@someone_with_a_long_name/11353637383940414{i}"),
+        name: "A display name of thirty chars".into(),
+    };
+    let sample = PostContext {
+        hashtag: chat.hashtag.clone(),
+        topic: long.trim().to_string(),
+        day: "Wednesday 30 September".into(),
+        questions: 10,
+        participants: 9999,
+        answers: 99999,
+        first_timers: 9999,
+        archive_url: "https://chat.example/archive/wenurses/2026-09-30/index.html".into(),
+        number: 10,
+        text: long.trim().to_string(),
+        picks: (1..=3).map(pick).collect(),
+        links: (1..=5)
+            .map(|i| SharedLink {
+                url: format!("https://www.example.org/guidance/a/long/path/to/page-{i}?ref=chat"),
+                count: 100 - i,
+            })
+            .collect(),
+        next_day: "Wednesday 7 October".into(),
+        next_time: "20:00 BST".into(),
+        next_topic: long.trim().to_string(),
+        ..PostContext::default()
+    };
+    for kind in [
+        TemplateKind::Recap,
+        TemplateKind::RecapQuestion,
+        TemplateKind::RecapEnd,
+    ] {
+        if let Err(d) = templates.render(kind, &sample) {
+            report.diagnostics.push(d);
+        }
+    }
 }
 
 fn load(path: &Path, fallback: bool, chat: &Chat, report: &mut CheckReport) -> Option<QuestionSet> {

@@ -334,6 +334,32 @@ async fn an_unknown_template_variable_is_an_error() {
 }
 
 #[tokio::test]
+async fn recap_templates_are_rendered_and_a_long_recap_is_no_error() {
+    let s = Setup::new("recaptemplates");
+    // Long, but the recap splits it: fine.
+    s.write(
+        "prompts/templates/recap.j2",
+        &format!("#{{{{ hashtag }}}} {}", "thanks ".repeat(200)),
+    );
+    s.write(
+        "prompts/templates/recap_question.j2",
+        "Q{{ number }}\n{% for p in picks %}{{ p.quote }} {{ p.url }}\n{% endfor %}",
+    );
+    s.write(
+        "prompts/templates/recap_end.j2",
+        "Links:\n{% for l in links %}{{ l.url }} {{ l.shares }}{% endfor %}",
+    );
+    let r = s.check().await;
+    assert_eq!(r.errors(), 1, "{:?}", r.diagnostics);
+    let d = find(&r, "template:");
+    assert_eq!(
+        d.position().split(':').next().unwrap(),
+        s.path("prompts/templates/recap_end.j2")
+    );
+    assert_eq!(d.location.as_ref().unwrap().line, 2, "{d}");
+}
+
+#[tokio::test]
 async fn a_missing_token_warns_offline_and_fails_online() {
     let s = Setup::new("token");
     let r = s.check_with(false, &[]).await;

@@ -14,7 +14,7 @@ mod text;
 
 pub use lookup::{QuestionFile, dated_path, list_question_files, question_file};
 pub use questions::{Question, QuestionSet, load_questions, parse_questions, question_minutes};
-pub use templates::{PostContext, TemplateKind, Templates};
+pub use templates::{Pick, PostContext, SharedLink, TemplateKind, Templates};
 pub use text::escape_controls;
 
 /// "Wednesday" for `Weekday::Wed`.

@@ -27,17 +27,23 @@ pub enum TemplateKind {
     WrapUp,
     /// Heads the recap thread after the chat.
     Recap,
+    /// One question of the recap thread, with its most engaging answers.
+    RecapQuestion,
+    /// Closes the recap thread: links shared most, the next chat.
+    RecapEnd,
 }
 
 impl TemplateKind {
     /// Every kind.
-    pub const ALL: [TemplateKind; 6] = [
+    pub const ALL: [TemplateKind; 8] = [
         TemplateKind::Reminder,
         TemplateKind::Welcome,
         TemplateKind::Question,
         TemplateKind::LastCall,
         TemplateKind::WrapUp,
         TemplateKind::Recap,
+        TemplateKind::RecapQuestion,
+        TemplateKind::RecapEnd,
     ];
 
     /// Its file name under `templates/`.
@@ -49,6 +55,8 @@ impl TemplateKind {
             TemplateKind::LastCall => "last_call.j2",
             TemplateKind::WrapUp => "wrap_up.j2",
             TemplateKind::Recap => "recap.j2",
+            TemplateKind::RecapQuestion => "recap_question.j2",
+            TemplateKind::RecapEnd => "recap_end.j2",
         }
     }
 
@@ -60,6 +68,8 @@ impl TemplateKind {
             TemplateKind::LastCall => include_str!("../templates/last_call.j2"),
             TemplateKind::WrapUp => include_str!("../templates/wrap_up.j2"),
             TemplateKind::Recap => include_str!("../templates/recap.j2"),
+            TemplateKind::RecapQuestion => include_str!("../templates/recap_question.j2"),
+            TemplateKind::RecapEnd => include_str!("../templates/recap_end.j2"),
         }
     }
 }
@@ -100,8 +110,38 @@ pub struct PostContext {
     pub next_time: String,
     /// Recap: how many people took part.
     pub participants: usize,
-    /// Recap: how many answers.
+    /// Recap: how many answers (in a recap question post: to that question).
     pub answers: usize,
+    /// Recap: how many took part for the first time.
+    pub first_timers: usize,
+    /// Recap: the archive's address, or empty.
+    pub archive_url: String,
+    /// Recap question post: the answers it quotes, most engaging first.
+    pub picks: Vec<Pick>,
+    /// Recap closing post: the links shared most, most first.
+    pub links: Vec<SharedLink>,
+    /// Topic of the next chat, or empty.
+    pub next_topic: String,
+}
+
+/// An answer a recap question post quotes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Pick {
+    /// A brief quote: no mention, no hashtag.
+    pub quote: String,
+    /// The answer's web address.
+    pub url: String,
+    /// The author's display name, unable to mention anyone.
+    pub name: String,
+}
+
+/// A link people shared during the chat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SharedLink {
+    /// The address.
+    pub url: String,
+    /// In how many answers.
+    pub count: usize,
 }
 
 /// The templates of one prompts folder, ready to render.
@@ -282,6 +322,8 @@ fn post_name(kind: TemplateKind, ctx: &PostContext) -> String {
         TemplateKind::LastCall => "last call".into(),
         TemplateKind::WrapUp => "wrap-up".into(),
         TemplateKind::Recap => "recap".into(),
+        TemplateKind::RecapQuestion => format!("recap's Q{}", ctx.number),
+        TemplateKind::RecapEnd => "recap's closing".into(),
     }
 }
 
@@ -324,7 +366,9 @@ fn template_error(source: &SourceFile, e: &minijinja::Error) -> Diagnostic {
     let help = match e.kind() {
         minijinja::ErrorKind::UndefinedError => {
             "templates can use: hashtag, topic, guest, intro, day, start, end, zone, questions, \
-             number, text, before, minutes_left, next_day, next_time, participants, answers"
+             number, text, before, minutes_left, next_day, next_time, participants, answers, \
+             first_timers, archive_url, picks (each: quote, url, name), \
+             links (each: url, count), next_topic"
         }
         minijinja::ErrorKind::SyntaxError => {
             "check the {{ … }} and {% … %} tags on this line (minijinja syntax)"
@@ -360,6 +404,81 @@ mod tests {
         assert_eq!(
             t.render(TemplateKind::Question, &ctx).unwrap(),
             "Q2: What helps?\n\nAnswer with \"A2: …\" #WeNurses"
+        );
+    }
+
+    #[test]
+    fn builtin_recap_templates_say_only_what_is_there() {
+        let t = Templates::builtin();
+        let base = PostContext {
+            hashtag: "WeNurses".into(),
+            topic: "Winter pressures".into(),
+            day: "Wednesday 2 December".into(),
+            questions: 1,
+            participants: 1,
+            answers: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            t.render(TemplateKind::Recap, &base).unwrap(),
+            "Thank you for the #WeNurses chat on Winter pressures (Wednesday 2 December)! \
+             1 person shared 1 answer to 1 question.\n\nThe highlights follow in this thread."
+        );
+        let full = PostContext {
+            first_timers: 3,
+            archive_url: "https://chat.example/a/".into(),
+            number: 2,
+            text: "What helps?".into(),
+            picks: vec![Pick {
+                quote: "Tea".into(),
+                url: "https://x.example/1".into(),
+                name: "Ann".into(),
+            }],
+            links: vec![SharedLink {
+                url: "https://l.example".into(),
+                count: 2,
+            }],
+            next_day: "Wednesday 9 December".into(),
+            next_time: "20:00 GMT".into(),
+            next_topic: "Sleep".into(),
+            ..base.clone()
+        };
+        let head = t.render(TemplateKind::Recap, &full).unwrap();
+        assert!(head.contains(" 3 of you joined for the first time — welcome!\n\nThe whole chat: https://chat.example/a/\n\n"), "{head}");
+        assert_eq!(
+            t.render(TemplateKind::RecapQuestion, &full).unwrap(),
+            "Q2: What helps?\n\n1 answer, among them:\n\n“Tea” — Ann https://x.example/1"
+        );
+        let none = PostContext {
+            answers: 0,
+            picks: Vec::new(),
+            ..full.clone()
+        };
+        assert_eq!(
+            t.render(TemplateKind::RecapQuestion, &none).unwrap(),
+            "Q2: What helps?\n\nNo answers this time."
+        );
+        assert_eq!(
+            t.render(TemplateKind::RecapEnd, &full).unwrap(),
+            "The links you shared most:\nhttps://l.example (2 times)\n\n\
+             Next #WeNurses chat: Wednesday 9 December at 20:00 GMT, on Sleep. See you there!"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_recap_variable_is_an_error_naming_the_right_ones() {
+        let source = SourceFile::from_text("recap_end.j2", "Bye {{ next_topc }}");
+        let Err(errors) =
+            Templates::compile(|k| (k == TemplateKind::RecapEnd).then(|| Ok(source.clone())))
+                .map(|t| t.render(TemplateKind::RecapEnd, &PostContext::default()))
+                .and_then(|r| r.map_err(|d| vec![d]))
+        else {
+            panic!("rendered");
+        };
+        let help = errors[0].help.clone().unwrap_or_default();
+        assert!(
+            help.contains("next_topic") && help.contains("picks (each: quote, url, name)"),
+            "{help}"
         );
     }
 }

@@ -2,12 +2,14 @@
 //! Built so far, pure and tested: the numbers of the head post
 //! ([`summary`]), the answers that drew most engagement under each
 //! question with consent respected ([`rank`]), brief quotes ([`quote`]),
-//! and posts split to fit the instance's limit as it counts them
-//! ([`split`]). To come: the thread posted exactly once as a part after
-//! the sweep, the templates, and the archive.
+//! posts split to fit the instance's limit as it counts them
+//! ([`split`]), and the thread composed from them with the recap
+//! templates ([`thread`]). To come: the thread posted exactly once as a
+//! part after the sweep, and the archive.
 
 pub mod listing;
 pub mod quote;
 pub mod rank;
 pub mod split;
 pub mod summary;
+pub mod thread;

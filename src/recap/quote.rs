@@ -24,7 +24,7 @@ pub fn brief(text: &str, max: usize) -> String {
     let words: Vec<String> = words
         .iter()
         .filter(|w| !w.starts_with('@'))
-        .map(|w| w.trim_start_matches('#').to_string())
+        .map(|w| defuse(w))
         .filter(|w| !w.is_empty())
         .collect();
     let whole = words.join(" ");
@@ -50,9 +50,49 @@ pub fn brief(text: &str, max: usize) -> String {
     out
 }
 
+/// `text` unable to mention anyone or file a post under a hashtag: an `@`
+/// or `#` (or its fullwidth form) that starts a word or follows
+/// punctuation, where servers see a mention or a tag ("(@bob", "“#tag"),
+/// is dropped; one inside a word ("jane@nhs.uk") and links stay.
+pub fn defuse(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_inclusive(char::is_whitespace) {
+        if word.contains("://") {
+            out.push_str(word);
+            continue;
+        }
+        let mut prev: Option<char> = None;
+        for c in word.chars() {
+            let sigil = matches!(c, '@' | '#' | '\u{FF20}' | '\u{FF03}');
+            let in_word = prev.is_some_and(|p| p.is_alphanumeric() || p == '_');
+            if !sigil || in_word {
+                out.push(c);
+            }
+            prev = Some(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::brief;
+    use super::{brief, defuse};
+
+    #[test]
+    fn defuse_drops_sigils_where_servers_see_mentions_and_tags() {
+        assert_eq!(
+            defuse("(@bob) “#Tag” @@x ＃wide ＠wide"),
+            "(bob) “Tag” x wide wide"
+        );
+        assert_eq!(
+            defuse("jane@nhs.uk C# https://x.example/@bob/1#top"),
+            "jane@nhs.uk C# https://x.example/@bob/1#top"
+        );
+        assert_eq!(
+            brief("A1: so true (@bob@x.social, #nursing) ok", 80),
+            "so true (bob@x.social, nursing) ok"
+        );
+    }
 
     #[test]
     fn prefixes_mentions_and_trailing_tags_go() {
