@@ -76,6 +76,7 @@ pub fn write_chat_index(chat_dir: &Path, archive_url: Option<&str>) -> io::Resul
             format!("{u}/")
         }
     });
+    super::remove_stale_temps(chat_dir, &["index.html", "feed.xml"]);
     let files = vec![
         super::write_atomic(chat_dir, "index.html", render_html(&entries).as_bytes())?,
         super::write_atomic(

@@ -55,6 +55,9 @@ pub struct Written {
     pub files: Vec<PathBuf>,
 }
 
+/// The files of a chat date's folder, in [`Written::files`] order.
+const FILES: [&str; 4] = ["index.html", "transcript.md", "chat.json", "activity.svg"];
+
 /// The four files of `a`.
 pub fn render(a: &ChatArchive) -> Rendered {
     let st = stats(a);
@@ -72,13 +75,15 @@ pub fn render(a: &ChatArchive) -> Rendered {
 pub fn write(dir: &Path, a: &ChatArchive) -> io::Result<Written> {
     let r = render(a);
     fs::create_dir_all(dir)?;
+    remove_stale_temps(dir, &FILES);
     let mut files = Vec::new();
-    for (name, text) in [
-        ("index.html", &r.index_html),
-        ("transcript.md", &r.transcript_md),
-        ("chat.json", &r.chat_json),
-        ("activity.svg", &r.activity_svg),
-    ] {
+    let texts = [
+        &r.index_html,
+        &r.transcript_md,
+        &r.chat_json,
+        &r.activity_svg,
+    ];
+    for (name, text) in FILES.into_iter().zip(texts) {
         files.push(write_atomic(dir, name, text.as_bytes())?);
     }
     sync_dir(dir);
@@ -101,6 +106,24 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<P
         return Err(e);
     }
     Ok(path)
+}
+
+/// Removes the temporary files [`write_atomic`] leaves when the process
+/// dies between writing one and renaming it: `.NAME.PID.tmp` of `names`.
+pub(crate) fn remove_stale_temps(dir: &Path, names: &[&str]) {
+    let Ok(list) = fs::read_dir(dir) else { return };
+    for item in list.flatten() {
+        let file = item.file_name();
+        let Some(file) = file.to_str() else { continue };
+        let stale = names.iter().any(|n| {
+            file.strip_prefix(&format!(".{n}."))
+                .and_then(|rest| rest.strip_suffix(".tmp"))
+                .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if stale {
+            let _ = fs::remove_file(item.path());
+        }
+    }
 }
 
 /// Makes the renames durable. Best effort: not every platform can open a
