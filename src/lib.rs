@@ -24,6 +24,9 @@
 //!   third of the rate limit; `chathost collect` and `chathost answers`.
 //! - [`recap`] — the recap of a chat date (being built): its numbers,
 //!   the answers worth linking, quotes, posts split to fit; `chathost chats`.
+//! - [`archive`] — pure: a chat date's archive folder (a self-contained
+//!   page, transcript, `chat.json`, activity chart) and the chat's index
+//!   and Atom feed, written atomically.
 //! - [`check`] and [`preview`] — the `chathost check` and `chathost plan`
 //!   commands a host uses to see that the chat is ready.
 //! - [`instance`] — talks to the server through our own small HTTP client
@@ -43,6 +46,7 @@
 //! - [`sandbox`] — an embedded Mastodon-compatible server with simulated
 //!   participants, for tests, benchmarks and `chathost rehearse`.
 
+pub mod archive;
 pub mod check;
 pub mod clock;
 pub mod collect;
