@@ -4,6 +4,15 @@
 //! Unicode scalar values (not grapheme clusters, as Mastodon does) can only
 //! over-count, so a post that passes here also passes on the server.
 
+/// How long a post may be on an instance, as it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostLimit {
+    /// `max_characters`.
+    pub max: usize,
+    /// What a link counts, whatever its length.
+    pub per_url: usize,
+}
+
 /// The counted length of `text` when every URL counts as `url_length`.
 pub fn post_length(text: &str, url_length: usize) -> usize {
     let mut total = 0;

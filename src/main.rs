@@ -80,6 +80,9 @@ enum Command {
         /// Simulated participants, 0 to 500.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(0..=500))]
         participants: u16,
+        /// Keep the rehearsal's state and archive in this new or empty folder.
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
     /// List the chat dates the store knows, newest first, with their outcome.
     Chats {
@@ -117,6 +120,34 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// Show a past chat's recap thread, or post it (exactly once) with --post.
+    Recap {
+        /// The settings file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+        /// The chat's name in bot.toml.
+        chat: String,
+        /// The chat date (YYYY-MM-DD); default: the latest.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Post the thread (what is not posted yet; never twice).
+        #[arg(long)]
+        post: bool,
+    },
+    /// Write a past chat's archive folder (HTML, Markdown, JSON, chart) and the chat's index and feed.
+    Archive {
+        /// The settings file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+        /// The chat's name in bot.toml.
+        chat: String,
+        /// The chat date (YYYY-MM-DD); default: the latest.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Write into this folder instead (the chat's index goes to its parent).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Run a Mastodon-compatible sandbox server with simulated participants.
     Sandbox(sandbox::cli::SandboxArgs),
@@ -166,10 +197,12 @@ fn main() -> ExitCode {
                 config,
                 speed,
                 participants,
+                keep,
             } => rehearse::rehearse(
                 &config,
                 speed,
                 usize::from(participants),
+                keep.as_deref(),
                 &mut std::io::stdout(),
             )
             .await
@@ -186,6 +219,30 @@ fn main() -> ExitCode {
                 date,
                 format,
             } => run_answers(config, chat, date, format),
+            Command::Recap {
+                config,
+                chat,
+                date,
+                post,
+            } => run_recap(config, chat, date, post).await,
+            Command::Archive {
+                config,
+                chat,
+                date,
+                out,
+            } => {
+                let loaded = load(&config)?;
+                let dir = chathost::recap::command::archive(
+                    &loaded.config,
+                    &chat,
+                    date,
+                    out.as_deref(),
+                    Utc::now(),
+                )
+                .map_err(Failure::Error)?;
+                println!("archive written to {}", dir.display());
+                Ok(())
+            }
             Command::Sandbox(args) => sandbox::cli::run(args, &mut std::io::stdout())
                 .await
                 .map_err(|e| Failure::Error(e.to_string())),
@@ -525,5 +582,18 @@ fn run_chats(path: PathBuf, chat: Option<String>, format: Format) -> Outcome {
             println!("{text}");
         }
     }
+    Ok(())
+}
+
+async fn run_recap(path: PathBuf, chat: String, date: Option<NaiveDate>, post: bool) -> Outcome {
+    use chathost::recap::command;
+    let text = if post {
+        let (loaded, token, clock, _) = prepare(&path)?;
+        command::post(loaded.config, token, clock, &chat, date).await
+    } else {
+        let loaded = load(&path)?;
+        command::show(&loaded.config, &chat, date, Utc::now())
+    };
+    print!("{}", text.map_err(Failure::Error)?);
     Ok(())
 }

@@ -157,9 +157,23 @@ pub enum StepKind {
     LastCall,
     /// The wrap-up.
     WrapUp,
+    /// A post of the recap thread after the chat, composed once from the
+    /// answers collected (never planned ahead).
+    Recap {
+        /// Its place in the thread, from 1.
+        part: usize,
+        /// Part of the head post (posted public; the rest follow the
+        /// chat's visibility).
+        head: bool,
+    },
 }
 
 impl StepKind {
+    /// Whether it belongs to the recap thread rather than the chat's plan.
+    pub fn is_recap(&self) -> bool {
+        matches!(self, StepKind::Recap { .. })
+    }
+
     /// A stable key for the step within its chat (`q3`, `reminder-60m`…),
     /// used to post each step exactly once.
     pub fn key(&self) -> String {
@@ -169,6 +183,9 @@ impl StepKind {
             StepKind::Question { number } => format!("q{number}"),
             StepKind::LastCall => "last-call".into(),
             StepKind::WrapUp => "wrap-up".into(),
+            // Zero-padded: steps sort by key within an instant.
+            StepKind::Recap { part, head: true } => format!("recap-{part:03}-head"),
+            StepKind::Recap { part, head: false } => format!("recap-{part:03}"),
         }
     }
 
@@ -179,7 +196,16 @@ impl StepKind {
             "last-call" => StepKind::LastCall,
             "wrap-up" => StepKind::WrapUp,
             k => {
-                if let Some(n) = k.strip_prefix('q') {
+                if let Some(n) = k.strip_prefix("recap-") {
+                    let (n, head) = match n.strip_suffix("-head") {
+                        Some(n) => (n, true),
+                        None => (n, false),
+                    };
+                    StepKind::Recap {
+                        part: n.parse().ok()?,
+                        head,
+                    }
+                } else if let Some(n) = k.strip_prefix('q') {
                     StepKind::Question {
                         number: n.parse().ok()?,
                     }
@@ -201,6 +227,7 @@ impl StepKind {
             StepKind::Question { number } => format!("Q{number}"),
             StepKind::LastCall => "last call".into(),
             StepKind::WrapUp => "wrap-up".into(),
+            StepKind::Recap { part, .. } => format!("recap {part}"),
         }
     }
 }

@@ -23,6 +23,11 @@ const ON_TIME: Duration = Duration::seconds(60);
 /// How long after its moment a wrap-up still goes out.
 pub const WRAP_UP_GRACE: Duration = Duration::hours(1);
 
+/// The most a recap post can be late (a server down all evening): after
+/// that the thread is left out, and `chathost recap --post` can still post
+/// it on purpose.
+pub const RECAP_LATEST: Duration = Duration::hours(12);
+
 /// What to do with a step now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -85,6 +90,14 @@ pub fn decide(
             "{minutes} minutes late, more than an hour after the chat"
         )),
         StepKind::WrapUp => spaced(),
+        // A thread about the chat is still welcome the next morning; a
+        // day later it would surprise.
+        StepKind::Recap { .. } if late > RECAP_LATEST => Decision::Skip(format!(
+            "{} hours late, more than {} hours after its time",
+            late.num_hours(),
+            RECAP_LATEST.num_hours()
+        )),
+        StepKind::Recap { .. } => Decision::PostNow,
         StepKind::LastCall if now >= times.wrap_up => Decision::Skip("the chat is over".into()),
         StepKind::LastCall | StepKind::Welcome | StepKind::Question { .. } => {
             if now >= times.wrap_up {

@@ -3,7 +3,7 @@
 //! built-in sandbox, with simulated participants, on a fast clock).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
@@ -121,6 +121,7 @@ pub async fn rehearse(
     path: &Path,
     speed: f64,
     participants: usize,
+    keep: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<(), String> {
     parse_speed(&speed.to_string())?;
@@ -148,7 +149,14 @@ pub async fn rehearse(
     })
     .await
     .map_err(|e| format!("cannot start the sandbox: {e}"))?;
-    let state = std::env::temp_dir().join(format!("chathost-rehearsal-{}", std::process::id()));
+    let state = match keep {
+        Some(dir) => kept_dir(dir)?,
+        None => std::env::temp_dir().join(format!("chathost-rehearsal-{}", std::process::id())),
+    };
+    // The archive goes with the rehearsal's state, never to the real one;
+    // its links would point at the sandbox, not the published archive.
+    settings.chats[0].archive.dir = state.join("archive");
+    settings.chats[0].archive.url = None;
     settings.instance.url = sandbox.base_url().to_string();
     settings.instance.software = Software::Mastodon;
     settings.state_dir = state.clone();
@@ -241,7 +249,15 @@ pub async fn rehearse(
                 break;
             }
             Event::BrokenQuestions { .. } | Event::NoQuestions { .. } => {}
-            Event::ChatDone { .. } => break,
+            Event::ChatDone { .. } => {
+                let _ = writeln!(
+                    out,
+                    "\n--- the chat is over; the recap follows after the sweep ---\n"
+                );
+            }
+            Event::Archived { dir, .. } => {
+                let _ = writeln!(out, "\nArchive written to {}", dir.display());
+            }
         }
         let _ = out.flush();
     }
@@ -265,7 +281,21 @@ pub async fn rehearse(
         let _ = write!(out, "{}", collection_table(&made, &collected));
     }
     sandbox.shutdown().await;
-    let _ = std::fs::remove_dir_all(&state);
+    match keep {
+        Some(_) => {
+            let _ = writeln!(
+                out,
+                "\nKept the rehearsal's state and archive in {}: open {}",
+                state.display(),
+                crate::recap::archive_dir(&chat, chat_date)
+                    .join("index.html")
+                    .display()
+            );
+        }
+        None => {
+            let _ = std::fs::remove_dir_all(&state);
+        }
+    }
     match (failure, fatal.fatal(), completed) {
         (Some(problem), _, _) => Err(format!(
             "the question file broke during the rehearsal:\n{}",
@@ -333,4 +363,21 @@ fn collection_table(
         out.push_str("  Some counts differ: see above.\n");
     }
     out
+}
+
+/// The folder `rehearse --keep` writes into: new or empty, so that an
+/// earlier rehearsal's store cannot make this one post nothing.
+fn kept_dir(dir: &Path) -> Result<PathBuf, String> {
+    let not_empty = std::fs::read_dir(dir).map(|mut d| d.next().is_some());
+    match not_empty {
+        Ok(true) => Err(format!(
+            "{} is not empty: keep the rehearsal in a new or empty folder",
+            dir.display()
+        )),
+        Ok(false) => Ok(dir.to_path_buf()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir)
+            .map(|()| dir.to_path_buf())
+            .map_err(|e| format!("cannot create {}: {e}", dir.display())),
+        Err(e) => Err(format!("cannot read {}: {e}", dir.display())),
+    }
 }

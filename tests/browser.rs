@@ -4,13 +4,17 @@
 //! nothing overflows a phone's width, and screenshots of the phone, desktop
 //! and print renderings land in `target/test-output/browser/`.
 //!
-//! The page is a stand-in written here until `src/archive/` renders the
-//! real one; a second page proves the harness sees what it must catch.
+//! The page is the real archive (`chathost::archive::write`) of a chat
+//! with hostile answers; a second page proves the harness sees what it
+//! must catch.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
+use chathost::archive::{ArchiveQuestion, ChatArchive};
+use chathost::store::{AnswerId, AnswerRecord, ChatId, Engagement};
+use chrono::{DateTime, Utc};
 use common::browser::{Browser, PageReport, Screenshot, live_processes_in_group};
 use serde_json::json;
 
@@ -31,65 +35,119 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Escapes text for HTML element content and attribute values.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+/// An answer as the store holds it, by `user` to question `q`.
+fn answer(user: &str, n: i64, q: u32, minute: u32, text: &str, html: &str) -> AnswerRecord {
+    AnswerRecord {
+        id: AnswerId(n),
+        chat_id: ChatId(1),
+        uri: format!("https://nurses.example/users/{user}/statuses/{n}"),
+        acct: format!("{user}@nurses.example"),
+        display_name: Some(format!("{user} RN")),
+        account_url: Some(format!("https://nurses.example/@{user}")),
+        quotable: true,
+        first_chat_id: Some(ChatId(1)),
+        source: "https://nurses.example".into(),
+        remote_id: Some(n.to_string()),
+        in_reply_to_id: None,
+        question: Some(q),
+        method: Some("prefix".into()),
+        via_tag: true,
+        via_reply: false,
+        visibility: "public".into(),
+        language: Some("en".into()),
+        created_at: format!("2027-03-24T20:{minute:02}:00Z").parse().unwrap(),
+        edited_at: None,
+        deleted_at: None,
+        text: Some(text.into()),
+        html: Some(html.into()),
+        url: Some(format!("https://nurses.example/@{user}/{n}")),
+        engagement: Engagement::default(),
+    }
 }
 
-/// Writes a self-contained archive page (inline CSS, a CSP forbidding
-/// every fetch and script) whose answers include the hostile ones, escaped,
-/// and a long unbroken link that must wrap on a phone.
+/// Writes the real archive of a chat whose answers include the hostile
+/// ones (typed as text, and raw markup a hostile server might send) and a
+/// long unbroken link that must wrap on a phone; returns its page.
 fn archive_page(dir: &Path) -> PathBuf {
-    let answers = [
-        ("Ada", "A1 Walking meetings, every Tuesday."),
-        ("Mallory", SCRIPT_ANSWER),
-        ("Mallory", IMG_ANSWER),
-        (
-            "Grace",
-            "A1 https://example.org/a/very/long/path/that/never/breaks/by/itself/on/a/phone/screen",
+    let long = "https://example.org/a/very/long/path/that/never/breaks/by/itself/on/a/phone/screen";
+    let answers = vec![
+        answer(
+            "ada",
+            1,
+            1,
+            4,
+            "A1 Walking meetings, every Tuesday.",
+            "<p>A1 Walking meetings, every Tuesday.</p>",
+        ),
+        // Typed by a participant: the server escapes it.
+        answer(
+            "mallory",
+            2,
+            1,
+            5,
+            SCRIPT_ANSWER,
+            "<p>&lt;script&gt;window.__pwned=1&lt;/script&gt;</p>",
+        ),
+        answer(
+            "mallory",
+            3,
+            1,
+            6,
+            IMG_ANSWER,
+            "<p>&lt;img src=x onerror=\"window.__pwned=2\"&gt;</p>",
+        ),
+        // Sent as markup by a hostile server: the sanitiser removes it.
+        answer(
+            "eve",
+            4,
+            2,
+            9,
+            "A2 raw",
+            "<p>A2 raw<script>window.__pwned=3</script><img src=x onerror=\"window.__pwned=4\"><a href=\"javascript:window.__pwned=5\">x</a><style>body{display:none}</style></p>",
+        ),
+        answer(
+            "grace",
+            5,
+            2,
+            11,
+            &format!("A2 {long}"),
+            &format!("<p>A2 <a href=\"{long}\">{long}</a></p>"),
         ),
     ];
-    let items: String = answers
-        .iter()
-        .map(|(who, text)| {
-            format!(
-                "<li><span class=\"who\">{}</span> <p>{}</p></li>\n",
-                escape(who),
-                escape(text)
-            )
-        })
-        .collect();
-    let html = format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>#healthchat, 2027-03-24</title>
-<style>
-body {{ font: 16px/1.5 system-ui, sans-serif; margin: 0 auto; max-width: 42rem; padding: 1rem; }}
-p {{ overflow-wrap: anywhere; margin: 0; }}
-.who {{ font-weight: bold; }}
-@media print {{ body {{ max-width: none; }} h1 {{ font-size: 14pt; }} }}
-</style>
-</head>
-<body>
-<h1>#healthchat, 24 March 2027</h1>
-<h2>Q1 How do you keep moving during a desk day?</h2>
-<ol>
-{items}</ol>
-</body>
-</html>
-"#
-    );
-    let path = dir.join("index.html");
-    std::fs::write(&path, html).expect("page written");
-    path
+    let start: DateTime<Utc> = "2027-03-24T20:00:00Z".parse().unwrap();
+    let chat = ChatArchive {
+        chat_id: ChatId(1),
+        chat: "healthchat".into(),
+        hashtag: "healthchat".into(),
+        topic: "Keeping moving".into(),
+        date: "2027-03-24".parse().unwrap(),
+        zone: chrono_tz::Europe::London,
+        start,
+        end: start + chrono::Duration::minutes(60),
+        instance_url: "https://nurses.example".into(),
+        bot_acct: "chatbot@nurses.example".into(),
+        questions: vec![
+            ArchiveQuestion {
+                number: 1,
+                text: "How do you keep moving during a desk day?".into(),
+                posted_at: Some(start + chrono::Duration::minutes(2)),
+                url: Some("https://nurses.example/@chatbot/100".into()),
+            },
+            ArchiveQuestion {
+                number: 2,
+                text: "What would you share with a new starter?".into(),
+                posted_at: Some(start + chrono::Duration::minutes(8)),
+                url: Some("https://nurses.example/@chatbot/101".into()),
+            },
+        ],
+        answers,
+        recap_url: Some("https://nurses.example/@chatbot/200".into()),
+        archive_url: None,
+        as_of: start + chrono::Duration::minutes(80),
+    };
+    let dir = dir.join("healthchat").join("2027-03-24");
+    chathost::archive::write(&dir, &chat).expect("archive written");
+    dir.join("index.html")
 }
 
 /// A page doing everything the archive must not: it logs an error, throws,
@@ -155,6 +213,22 @@ fn the_archive_renders_offline_and_shows_hostile_answers_as_text() {
         phone.eval("document.querySelectorAll('script, img, iframe, object').length"),
         json!(0),
         "no answer became an element"
+    );
+    assert!(
+        text.contains("A2 raw"),
+        "the hostile server's answer keeps its words"
+    );
+    assert_eq!(
+        phone.eval("document.querySelectorAll('svg').length"),
+        json!(1),
+        "the activity chart is inline"
+    );
+    assert_eq!(
+        phone.eval(
+            "[...document.querySelectorAll('a')].map(a => a.getAttribute('href')).filter(h => /^[a-z][a-z0-9+.-]*:/i.test(h) && !/^https?:/i.test(h)).length"
+        ),
+        json!(0),
+        "every link is a web address or a file beside the page (no javascript:)"
     );
     assert!(!overflows(&mut phone), "nothing is wider than a phone");
     assert_png(&phone.screenshot("archive-phone"));

@@ -213,7 +213,37 @@ fn rehearse_runs_the_shipped_chat_against_the_sandbox() {
         order.windows(2).all(|w| w[0] < w[1]),
         "posts out of order:\n{stdout}"
     );
-    assert!(stdout.contains("Done: 8 posts by the bot"), "{stdout}");
+    // After the wrap-up, the recap thread: a head, a post per question,
+    // a last post; then the archive.
+    let recap: Vec<usize> = [
+        "That's a wrap!",
+        "Thank you for the #WeNurses chat",
+        "Q1: What is the first sign",
+        "Q5: What one tip",
+        "Next #WeNurses chat:",
+        "Archive written to ",
+    ]
+    .iter()
+    .map(|needle| {
+        stdout
+            .rfind(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing:\n{stdout}"))
+    })
+    .collect();
+    assert!(
+        recap.windows(2).all(|w| w[0] < w[1]),
+        "the recap thread and archive do not follow the chat:\n{stdout}"
+    );
+    let posts: usize = stdout
+        .split("Done: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of posts:\n{stdout}"));
+    assert!(
+        posts >= 8 + 7,
+        "the chat's 8 posts and a thread of at least 7:\n{stdout}"
+    );
     assert!(!stdout.contains("FAILED"), "{stdout}");
     // Every answer the four participants posted was collected under its
     // question (one of them edits, with and without the hashtag).

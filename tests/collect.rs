@@ -691,7 +691,7 @@ async fn collecting_again_is_idempotent_and_a_failing_server_is_an_error() {
         .find(|l| l.starts_with(DATE))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(
-        line.contains("wenurses") && line.contains("done") && line.contains("6/6 posted"),
+        line.contains("wenurses") && line.contains("done") && line.contains(" 6/6 posted"),
         "{text}"
     );
     assert!(

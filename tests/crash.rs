@@ -13,12 +13,14 @@
 //! engine's reconciliation (reading back its own statuses) prevents a
 //! double post.
 
+mod common;
+
 use std::collections::VecDeque;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::process::EngineCmd;
 
 use chathost::clock::{Clock, ScaledClock};
 use chathost::plan::{self, Step};
@@ -77,6 +79,11 @@ wrap_up = 20
 [chats.{CHAT}.catch_up]
 missed = "post"
 spacing_seconds = 10
+
+# The recap thread has its own crash test (tests/recap.rs): here the
+# bot's posts are exactly the plan.
+[chats.{CHAT}.recap]
+enabled = false
 "#
     )
 }
@@ -518,108 +525,4 @@ fn planned_steps(bot_toml: &Path) -> Vec<Step> {
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
-}
-
-/// How to start `chathost run` on the test's files, token and clock.
-struct EngineCmd {
-    dir: PathBuf,
-    token: String,
-    clock_spec: String,
-}
-
-impl EngineCmd {
-    fn log_path(&self, run: usize) -> PathBuf {
-        self.dir.join(format!("run-{run:02}.log"))
-    }
-
-    fn log(&self, run: usize) -> String {
-        std::fs::read_to_string(self.log_path(run)).unwrap_or_default()
-    }
-
-    fn spawn(&self, run: usize) -> Engine {
-        let log = File::create(self.log_path(run)).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chathost"));
-        cmd.args(["run", "--config", "bot.toml"])
-            .current_dir(&self.dir)
-            .env("CHATHOST_TOKEN", &self.token)
-            .env("CHATHOST_FAKE_CLOCK", &self.clock_spec)
-            .env("RUST_LOG", "info,tokio_cron_scheduler=warn")
-            .env("NO_COLOR", "1")
-            .env_remove("CREDENTIALS_DIRECTORY")
-            .env_remove("STATE_DIRECTORY")
-            .env_remove("JOURNAL_STREAM")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        // Settings come from the test's bot.toml only.
-        for (key, _) in std::env::vars() {
-            if key.starts_with("CHATHOST__") {
-                cmd.env_remove(key);
-            }
-        }
-        Engine {
-            child: Some(cmd.spawn().expect("start chathost run")),
-            log: self.log_path(run),
-        }
-    }
-}
-
-/// A running `chathost run`; killed if the test fails while it runs.
-struct Engine {
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Engine {
-    fn child(&mut self) -> &mut Child {
-        self.child.as_mut().expect("still ours")
-    }
-
-    /// Fails the test if the engine exited on its own (it never should).
-    fn assert_running(&mut self, run: usize) {
-        if let Some(status) = self.child().try_wait().unwrap() {
-            panic!(
-                "run {run} exited by itself ({status}); its log:\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-    }
-
-    /// SIGKILL, and reap it.
-    fn kill(mut self) {
-        let mut child = self.child.take().expect("still ours");
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reap");
-    }
-
-    /// SIGTERM; the exit status (SIGKILL after 10 s without one).
-    fn terminate(mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("still ours");
-        let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM failed");
-        let until = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > until {
-                let _ = child.kill();
-                let status = child.wait().unwrap();
-                panic!("no exit 10 s after SIGTERM; killed ({status})");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }

@@ -200,8 +200,24 @@ async fn chat_now_hosts_one_chat_with_the_next_questions() {
     let child = rig.spawn(&["chat", "--now", "--config", "bot.toml"]);
     let (status, log) = finish(child);
     assert!(status.success(), "exit {status}:\n{log}");
-    let posts = rig.sandbox.statuses_of("chatbot");
-    assert_eq!(posts.len(), 6, "{log}");
+    let mut posts = rig.sandbox.statuses_of("chatbot");
+    posts.sort_by_key(|p| p.created_at);
+    // The chat's six posts, then the recap thread: a head, each later
+    // post answering the one before.
+    let thread = posts.split_off(6);
+    assert!(posts.iter().all(|p| p.in_reply_to_id.is_none()), "{log}");
+    assert!(
+        thread
+            .first()
+            .is_some_and(|h| h.text.starts_with("Thank you for the #")),
+        "{log}"
+    );
+    assert!(
+        thread
+            .windows(2)
+            .all(|w| w[1].in_reply_to_id.as_deref() == Some(w[0].id.as_str())),
+        "{log}"
+    );
     assert!(
         posts
             .iter()

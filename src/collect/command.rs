@@ -130,7 +130,7 @@ fn record_for(
     Ok(record.id)
 }
 
-fn stop_on_ctrl_c(trigger: ShutdownTrigger) {
+pub fn stop_on_ctrl_c(trigger: ShutdownTrigger) {
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
         trigger.trigger();

@@ -82,6 +82,7 @@ pub(super) fn check_chat(
         Some(d) => resolve(base_dir, d),
         None => state_dir.join("archive"),
     };
+    let archive_url = check_archive_url(&mut cx, raw.archive.url.as_deref());
 
     if cx.diags.iter().filter(|d| d.is_error()).count() != before {
         return None;
@@ -105,9 +106,44 @@ pub(super) fn check_chat(
         archive: ArchiveSettings {
             enabled: raw.archive.enabled,
             dir: archive_dir,
+            url: archive_url?,
         },
         collect: collect?,
     })
+}
+
+/// `[chats.X.archive] url`: a web address where the archive folder is
+/// published (a path is fine; a password, query or fragment is not).
+fn check_archive_url(cx: &mut Ctx<'_, '_>, url: Option<&str>) -> Option<Option<String>> {
+    let Some(url) = url else {
+        return Some(None);
+    };
+    let problem = match reqwest::Url::parse(url) {
+        Err(e) => Some(format!("not a valid URL: {e}")),
+        Ok(u) if !matches!(u.scheme(), "https" | "http") => {
+            Some(format!("`{}` is not a web address", u.scheme()))
+        }
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+            Some("the address carries a user name or password".into())
+        }
+        Ok(u) if u.query().is_some() || u.fragment().is_some() => {
+            Some("the address has a query (`?…`) or fragment (`#…`)".into())
+        }
+        Ok(_) => None,
+    };
+    match problem {
+        None => Some(Some(url.trim_end_matches('/').to_string())),
+        Some(p) => {
+            let path = ["chats", cx.name, "archive", "url"];
+            cx.diags.push(
+                cx.loc
+                    .at(Severity::Error, &path, p)
+                    .with_help("the web address where the archive folder is published, e.g. url = \"https://wenurses.example/archive\"")
+                    .hiding(super::instance::userinfo(url)),
+            );
+            None
+        }
+    }
 }
 
 fn check_name(cx: &mut Ctx<'_, '_>) {

@@ -277,6 +277,9 @@ pub struct ArchiveSettings {
     pub enabled: bool,
     /// Where (default: `<state dir>/archive`).
     pub dir: PathBuf,
+    /// Where the host publishes that folder (a web address), for the
+    /// recap's link and the feed; `None` when it is not published.
+    pub url: Option<String>,
 }
 
 /// The result of loading bot.toml: the settings and what is worth a warning.

@@ -102,6 +102,7 @@ pub(super) struct RawArchive {
     #[serde(default = "default_true")]
     pub(super) enabled: bool,
     pub(super) dir: Option<PathBuf>,
+    pub(super) url: Option<String>,
 }
 
 impl Default for RawArchive {
@@ -109,6 +110,7 @@ impl Default for RawArchive {
         RawArchive {
             enabled: true,
             dir: None,
+            url: None,
         }
     }
 }

@@ -29,6 +29,7 @@
 //! rehearsals; [`occurrence`] is the per-date supervisor and the posting
 //! loop; [`poster`] posts one step; [`pin`] pins the welcome for the hour.
 
+pub mod after;
 pub mod occurrence;
 mod pin;
 mod poster;
@@ -102,12 +103,22 @@ pub enum Event {
         /// The file expected.
         expected: String,
     },
-    /// A chat date is over (all steps posted, left out or failed).
+    /// A chat date is over (all steps posted, left out or failed). Its
+    /// recap and archive come after.
     ChatDone {
         /// Chat name.
         chat: String,
         /// Its local date.
         date: chrono::NaiveDate,
+    },
+    /// A chat date's archive folder was written.
+    Archived {
+        /// Chat name.
+        chat: String,
+        /// Its local date.
+        date: chrono::NaiveDate,
+        /// The folder.
+        dir: std::path::PathBuf,
     },
 }
 
@@ -124,6 +135,8 @@ pub struct Engine {
     pub account_id: String,
     /// The bot account's handle.
     pub acct: String,
+    /// How long a post may be, as the server said at start.
+    pub limit: crate::length::PostLimit,
     /// Waits for instants.
     pub waiter: Waiter,
     /// Stop request (and the way to stop everything on a fatal error).
@@ -258,7 +271,11 @@ impl Engine {
         let length = chrono::Duration::minutes(i64::from(chat.duration_minutes));
         // Far enough back to take up a final sweep still owed.
         let grace = chrono::Duration::minutes(i64::from(chat.collect.grace_minutes));
-        let from = now - length - grace - SWEEP_LATEST - chrono::Duration::hours(1);
+        let recap = chrono::Duration::minutes(i64::from(chat.recap.delay_minutes));
+        let from = now
+            - length
+            - (grace + SWEEP_LATEST).max(recap + crate::policy::RECAP_LATEST)
+            - chrono::Duration::hours(1);
         plan::occurrences(chat, from).take(4).find(|occ| {
             let recorded = match self.store.chat(&chat.name, occ.date) {
                 Ok(r) => r,
@@ -270,9 +287,10 @@ impl Engine {
             match recorded {
                 // Posting is over; collection may still be under way.
                 Some(r) if r.state == ChatState::Done => {
-                    chat.collect.enabled
+                    (chat.collect.enabled
                         && r.swept_at.is_none()
-                        && now < crate::collect::window(chat, occ).until + SWEEP_LATEST
+                        && now < crate::collect::window(chat, occ).until + SWEEP_LATEST)
+                        || after::after_owed(chat, occ, &r, now)
                 }
                 Some(r) if r.state == ChatState::Skipped => false,
                 Some(_) => true,

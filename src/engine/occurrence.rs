@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use super::after::{AfterChat, after_owed};
 use super::{Engine, Event, Woke, poster};
 use crate::collect::{Collector, Setup};
 use crate::config::Chat;
@@ -64,13 +65,18 @@ impl Engine {
             }
         };
         let collecting = self.collecting(&chat, occ, &record);
+        let after = (record.state != ChatState::Skipped).then(|| AfterChat {
+            engine: self.clone(),
+            occ: occ.clone(),
+            chat_id: record.id,
+            chat: chat.clone(),
+        });
         if matches!(record.state, ChatState::Done | ChatState::Skipped) {
             // Posting is over; the answers may still be coming in (a
-            // restart during the grace) or await the final sweep.
-            return match collecting {
-                Some(c) => self.run_parts(None, Some(c)).await,
-                None => true,
-            };
+            // restart during the grace) or await the final sweep, and the
+            // recap and archive may be owed.
+            let after = after.filter(|_| after_owed(&chat, occ, &record, self.now()));
+            return self.run_parts(None, collecting, after).await;
         }
         let posting = Posting {
             engine: self.clone(),
@@ -82,7 +88,7 @@ impl Engine {
             warned_missing: false,
             unsettled: 0,
         };
-        self.run_parts(Some(posting), collecting).await
+        self.run_parts(Some(posting), collecting, after).await
     }
 
     /// The collecting part of a date, unless collection is off, the date
@@ -125,9 +131,15 @@ impl Engine {
         })
     }
 
-    /// Runs the date's parts side by side and waits for all of them. True
-    /// when every part finished (false: stopped, or a part failed).
-    async fn run_parts(&mut self, posting: Option<Posting>, collecting: Option<Collector>) -> bool {
+    /// Runs posting and collecting side by side, then the recap and
+    /// archive once both are over. True when every part finished (false:
+    /// stopped, or a part failed).
+    async fn run_parts(
+        &mut self,
+        posting: Option<Posting>,
+        collecting: Option<Collector>,
+        after: Option<AfterChat>,
+    ) -> bool {
         let mut parts = JoinSet::new();
         if let Some(posting) = posting {
             parts.spawn(posting.run().in_current_span());
@@ -135,8 +147,24 @@ impl Engine {
         if let Some(collecting) = collecting {
             parts.spawn(collecting.run().in_current_span());
         }
-        // A slot for the part to come: the recap thread and archive
-        // (issue 9), after the final sweep.
+        if !self.join_parts(parts).await {
+            return false;
+        }
+        let Some(after) = after else {
+            return true;
+        };
+        let mut parts = JoinSet::new();
+        parts.spawn(
+            after
+                .run()
+                .instrument(tracing::info_span!("after"))
+                .in_current_span(),
+        );
+        self.join_parts(parts).await
+    }
+
+    /// Waits for every part: true when all finished.
+    async fn join_parts(&mut self, mut parts: JoinSet<bool>) -> bool {
         let mut finished = true;
         while let Some(ended) = parts.join_next().await {
             match ended {
@@ -193,6 +221,66 @@ pub(super) struct Posting {
 }
 
 impl Posting {
+    /// The posting part of chat date `chat_id` (begun: `running`).
+    pub(super) fn new(engine: Engine, occ: Occurrence, chat_id: ChatId, chat: Chat) -> Posting {
+        Posting {
+            engine,
+            occ,
+            chat_id,
+            running: true,
+            chat,
+            pinned: false,
+            warned_missing: false,
+            unsettled: 0,
+        }
+    }
+
+    /// Posts the date's composed recap thread in order, each post exactly
+    /// once, through the same decisions as any step. True when every post
+    /// is settled; false when stopped.
+    pub(super) async fn post_thread(mut self) -> bool {
+        loop {
+            if self.engine.shutdown.requested() {
+                return false;
+            }
+            if let Some(chat) = self.engine.chat_settings(&self.chat.name) {
+                self.chat = chat;
+            }
+            let steps = match self.engine.store.steps(self.chat_id) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.engine.store_failed("cannot read the recap thread", &e);
+                    match self.pause().await {
+                        Flow::End(_) => return false,
+                        Flow::Next => continue,
+                    }
+                }
+            };
+            let next = steps
+                .into_iter()
+                .filter(|s| matches!(s.state, StepState::Pending | StepState::Posting))
+                .filter_map(|s| match s.kind {
+                    StepKind::Recap { part, .. } => Some((part, s)),
+                    _ => None,
+                })
+                .min_by_key(|(part, _)| *part);
+            let Some((_, step)) = next else {
+                return true;
+            };
+            let chat = self.chat.clone();
+            let times = chat_times(&chat, &self.occ);
+            let span = tracing::info_span!("step", key = %step.key);
+            match self
+                .step(&chat, &step, times, None, None)
+                .instrument(span)
+                .await
+            {
+                Flow::Next => {}
+                Flow::End(finished) => return finished,
+            }
+        }
+    }
+
     async fn run(mut self) -> bool {
         loop {
             match self.round().await {
@@ -222,7 +310,11 @@ impl Posting {
             return Flow::End(false);
         }
         let steps = match self.engine.store.steps(self.chat_id) {
-            Ok(s) => s,
+            // The recap thread is the after part's.
+            Ok(s) => s
+                .into_iter()
+                .filter(|s| !s.kind.is_recap())
+                .collect::<Vec<_>>(),
             Err(e) => {
                 self.engine.store_failed("cannot read the chat's steps", &e);
                 return self.pause().await;
@@ -288,7 +380,7 @@ impl Posting {
             Decision::WaitUntil(t) => self.engine.wait_until(t).await.into(),
             Decision::Skip(reason) => self.skip(step, reason).await,
             Decision::PostNow => {
-                let deadline = poster::give_up_at(step.kind, times);
+                let deadline = poster::give_up_at(step.kind, step.planned_at, times);
                 let posted = self.engine.post_step(chat, step, deadline, false).await;
                 match posted {
                     Some(remote_id) if step.kind == StepKind::Welcome => {

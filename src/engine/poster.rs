@@ -10,12 +10,12 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 
 use super::{Engine, Event, Woke};
-use crate::config::Chat;
+use crate::config::{Chat, Visibility};
 use crate::html;
 use crate::instance::{CallError, FailureClass, NewStatus, RemoteStatus};
 use crate::plan::StepKind;
 use crate::policy::{self, ChatTimes};
-use crate::store::{RemotePost, StepRecord};
+use crate::store::{RemotePost, StepRecord, StoreError};
 
 /// How far before its planned instant a status can have been created and
 /// still be the post of that step (server clock skew).
@@ -95,6 +95,26 @@ impl Engine {
                     }
                 }
             }
+            // A recap post answers the thread's previous one; its head is
+            // public, the rest follow the chat.
+            let (visibility, parent) = match step.kind {
+                StepKind::Recap { head, .. } => match self.thread_parent(step) {
+                    Ok(parent) => (
+                        if head {
+                            Visibility::Public
+                        } else {
+                            chat.visibility
+                        },
+                        parent,
+                    ),
+                    Err(e) => {
+                        self.store_failed("cannot read the recap thread", &e);
+                        self.pause_after_store_error().await;
+                        return None;
+                    }
+                },
+                _ => (chat.visibility, None),
+            };
             let now = self.now();
             let attempt = match self.store.begin_attempt(step.id, now) {
                 Ok(a) => a,
@@ -109,9 +129,9 @@ impl Engine {
                 .instance
                 .post_status(&NewStatus {
                     text: &step.text,
-                    visibility: chat.visibility,
+                    visibility,
                     language: &chat.language,
-                    in_reply_to_id: None,
+                    in_reply_to_id: parent.as_deref(),
                     idempotency_key: &attempt.idempotency_key,
                 })
                 .await;
@@ -251,7 +271,7 @@ impl Engine {
 
     /// Waits until `until`, through reloads (they wake a wait early).
     /// False on shutdown.
-    async fn hold_until(&mut self, until: DateTime<Utc>) -> bool {
+    pub(super) async fn hold_until(&mut self, until: DateTime<Utc>) -> bool {
         while self.now() < until {
             if let Woke::Stop = self.wait_until(until).await {
                 return false;
@@ -350,6 +370,24 @@ impl Engine {
         Some(remote.id)
     }
 
+    /// The status a recap post answers: the latest earlier post of the
+    /// thread that went out (one given up is passed over, so the thread
+    /// stays one chain).
+    fn thread_parent(&self, step: &StepRecord) -> Result<Option<String>, StoreError> {
+        let StepKind::Recap { part, .. } = step.kind else {
+            return Ok(None);
+        };
+        let steps = self.store.steps(step.chat_id)?;
+        Ok(steps
+            .into_iter()
+            .filter_map(|s| match s.kind {
+                StepKind::Recap { part: p, .. } if p < part => Some((p, s.remote?.id)),
+                _ => None,
+            })
+            .max_by_key(|(p, _)| *p)
+            .map(|(_, id)| id))
+    }
+
     /// Looks for the step's post among the bot's statuses, paging back
     /// from the newest until before the step's moment (less a margin for
     /// clock skew): recap threads and replies may have come after it.
@@ -435,10 +473,15 @@ pub(super) fn jittered(d: Duration) -> chrono::Duration {
 
 /// The last moment worth retrying a step: reminders until the start, chat
 /// posts until the wrap-up, the wrap-up for an hour after it.
-pub(super) fn give_up_at(kind: StepKind, times: ChatTimes) -> DateTime<Utc> {
+pub(super) fn give_up_at(
+    kind: StepKind,
+    planned: DateTime<Utc>,
+    times: ChatTimes,
+) -> DateTime<Utc> {
     match kind {
         StepKind::Reminder { .. } => times.start,
         StepKind::WrapUp => times.wrap_up + policy::WRAP_UP_GRACE,
+        StepKind::Recap { .. } => planned + policy::RECAP_LATEST,
         _ => times.wrap_up,
     }
 }

@@ -73,6 +73,7 @@ pub async fn start(parts: Parts) -> Result<Started, String> {
     } else {
         Waiter::on_clock(parts.clock.clone())
     };
+    let per_url = config.instance.characters_per_url;
     let (reload, config_rx) = watch::channel(Arc::new(config));
     Ok(Started {
         engine: Engine {
@@ -81,6 +82,10 @@ pub async fn start(parts: Parts) -> Result<Started, String> {
             instance: Arc::new(instance),
             account_id: facts.account_id,
             acct: facts.acct,
+            limit: crate::length::PostLimit {
+                max: facts.max_characters,
+                per_url: facts.characters_per_url.unwrap_or(per_url),
+            },
             waiter,
             shutdown: parts.shutdown,
             events: parts.events,

@@ -1,6 +1,7 @@
 //! `chathost chats`: every chat date the store knows, newest first, with
 //! its outcome: the state, the steps posted, failed and left out, the
-//! answers collected (deleted ones apart) and whether the final sweep ran.
+//! answers collected (deleted ones apart), whether the final sweep ran,
+//! the recap thread and the archive.
 
 use serde::Serialize;
 
@@ -31,6 +32,18 @@ pub struct Listed {
     pub deleted: usize,
     /// Whether the final sweep ran.
     pub swept: bool,
+    /// The recap thread: none yet | composed | done | skipped.
+    pub recap: String,
+    /// Recap posts posted, of all of the thread.
+    pub recap_posted: usize,
+    /// Posts in the thread.
+    pub recap_posts: usize,
+    /// Why the thread was skipped, or what came of it.
+    pub recap_note: Option<String>,
+    /// Whether the archive folder was written.
+    pub archived: bool,
+    /// Why it could not be.
+    pub archive_error: Option<String>,
 }
 
 /// The chat dates of the store, of one chat when `name` is given.
@@ -39,7 +52,11 @@ pub fn list(store: &Store, name: Option<&str>) -> Result<Vec<Listed>, String> {
     chats
         .into_iter()
         .map(|c| {
-            let steps = store.steps(c.id).map_err(|e| e.to_string())?;
+            let (thread, steps): (Vec<_>, Vec<_>) = store
+                .steps(c.id)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .partition(|s| s.kind.is_recap());
             let answers = store.answers(c.id).map_err(|e| e.to_string())?;
             let count = |state| steps.iter().filter(|s| s.state == state).count();
             let deleted = answers.iter().filter(|a| a.deleted_at.is_some()).count();
@@ -55,6 +72,15 @@ pub fn list(store: &Store, name: Option<&str>) -> Result<Vec<Listed>, String> {
                 answers: answers.len() - deleted,
                 deleted,
                 swept: c.swept_at.is_some(),
+                recap: c.recap.map_or("none yet", |r| r.as_str()).to_string(),
+                recap_posted: thread
+                    .iter()
+                    .filter(|s| s.state == StepState::Posted)
+                    .count(),
+                recap_posts: thread.len(),
+                recap_note: c.recap_note,
+                archived: c.archived_at.is_some(),
+                archive_error: c.archive_error,
             })
         })
         .collect()
@@ -66,8 +92,9 @@ pub fn render_text(list: &[Listed]) -> String {
     if list.is_empty() {
         return "no chats stored yet\n".to_string();
     }
-    let mut out =
-        String::from("date        chat                 state    posts          answers\n");
+    let mut out = String::from(
+        "date        chat                 state    posts          answers            recap      archive\n",
+    );
     for l in list {
         let mut posts = format!("{}/{} posted", l.posted, l.steps);
         if l.failed > 0 {
@@ -83,9 +110,18 @@ pub fn render_text(list: &[Listed]) -> String {
         if !l.swept && l.answers + l.deleted > 0 {
             answers.push_str(", sweep pending");
         }
+        let recap = match l.recap.as_str() {
+            "done" | "composed" => format!("{}/{} posted", l.recap_posted, l.recap_posts),
+            other => other.to_string(),
+        };
+        let archive = match (&l.archive_error, l.archived) {
+            (_, true) => "written",
+            (Some(_), false) => "FAILED",
+            (None, false) => "not yet",
+        };
         let _ = writeln!(
             out,
-            "{}  {:<20} {:<8} {:<14} {answers}",
+            "{}  {:<20} {:<8} {:<14} {answers:<18} {recap:<10} {archive}",
             l.date, l.chat, l.state, posts
         );
     }

@@ -55,6 +55,8 @@ pub(super) fn kind_parts(kind: &StepKind) -> (&'static str, Option<i64>) {
         StepKind::Question { number } => ("question", i64::try_from(number).ok()),
         StepKind::LastCall => ("last_call", None),
         StepKind::WrapUp => ("wrap_up", None),
+        StepKind::Recap { part, head: true } => ("recap_head", i64::try_from(part).ok()),
+        StepKind::Recap { part, head: false } => ("recap", i64::try_from(part).ok()),
     }
 }
 
@@ -70,6 +72,10 @@ pub(super) fn kind_from_parts(word: &str, number: Option<i64>) -> Option<StepKin
         },
         ("last_call", None) => StepKind::LastCall,
         ("wrap_up", None) => StepKind::WrapUp,
+        ("recap_head" | "recap", Some(n)) => StepKind::Recap {
+            part: usize::try_from(n).ok()?,
+            head: word == "recap_head",
+        },
         _ => return None,
     })
 }
@@ -81,7 +87,8 @@ pub(super) fn corrupt(column: usize, what: String) -> rusqlite::Error {
 }
 
 pub(super) const CHAT_COLUMNS: &str = "id, name, local_date, start_utc, instance_url, account, state, \
-     questions_file, created_at, updated_at, swept_at";
+     questions_file, created_at, updated_at, swept_at, recap_state, recap_note, archived_at, \
+     archive_error";
 
 pub(super) fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<ChatRecord> {
     Ok(ChatRecord {
@@ -96,6 +103,10 @@ pub(super) fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<ChatRecord> {
         created_at: row.get::<_, Ts>(8)?.0,
         updated_at: row.get::<_, Ts>(9)?.0,
         swept_at: row.get::<_, Option<Ts>>(10)?.map(|t| t.0),
+        recap: row.get(11)?,
+        recap_note: row.get(12)?,
+        archived_at: row.get::<_, Option<Ts>>(13)?.map(|t| t.0),
+        archive_error: row.get(14)?,
     })
 }
 

@@ -67,6 +67,7 @@ mod chats;
 mod codec;
 mod error;
 mod posting;
+mod recap;
 mod records;
 mod steps;
 #[cfg(test)]
@@ -76,6 +77,7 @@ pub use answers::{
     AnswerId, AnswerRecord, Engagement, SeenAccount, SeenAnswer, SourceRecord, Upserted,
 };
 pub use error::{Problem, StoreError};
+pub use recap::ThreadStep;
 pub use records::*;
 
 /// The schema, one SQL script per version, applied in order. Version N of
@@ -83,6 +85,7 @@ pub use records::*;
 pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_chats_steps_attempts.sql"),
     include_str!("migrations/002_answers_accounts_sources.sql"),
+    include_str!("migrations/003_recap_archive.sql"),
 ];
 
 /// `PRAGMA application_id` of a chathost database ("chat" in ASCII).

@@ -85,6 +85,26 @@ pub struct ChatRecord {
     pub updated_at: DateTime<Utc>,
     /// When collection's final sweep finished.
     pub swept_at: Option<DateTime<Utc>>,
+    /// Where the recap thread stands; `None` until it is composed.
+    pub recap: Option<RecapState>,
+    /// Why the thread was skipped, or what came of it.
+    pub recap_note: Option<String>,
+    /// When the archive folder was last written.
+    pub archived_at: Option<DateTime<Utc>>,
+    /// Why the archive could not be written (not tried again by the
+    /// service; `chathost archive` can).
+    pub archive_error: Option<String>,
+}
+
+/// Where a chat date's recap thread stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecapState {
+    /// Its posts are steps, being posted.
+    Composed,
+    /// Every post of the thread is settled.
+    Done,
+    /// No thread (see the note).
+    Skipped,
 }
 
 /// What [`Store::upsert_chat`] needs to know about a chat date.
@@ -236,6 +256,12 @@ macro_rules! text_enum {
 text_enum!(ChatState {
     Planned => "planned",
     Running => "running",
+    Done => "done",
+    Skipped => "skipped",
+});
+
+text_enum!(RecapState {
+    Composed => "composed",
     Done => "done",
     Skipped => "skipped",
 });

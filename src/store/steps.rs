@@ -36,8 +36,10 @@ impl Store {
             let mut stmt = tx.prepare_cached(&format!(
                 "SELECT {STEP_COLUMNS} FROM steps WHERE chat_id = ?1"
             ))?;
+            // The recap thread is not part of the plan: never touched here.
             let existing: HashMap<String, StepRecord> = stmt
                 .query_map([chat.0], step_from_row)?
+                .filter(|r| !r.as_ref().is_ok_and(|s| s.kind.is_recap()))
                 .map(|r| r.map(|s| (s.key.clone(), s)))
                 .collect::<rusqlite::Result<_>>()?;
 

@@ -12,8 +12,17 @@ fn every_step_kind_survives_the_round_trip() {
         StepKind::Question { number: 12 },
         StepKind::LastCall,
         StepKind::WrapUp,
+        StepKind::Recap {
+            part: 1,
+            head: true,
+        },
+        StepKind::Recap {
+            part: 7,
+            head: false,
+        },
     ];
     for kind in kinds {
+        assert_eq!(StepKind::from_key(&kind.key()), Some(kind));
         let (word, number) = kind_parts(&kind);
         assert_eq!(kind_from_parts(word, number), Some(kind));
     }

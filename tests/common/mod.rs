@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod contract;
 pub mod mock;
+pub mod process;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,198 @@
+//! `chathost recap` and `chathost archive`: a past chat date's thread,
+//! shown or posted on purpose, and its archive folder written again.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::load::ChatData;
+use super::make;
+use crate::clock::SharedClock;
+use crate::collect::command::{chat_date, find_chat};
+use crate::config::{Chat, Config};
+use crate::engine::after::recap_due;
+use crate::engine::{Shutdown, service};
+use crate::length::PostLimit;
+use crate::plan::{Occurrence, StepKind};
+use crate::secret::Secret;
+use crate::store::{ChatRecord, RecapState, StepRecord, Store};
+
+/// A chat date named on the command line, with its stored record.
+struct Named {
+    chat: Chat,
+    occ: Occurrence,
+    record: ChatRecord,
+}
+
+fn named(
+    store: &Store,
+    config: &Config,
+    name: &str,
+    date: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<Named, String> {
+    let chat = find_chat(config, name)?.clone();
+    let occ = chat_date(&chat, date, now)?;
+    let record = store
+        .chat(&chat.name, occ.date)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            format!(
+                "the store has no {} chat of {}: nothing was hosted or collected then (`chathost chats` lists the dates it has)",
+                chat.name, occ.date
+            )
+        })?;
+    Ok(Named { chat, occ, record })
+}
+
+/// The thread of a chat date as text: the posts stored (with what became
+/// of each) once composed, else the thread as it would be composed now.
+pub fn show(
+    config: &Config,
+    name: &str,
+    date: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let store = service::open_store(&config.state_dir)?;
+    let n = named(&store, config, name, date, now)?;
+    let thread = stored_thread(&store, &n.record)?;
+    let mut out = String::new();
+    let _ = writeln!(out, "Recap thread of #{} on {}", n.chat.hashtag, n.occ.date);
+    if !thread.is_empty() {
+        let state = n.record.recap.map_or("composed", RecapState::as_str);
+        let _ = writeln!(out, "({state}{})\n", note(&n.record));
+        for s in &thread {
+            let link = s
+                .remote
+                .as_ref()
+                .and_then(|r| r.url.clone())
+                .unwrap_or_default();
+            let _ = writeln!(out, "--- {} [{}] {link}\n{}\n", s.key, s.state, s.text);
+        }
+        return Ok(out);
+    }
+    let data = ChatData::load(&store, &n.chat, n.record.clone()).map_err(|e| e.to_string())?;
+    if !data.has_answers() {
+        let _ = writeln!(
+            out,
+            "No answers are stored for this date: there is nothing to recap."
+        );
+        return Ok(out);
+    }
+    let limit = PostLimit {
+        max: config.instance.max_characters,
+        per_url: config.instance.characters_per_url,
+    };
+    let (posts, warnings) = make::compose_thread(&n.chat, &n.occ, &data, limit)?;
+    for w in warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let _ = writeln!(
+        out,
+        "(not posted{}; `--post` posts it, once)\n",
+        note(&n.record)
+    );
+    for (i, p) in posts.iter().enumerate() {
+        let kind = if p.head { "head" } else { "reply" };
+        let _ = writeln!(
+            out,
+            "--- {} ({kind}, {} characters)\n{}\n",
+            i + 1,
+            crate::length::post_length(&p.text, limit.per_url),
+            p.text
+        );
+    }
+    Ok(out)
+}
+
+fn note(record: &ChatRecord) -> String {
+    record
+        .recap_note
+        .as_ref()
+        .map(|n| format!(": {n}"))
+        .unwrap_or_default()
+}
+
+/// The recap steps of a chat date, in thread order.
+fn stored_thread(store: &Store, record: &ChatRecord) -> Result<Vec<StepRecord>, String> {
+    let mut thread: Vec<StepRecord> = store
+        .steps(record.id)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|s| s.kind.is_recap())
+        .collect();
+    thread.sort_by_key(|s| match s.kind {
+        StepKind::Recap { part, .. } => part,
+        _ => 0,
+    });
+    Ok(thread)
+}
+
+/// `chathost recap --post`: composes the thread if the date has none yet
+/// (also one the service left out), then posts every post not yet posted,
+/// exactly once (a second run posts nothing). Returns the thread as text.
+pub async fn post(
+    config: Config,
+    token: Secret,
+    clock: SharedClock,
+    name: &str,
+    date: Option<NaiveDate>,
+) -> Result<String, String> {
+    let now = clock.now();
+    let chat = find_chat(&config, name)?.clone();
+    let occ = chat_date(&chat, date, now)?;
+    if recap_due(&chat, &occ) > now {
+        return Err(format!(
+            "the {} chat of {} is recapped from {} (after the wrap-up and the recap delay); the running service posts it",
+            chat.name,
+            occ.date,
+            recap_due(&chat, &occ).format("%Y-%m-%d %H:%MZ")
+        ));
+    }
+    let (trigger, shutdown) = Shutdown::new();
+    let started = service::start(service::Parts {
+        config: config.clone(),
+        token,
+        clock: clock.clone(),
+        use_scheduler: false,
+        events: None,
+        shutdown,
+    })
+    .await?;
+    crate::collect::command::stop_on_ctrl_c(trigger);
+    let mut engine = started.engine.clone();
+    engine.post_recap_now(&chat, &occ).await?;
+    show(&config, name, Some(occ.date), clock.now())
+}
+
+/// `chathost archive`: writes the date's archive folder (default: where
+/// the service writes it, else `out`) and the chat's index and feed.
+/// Returns the folder.
+pub fn archive(
+    config: &Config,
+    name: &str,
+    date: Option<NaiveDate>,
+    out: Option<&Path>,
+    now: DateTime<Utc>,
+) -> Result<PathBuf, String> {
+    let store = service::open_store(&config.state_dir)?;
+    let n = named(&store, config, name, date, now)?;
+    let data = ChatData::load(&store, &n.chat, n.record.clone()).map_err(|e| e.to_string())?;
+    let as_of = n
+        .record
+        .swept_at
+        .unwrap_or_else(|| recap_due(&n.chat, &n.occ));
+    let input = data.archive_input(&n.chat, &n.occ, &n.record.account, as_of);
+    match out {
+        Some(dir) => make::write_archive_in(dir, &n.chat, &input),
+        None => {
+            let written = make::write_archive(&n.chat, &input);
+            let outcome = written.as_ref().map(|_| ()).map_err(String::as_str);
+            store
+                .record_archive(n.record.id, outcome, now)
+                .map_err(|e| e.to_string())?;
+            written
+        }
+    }
+}
