@@ -13,10 +13,11 @@
 use chrono::{DateTime, Duration, Utc};
 use tracing::Instrument;
 
-use super::occurrence::Posting;
+use super::occurrence::{Flow, Posting, chat_times};
 use super::{Engine, Event};
 use crate::config::Chat;
 use crate::plan::Occurrence;
+use crate::plan::StepKind;
 use crate::policy::RECAP_LATEST;
 use crate::recap::{self, ChatData};
 use crate::store::{ChatId, ChatRecord, ChatState, RecapState, StepState, ThreadStep};
@@ -334,5 +335,53 @@ impl Engine {
             .shutdown
             .fatal()
             .unwrap_or_else(|| "stopped before the thread was posted".into()))
+    }
+}
+
+impl Posting {
+    /// Posts the date's composed recap thread in order, each post exactly
+    /// once, through the same decisions as any step. True when every post
+    /// is settled; false when stopped.
+    pub(super) async fn post_thread(mut self) -> bool {
+        loop {
+            if self.engine.shutdown.requested() {
+                return false;
+            }
+            if let Some(chat) = self.engine.chat_settings(&self.chat.name) {
+                self.chat = chat;
+            }
+            let steps = match self.engine.store.steps(self.chat_id) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.engine.store_failed("cannot read the recap thread", &e);
+                    match self.pause().await {
+                        Flow::End(_) => return false,
+                        Flow::Next => continue,
+                    }
+                }
+            };
+            let next = steps
+                .into_iter()
+                .filter(|s| matches!(s.state, StepState::Pending | StepState::Posting))
+                .filter_map(|s| match s.kind {
+                    StepKind::Recap { part, .. } => Some((part, s)),
+                    _ => None,
+                })
+                .min_by_key(|(part, _)| *part);
+            let Some((_, step)) = next else {
+                return true;
+            };
+            let chat = self.chat.clone();
+            let times = chat_times(&chat, &self.occ);
+            let span = tracing::info_span!("step", key = %step.key);
+            match self
+                .step(&chat, &step, times, None, None)
+                .instrument(span)
+                .await
+            {
+                Flow::Next => {}
+                Flow::End(finished) => return finished,
+            }
+        }
     }
 }

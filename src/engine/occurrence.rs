@@ -185,7 +185,7 @@ impl Engine {
 }
 
 /// What a round of the posting loop leads to.
-enum Flow {
+pub(super) enum Flow {
     /// Go round again.
     Next,
     /// The part is over: true when the chat date is finished, false when
@@ -205,11 +205,11 @@ impl From<Woke> for Flow {
 /// The posting part of one chat date.
 pub(super) struct Posting {
     pub(super) engine: Engine,
-    occ: Occurrence,
-    chat_id: ChatId,
+    pub(super) occ: Occurrence,
+    pub(super) chat_id: ChatId,
     /// The settings the date began with: a chat removed from bot.toml
     /// mid-way finishes with them.
-    chat: Chat,
+    pub(super) chat: Chat,
     /// Whether the welcome is pinned (by this run).
     pub(super) pinned: bool,
     /// Whether the missing question file was reported.
@@ -232,52 +232,6 @@ impl Posting {
             pinned: false,
             warned_missing: false,
             unsettled: 0,
-        }
-    }
-
-    /// Posts the date's composed recap thread in order, each post exactly
-    /// once, through the same decisions as any step. True when every post
-    /// is settled; false when stopped.
-    pub(super) async fn post_thread(mut self) -> bool {
-        loop {
-            if self.engine.shutdown.requested() {
-                return false;
-            }
-            if let Some(chat) = self.engine.chat_settings(&self.chat.name) {
-                self.chat = chat;
-            }
-            let steps = match self.engine.store.steps(self.chat_id) {
-                Ok(s) => s,
-                Err(e) => {
-                    self.engine.store_failed("cannot read the recap thread", &e);
-                    match self.pause().await {
-                        Flow::End(_) => return false,
-                        Flow::Next => continue,
-                    }
-                }
-            };
-            let next = steps
-                .into_iter()
-                .filter(|s| matches!(s.state, StepState::Pending | StepState::Posting))
-                .filter_map(|s| match s.kind {
-                    StepKind::Recap { part, .. } => Some((part, s)),
-                    _ => None,
-                })
-                .min_by_key(|(part, _)| *part);
-            let Some((_, step)) = next else {
-                return true;
-            };
-            let chat = self.chat.clone();
-            let times = chat_times(&chat, &self.occ);
-            let span = tracing::info_span!("step", key = %step.key);
-            match self
-                .step(&chat, &step, times, None, None)
-                .instrument(span)
-                .await
-            {
-                Flow::Next => {}
-                Flow::End(finished) => return finished,
-            }
         }
     }
 
@@ -353,7 +307,7 @@ impl Posting {
     }
 
     /// Settles, decides and acts on one step.
-    async fn step(
+    pub(super) async fn step(
         &mut self,
         chat: &Chat,
         step: &StepRecord,
@@ -604,7 +558,7 @@ impl Posting {
 
     /// After a store error: a pause, so that a failing disk does not make
     /// the loop come round at once, again and again.
-    async fn pause(&mut self) -> Flow {
+    pub(super) async fn pause(&mut self) -> Flow {
         if self.engine.pause_after_store_error().await {
             Flow::Next
         } else {
@@ -614,7 +568,7 @@ impl Posting {
 }
 
 /// The moments of a chat date that decisions depend on.
-fn chat_times(chat: &Chat, occ: &Occurrence) -> ChatTimes {
+pub(super) fn chat_times(chat: &Chat, occ: &Occurrence) -> ChatTimes {
     let start = occ.start_utc();
     ChatTimes {
         start,
