@@ -14,7 +14,8 @@
 //! - [`plan`] — pure: the exact posts of a chat date, with their instants.
 //! - [`engine`] — posts each step exactly once, on time, through crashes
 //!   and faults: a task per chat, a supervisor per chat date running
-//!   posting and collecting side by side; `engine::service` assembles it; [`policy`] decides
+//!   posting and collecting side by side, then the recap and archive;
+//!   `engine::service` assembles it; [`policy`] decides
 //!   about late steps; [`schedule`] waits for the next chat
 //!   (tokio-cron-scheduler, DST-safe); [`shutdown`] stops it all;
 //!   [`rehearse`] runs one-off chats.
@@ -22,8 +23,9 @@
 //!   the questions, a stream and other instances, through one idempotent
 //!   path into the store; attribution, consent, a final sweep; within a
 //!   third of the rate limit; `chathost collect` and `chathost answers`.
-//! - [`recap`] — the recap of a chat date (being built): its numbers,
-//!   the answers worth linking, quotes, posts split to fit; `chathost chats`.
+//! - [`recap`] — after the chat: the recap thread (numbers, the most
+//!   engaging answers quoted, split to fit), posted exactly once by the
+//!   engine; `chathost recap`, `chathost archive`, `chathost chats`.
 //! - [`archive`] — pure: a chat date's archive folder (a self-contained
 //!   page, transcript, `chat.json`, activity chart) and the chat's index
 //!   and Atom feed, written atomically.

@@ -355,6 +355,11 @@ fn run_plan(path: PathBuf, count: usize, from: Option<NaiveDate>, format: Format
             if let Some(note) = &note {
                 println!("{note}");
             }
+            // Once a chat has answers: its recap thread, before it is posted.
+            print!(
+                "{}",
+                chathost::recap::command::preview_for_plan(&loaded.config)
+            );
         }
         Format::Json => {
             let json = serde_json::json!({ "chats": chats, "note": note });

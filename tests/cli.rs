@@ -186,8 +186,18 @@ fn plan_lists_every_post_of_the_shipped_chat_at_its_minute() {
 #[test]
 fn rehearse_runs_the_shipped_chat_against_the_sandbox() {
     // 3000x: the hour takes about a second and a half.
+    let keep = std::env::temp_dir().join(format!("chathost-kept-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&keep);
     let out = chathost(
-        &["rehearse", "--speed", "3000", "--participants", "4"],
+        &[
+            "rehearse",
+            "--speed",
+            "3000",
+            "--participants",
+            "4",
+            "--keep",
+            keep.to_str().unwrap(),
+        ],
         &repo(),
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -252,4 +262,42 @@ fn rehearse_runs_the_shipped_chat_against_the_sandbox() {
         assert!(stdout.contains(&line), "{line:?} missing:\n{stdout}");
     }
     assert!(!stdout.contains("differs"), "{stdout}");
+
+    // --keep: the rehearsal's store and archive stay, and it says where.
+    assert!(
+        stdout.contains(&format!(
+            "Kept the rehearsal's state and archive in {}",
+            keep.display()
+        )),
+        "{stdout}"
+    );
+    let store = chathost::store::Store::open(keep.join("chathost.sqlite3")).unwrap();
+    let chat = store.chats(None).unwrap().remove(0);
+    assert_eq!(
+        chat.recap,
+        Some(chathost::store::RecapState::Done),
+        "{stdout}"
+    );
+    let thread: Vec<_> = store
+        .steps(chat.id)
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.kind.is_recap())
+        .collect();
+    assert!(thread.len() >= 7, "{thread:#?}");
+    assert!(
+        thread
+            .iter()
+            .all(|s| s.state == chathost::store::StepState::Posted)
+    );
+    let dir = keep.join("archive").join(&chat.name);
+    for f in ["index.html", "transcript.md", "chat.json", "activity.svg"] {
+        assert!(dir.join(chat.date.to_string()).join(f).is_file(), "{f}");
+    }
+    assert!(dir.join("index.html").is_file() && dir.join("feed.xml").is_file());
+    // A second rehearsal never reuses a kept folder.
+    let again = chathost(&["rehearse", "--keep", keep.to_str().unwrap()], &repo());
+    assert!(!again.status.success());
+    assert!(text(&again).contains("is not empty"), "{}", text(&again));
+    let _ = std::fs::remove_dir_all(&keep);
 }

@@ -433,9 +433,38 @@ async fn recap_post_on_purpose_posts_the_thread_once() {
     assert!(finished);
     assert!(rig.thread().is_empty(), "recap off: no thread composed");
     let before = rig.sandbox.statuses_of("chatbot").len();
-
     let chat = rig.config().chats[0].clone();
     let occ = rig.occurrence();
+
+    // The commands open the store themselves: the engine's must be closed.
+    drop(started);
+    rig.engine.take();
+    // `chathost plan` previews the thread owed; nothing is posted by it.
+    let preview = chathost::recap::command::preview_for_plan(&rig.config());
+    assert!(
+        preview.contains("Recap thread of #WeNurses on 2027-03-24")
+            && preview.contains("(not posted")
+            && preview.contains("--- 1 (head, public"),
+        "{preview}"
+    );
+    assert_eq!(rig.sandbox.statuses_of("chatbot").len(), before);
+    // `chathost archive --out` writes the folder where asked.
+    let out = rig.dir.join("published/wenurses/2027-03-24");
+    let written = chathost::recap::command::archive(
+        &rig.config(),
+        "wenurses",
+        Some(occ.date),
+        Some(&out),
+        rig.clock.now(),
+    )
+    .unwrap();
+    assert_eq!(written, out);
+    for f in ["index.html", "transcript.md", "chat.json", "activity.svg"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    assert!(rig.dir.join("published/wenurses/feed.xml").is_file());
+
+    let started = rig.engine().await;
     let mut engine = started.engine.clone();
     engine.post_recap_now(&chat, &occ).await.unwrap();
     let thread = rig.thread();
@@ -449,13 +478,16 @@ async fn recap_post_on_purpose_posts_the_thread_once() {
         after_one,
         "posting again posts nothing"
     );
-    // `chathost recap` opens the store itself: the engine's must be closed.
     drop((engine, started));
     rig.engine.take();
     let shown =
         chathost::recap::command::show(&rig.config(), "wenurses", Some(occ.date), rig.clock.now())
             .unwrap();
     assert!(shown.contains("recap-001-head [posted]"), "{shown}");
+    assert!(
+        chathost::recap::command::preview_for_plan(&rig.config()).is_empty(),
+        "a posted thread is no longer previewed"
+    );
     rig.sandbox.shutdown().await;
     let _ = std::fs::remove_dir_all(&rig.dir);
 }

@@ -383,3 +383,42 @@ fn check_order(cx: &mut Ctx<'_, '_>, p: &Pacing) -> bool {
     }
     ok
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::config::load_source;
+    use crate::diagnostic::SourceFile;
+
+    const BASE: &str = "[instance]\nurl = \"https://mastodon.example\"\n\n[chats.w]\nhashtag = \"WeNurses\"\nweekday = \"Wednesday\"\ntime = \"20:00\"\nzone = \"Europe/London\"\n";
+
+    fn archive_url(url: &str) -> Result<Option<String>, String> {
+        let source = SourceFile {
+            path: "/nonexistent/bot.toml".into(),
+            text: format!("{BASE}\n[chats.w.archive]\nurl = \"{url}\"\n"),
+        };
+        load_source(source, &BTreeMap::new())
+            .map(|l| l.config.chats[0].archive.url.clone())
+            .map_err(|d| d.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn the_archive_address_is_a_web_address_with_no_password() {
+        assert_eq!(
+            archive_url("https://wenurses.example/archive/").unwrap(),
+            Some("https://wenurses.example/archive".into())
+        );
+        let e = archive_url("https://ann:secret99@wenurses.example/a").unwrap_err();
+        assert!(
+            e.contains("bot.toml:")
+                && e.contains("user name or password")
+                && !e.contains("secret99"),
+            "{e}"
+        );
+        let e = archive_url("javascript:alert(1)").unwrap_err();
+        assert!(e.contains("not a web address"), "{e}");
+        let e = archive_url("https://wenurses.example/a?x=1").unwrap_err();
+        assert!(e.contains("query"), "{e}");
+    }
+}

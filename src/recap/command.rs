@@ -56,12 +56,23 @@ pub fn show(
 ) -> Result<String, String> {
     let store = service::open_store(&config.state_dir)?;
     let n = named(&store, config, name, date, now)?;
-    let thread = stored_thread(&store, &n.record)?;
+    render(config, &n.chat, &n.occ, &store, &n.record)
+}
+
+/// The thread of chat date `record` as text.
+fn render(
+    config: &Config,
+    chat: &Chat,
+    occ: &Occurrence,
+    store: &Store,
+    record: &ChatRecord,
+) -> Result<String, String> {
+    let thread = stored_thread(store, record)?;
     let mut out = String::new();
-    let _ = writeln!(out, "Recap thread of #{} on {}", n.chat.hashtag, n.occ.date);
+    let _ = writeln!(out, "Recap thread of #{} on {}", chat.hashtag, occ.date);
     if !thread.is_empty() {
-        let state = n.record.recap.map_or("composed", RecapState::as_str);
-        let _ = writeln!(out, "({state}{})\n", note(&n.record));
+        let state = record.recap.map_or("composed", RecapState::as_str);
+        let _ = writeln!(out, "({state}{})\n", note(record));
         for s in &thread {
             let link = s
                 .remote
@@ -72,7 +83,7 @@ pub fn show(
         }
         return Ok(out);
     }
-    let data = ChatData::load(&store, &n.chat, n.record.clone()).map_err(|e| e.to_string())?;
+    let data = ChatData::load(store, chat, record.clone()).map_err(|e| e.to_string())?;
     if !data.has_answers() {
         let _ = writeln!(
             out,
@@ -84,22 +95,25 @@ pub fn show(
         max: config.instance.max_characters,
         per_url: config.instance.characters_per_url,
     };
-    let (posts, warnings) = make::compose_thread(&n.chat, &n.occ, &data, limit)?;
+    let (posts, warnings) = make::compose_thread(chat, occ, &data, limit)?;
     for w in warnings {
         let _ = writeln!(out, "warning: {w}");
     }
     let _ = writeln!(
         out,
-        "(not posted{}; `--post` posts it, once)\n",
-        note(&n.record)
+        "(not posted{}; `chathost recap {} --date {}` shows it, `--post` posts it once)\n",
+        note(record),
+        chat.name,
+        occ.date
     );
     for (i, p) in posts.iter().enumerate() {
-        let kind = if p.head { "head" } else { "reply" };
+        let kind = if p.head { "head, public" } else { "reply" };
         let _ = writeln!(
             out,
-            "--- {} ({kind}, {} characters)\n{}\n",
+            "--- {} ({kind}, {} characters of {})\n{}\n",
             i + 1,
             crate::length::post_length(&p.text, limit.per_url),
+            limit.max,
             p.text
         );
     }
@@ -195,4 +209,45 @@ pub fn archive(
             written
         }
     }
+}
+
+/// For `chathost plan`: the recap thread of each chat's latest date that
+/// has answers and no thread posted yet, as it would be composed now. No
+/// store yet: nothing. A store the running service holds: a note saying
+/// how to see it.
+pub fn preview_for_plan(config: &Config) -> String {
+    let path = config.state_dir.join(service::DATABASE);
+    if !path.exists() {
+        return String::new();
+    }
+    let store = match Store::open(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            return format!(
+                "\n(No recap preview: {e}. `chathost recap CHAT` shows it once the store is free.)\n"
+            );
+        }
+    };
+    let mut out = String::new();
+    for chat in &config.chats {
+        let Ok(dates) = store.chats(Some(&chat.name)) else {
+            continue;
+        };
+        // Newest first: the latest date still owing its thread.
+        let owed = dates.into_iter().find(|r| {
+            r.state == crate::store::ChatState::Done
+                && !matches!(r.recap, Some(RecapState::Done | RecapState::Skipped))
+        });
+        let Some(record) = owed else { continue };
+        let has_answers = store
+            .answers(record.id)
+            .is_ok_and(|a| a.iter().any(|a| a.deleted_at.is_none()));
+        if !has_answers {
+            continue;
+        }
+        let occ = crate::plan::resolve_start(chat.zone, record.date, chat.time);
+        let text = render(config, chat, &occ, &store, &record).unwrap_or_else(|e| e + "\n");
+        let _ = write!(out, "\n{text}");
+    }
+    out
 }
