@@ -232,7 +232,7 @@ fn main() -> ExitCode {
                 out,
             } => {
                 let loaded = load(&config)?;
-                let dir = chathost::recap::command::archive(
+                let (dir, warnings) = chathost::recap::command::archive(
                     &loaded.config,
                     &chat,
                     date,
@@ -240,6 +240,9 @@ fn main() -> ExitCode {
                     Utc::now(),
                 )
                 .map_err(Failure::Error)?;
+                for w in warnings {
+                    eprintln!("warning: {w}");
+                }
                 println!("archive written to {}", dir.display());
                 Ok(())
             }
@@ -550,10 +553,17 @@ async fn run_chat_now(path: PathBuf, name: Option<String>) -> Outcome {
 
 async fn run_collect(path: PathBuf, chat: String, date: Option<NaiveDate>) -> Outcome {
     let (loaded, token, clock, _) = prepare(&path)?;
+    let config = loaded.config.clone();
     let report = collect::command::recollect(loaded.config, token, clock, &chat, date)
         .await
         .map_err(Failure::Error)?;
     print!("{}", collect::report::render_text(&report));
+    // Deletions and opt-outs read now reach the published archive too.
+    if let Some(note) =
+        chathost::recap::command::refresh_archive(&config, &chat, report.date, Utc::now())
+    {
+        println!("{note}");
+    }
     Ok(())
 }
 

@@ -203,6 +203,7 @@ pub async fn rehearse(
     // Whether the engine finished the chat date (false: stopped, or a
     // part failed); `None` until its task has ended.
     let mut completed = None;
+    let mut archived = None;
     loop {
         // The chat can also end without a ChatDone (skipped): stop when
         // the engine's task does, never wait on a quiet channel.
@@ -257,6 +258,7 @@ pub async fn rehearse(
             }
             Event::Archived { dir, .. } => {
                 let _ = writeln!(out, "\nArchive written to {}", dir.display());
+                archived = Some(dir);
             }
         }
         let _ = out.flush();
@@ -283,14 +285,15 @@ pub async fn rehearse(
     sandbox.shutdown().await;
     match keep {
         Some(_) => {
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "\nKept the rehearsal's state and archive in {}: open {}",
-                state.display(),
-                crate::recap::archive_dir(&chat, chat_date)
-                    .join("index.html")
-                    .display()
+                "\nKept the rehearsal's state and archive in {}",
+                state.display()
             );
+            let _ = match archived {
+                Some(dir) => writeln!(out, ": open {}", dir.join("index.html").display()),
+                None => writeln!(out, " (no archive was written)"),
+            };
         }
         None => {
             let _ = std::fs::remove_dir_all(&state);

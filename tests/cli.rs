@@ -291,6 +291,11 @@ fn rehearse_runs_the_shipped_chat_against_the_sandbox() {
             .all(|s| s.state == chathost::store::StepState::Posted)
     );
     let dir = keep.join("archive").join(&chat.name);
+    let page = dir.join(chat.date.to_string()).join("index.html");
+    assert!(
+        stdout.contains(&format!(": open {}", page.display())),
+        "the page to open is named:\n{stdout}"
+    );
     for f in ["index.html", "transcript.md", "chat.json", "activity.svg"] {
         assert!(dir.join(chat.date.to_string()).join(f).is_file(), "{f}");
     }

@@ -23,7 +23,9 @@ use chathost::engine::Shutdown;
 use chathost::engine::service::{self, Started};
 use chathost::length::post_length;
 use chathost::plan::StepKind;
-use chathost::sandbox::{Flavour, Sandbox, SandboxConfig, StatusRecord, TestPost, Visibility};
+use chathost::sandbox::{
+    Fault, FaultKind, Flavour, Method, Sandbox, SandboxConfig, StatusRecord, TestPost, Visibility,
+};
 use chathost::secret::Secret;
 use chathost::store::{ChatRecord, RecapState, StepRecord, StepState, Store};
 use chrono::{DateTime, Utc};
@@ -228,6 +230,16 @@ impl Rig {
         post("grace", 2, "A2: graceprivatewords #WeNurses");
         let gone = post("bob", 2, "A2: deletedwordsxyz #WeNurses");
         let edited = post("carol", 2, "A2: firstdraftwords #WeNurses");
+        // A mention and a tag glued to a link, favourited to the top of Q2:
+        // quoted, but neither may notify anyone nor file the thread.
+        let glued = post(
+            "dave",
+            2,
+            "A2: gluedwords “@alice@evil.social”https://x.example and x,#othertag #WeNurses",
+        );
+        for fan in ["alice", "bob", "erin", "frank", "heidi"] {
+            self.sandbox.favourite_as(fan, &glued).unwrap();
+        }
         tokio::time::sleep(Duration::from_millis(300)).await;
         self.sandbox.delete_as("bob", &gone).unwrap();
         self.sandbox
@@ -340,31 +352,34 @@ async fn whole_chat(flavour: Flavour, visibility: Visibility, word: &str, limit:
         "the head links the archive: {}",
         texts[0]
     );
-    // Nobody is mentioned: no word is an @handle (a link to a post, with
-    // `/@ann/` inside it, mentions nobody), and every participant's
-    // handle is absent as a word.
-    let mentions: Vec<&str> = all
-        .split_whitespace()
-        .filter(|w| {
-            w.trim_start_matches(['(', '“', '"'])
-                .starts_with(['@', '＠'])
-        })
-        .collect();
-    assert!(
-        mentions.is_empty(),
-        "mentions {mentions:?} in the thread:\n{all}"
-    );
-    let words: Vec<&str> = all.split_whitespace().collect();
-    assert!(
-        rig.sandbox
-            .accounts()
-            .iter()
-            .all(|a| !words.contains(&format!("@{}", a.acct).as_str())),
-        "a participant's handle in the thread:\n{all}"
-    );
+    // Nobody is mentioned and no other hashtag is used: an `@` or `#`
+    // counts as Mastodon counts it, unless after a word character, `/` or
+    // `=` (an address, a link's path). Only the chat's own tag is allowed.
+    let chars: Vec<char> = all.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if !matches!(c, '@' | '#' | '＠' | '＃') {
+            continue;
+        }
+        let quiet = i > 0 && {
+            let p = chars[i - 1];
+            p.is_alphanumeric() || matches!(p, '_' | '/' | '=')
+        };
+        let own = chars[i..].iter().take(9).collect::<String>() == "#WeNurses";
+        assert!(
+            quiet || own,
+            "a mention or hashtag at {:?}:\n{all}",
+            chars[i.saturating_sub(10)..(i + 20).min(chars.len())]
+                .iter()
+                .collect::<String>()
+        );
+    }
     for gone in ["graceprivatewords", "deletedwordsxyz", "firstdraftwords"] {
         assert!(!all.contains(gone), "{gone:?} in the thread:\n{all}");
     }
+    assert!(
+        all.contains("gluedwords"),
+        "the most favourited answer is quoted:\n{all}"
+    );
 
     // The archive: four files, the chat's index and feed, no opted-out
     // participant, no deleted answer, the edit shown edited, the hostile
@@ -458,11 +473,14 @@ async fn recap_post_on_purpose_posts_the_thread_once() {
         rig.clock.now(),
     )
     .unwrap();
-    assert_eq!(written, out);
+    assert_eq!(written.0, out);
     for f in ["index.html", "transcript.md", "chat.json", "activity.svg"] {
         assert!(out.join(f).is_file(), "{f}");
     }
-    assert!(rig.dir.join("published/wenurses/feed.xml").is_file());
+    assert!(
+        !rig.dir.join("published/wenurses/feed.xml").exists(),
+        "--out writes the date's files only, never over a page beside them"
+    );
 
     let started = rig.engine().await;
     let mut engine = started.engine.clone();
@@ -472,14 +490,25 @@ async fn recap_post_on_purpose_posts_the_thread_once() {
     assert_eq!(after_one - before, thread.len(), "the thread, once");
     assert_one_chained_thread(&rig, Visibility::Public);
 
-    engine.post_recap_now(&chat, &occ).await.unwrap();
+    drop((engine, started));
+    rig.engine.take();
+    // Again, as `chathost recap --post` does it: nothing more is posted,
+    // and it shows the thread as posted.
+    let text = chathost::recap::command::post(
+        rig.config(),
+        Secret::new(rig.sandbox.bot().token.expose()),
+        rig.clock.clone(),
+        "wenurses",
+        Some(occ.date),
+    )
+    .await
+    .unwrap();
+    assert!(text.contains("recap-001-head [posted]"), "{text}");
     assert_eq!(
         rig.sandbox.statuses_of("chatbot").len(),
         after_one,
         "posting again posts nothing"
     );
-    drop((engine, started));
-    rig.engine.take();
     let shown =
         chathost::recap::command::show(&rig.config(), "wenurses", Some(occ.date), rig.clock.now())
             .unwrap();
@@ -513,6 +542,22 @@ async fn a_sigkill_during_the_thread_leaves_one_complete_thread() {
     // server (the engine records a post within a millisecond or so of the
     // server storing it: look often, to kill inside that window).
     let plan = 6;
+    // The head's answer is lost on the way back (the post is stored): the
+    // engine must find it, never post it again.
+    while rig.sandbox.statuses_of("chatbot").len() < plan {
+        child.assert_running(run);
+        assert!(
+            rig.clock.now() < deadline,
+            "no wrap-up:\n{}",
+            engine.log(run)
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    rig.sandbox.faults().inject(
+        Fault::new(Method::POST, "/api/v1/statuses", FaultKind::LoseResponse)
+            .exact()
+            .times(1),
+    );
     let mut kills = 0;
     while kills < 3 {
         let before = rig.sandbox.statuses_of("chatbot").len().max(plan);
@@ -544,6 +589,84 @@ async fn a_sigkill_during_the_thread_leaves_one_complete_thread() {
     assert!(status.success(), "{status}");
     assert_eq!(rig.record().recap, Some(RecapState::Done));
     assert_one_chained_thread(&rig, Visibility::Public);
+    // The lost answer was settled by reading the bot's posts back, and the
+    // head was sent once.
+    let found: usize = (1..=run)
+        .map(|r| {
+            engine
+                .log(r)
+                .matches("found on the server after an unknown outcome")
+                .count()
+        })
+        .sum();
+    assert!(
+        found >= 1,
+        "no post was found again after a lost answer or a kill"
+    );
+    assert_eq!(rig.thread()[0].attempts, 1, "the head was sent once");
     rig.sandbox.shutdown().await;
     let _ = std::fs::remove_dir_all(&rig.dir);
+}
+
+/// The head refused (a 422): the rest is left out, never a headless
+/// thread of replies to nothing. Then a reload that turns the recap off
+/// while it waits for its moment: no thread at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_head_or_a_recap_turned_off_posts_no_thread() {
+    for case in ["refused", "turned off"] {
+        let rig = Rig::new(&case.replace(' ', "-"), Flavour::GoToSocial, "public", true).await;
+        let started = rig.engine().await;
+        let occ = rig.occurrence();
+        let mut engine = started.engine.clone();
+        let run = tokio::spawn(async move { engine.run_occurrence("wenurses", &occ).await });
+        // Once the wrap-up (the chat's sixth post) is out.
+        let deadline = rig.clock.now() + chrono::Duration::minutes(30);
+        while rig.sandbox.statuses_of("chatbot").len() < 6 {
+            assert!(rig.clock.now() < deadline, "no wrap-up");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let chat_posts = rig.sandbox.statuses_of("chatbot").len();
+        if case == "refused" {
+            rig.sandbox.faults().inject(
+                Fault::new(Method::POST, "/api/v1/statuses", FaultKind::Status(422))
+                    .exact()
+                    .times(1),
+            );
+        } else {
+            let mut config = rig.config();
+            config.chats[0].recap.enabled = false;
+            started.reload.send(Arc::new(config)).unwrap();
+        }
+        let finished = tokio::time::timeout(Duration::from_secs(120), run)
+            .await
+            .expect("the chat date ends within 120 s")
+            .unwrap();
+        assert!(finished, "{case}");
+        assert_eq!(
+            rig.sandbox.statuses_of("chatbot").len(),
+            chat_posts,
+            "{case}: nothing posted after the wrap-up"
+        );
+        let thread = rig.thread();
+        let record = rig.record();
+        if case == "refused" {
+            assert_eq!(thread[0].state, StepState::Failed);
+            assert!(
+                thread[1..].iter().all(|s| s.state == StepState::Skipped
+                    && s.reason.as_deref() == Some("the thread's head post could not be posted")),
+                "{thread:#?}"
+            );
+            assert_eq!(record.recap, Some(RecapState::Done));
+        } else {
+            assert!(thread.is_empty(), "{thread:#?}");
+            assert_eq!(record.recap, None, "not composed");
+        }
+        assert!(
+            record.archived_at.is_some(),
+            "{case}: the archive is still written"
+        );
+        drop(started);
+        rig.sandbox.shutdown().await;
+        let _ = std::fs::remove_dir_all(&rig.dir);
+    }
 }

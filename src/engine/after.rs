@@ -29,6 +29,12 @@ pub(super) struct AfterChat {
     pub(super) chat_id: ChatId,
     /// The settings the date began with, refreshed on reload.
     pub(super) chat: Chat,
+    /// A host's `chathost recap --post`: the thread goes out whatever
+    /// `[recap] enabled` says and however late.
+    pub(super) on_purpose: bool,
+    /// Whether this run composed the thread (from the answers as they are
+    /// now): an older, untouched composition is made again first.
+    pub(super) composed_here: bool,
 }
 
 /// When the recap of `occ` is due: `delay_minutes` after the wrap-up.
@@ -39,13 +45,16 @@ pub fn recap_due(chat: &Chat, occ: &Occurrence) -> DateTime<Utc> {
 }
 
 /// Whether chat date `record` still owes its recap thread or archive at
-/// `now` (the service takes such a date up again after a restart).
+/// `now` (the service takes such a date up again after a restart). The
+/// thread is owed until it would be too late ([`RECAP_LATEST`]); the
+/// archive for as long as the service looks back.
 pub fn after_owed(chat: &Chat, occ: &Occurrence, record: &ChatRecord, now: DateTime<Utc>) -> bool {
-    if record.state != ChatState::Done || now >= recap_due(chat, occ) + RECAP_LATEST {
+    if record.state != ChatState::Done {
         return false;
     }
-    let recap =
-        chat.recap.enabled && !matches!(record.recap, Some(RecapState::Done | RecapState::Skipped));
+    let recap = chat.recap.enabled
+        && !matches!(record.recap, Some(RecapState::Done | RecapState::Skipped))
+        && now < recap_due(chat, occ) + RECAP_LATEST;
     let archive =
         chat.archive.enabled && record.archived_at.is_none() && record.archive_error.is_none();
     recap || archive
@@ -63,6 +72,10 @@ impl AfterChat {
             tracing::info!("recap and archive at {}", due.format("%H:%M:%SZ"));
             if !self.engine.hold_until(due).await {
                 return false;
+            }
+            // A reload during the wait (recap turned off) counts.
+            if let Some(chat) = self.engine.chat_settings(&self.chat.name) {
+                self.chat = chat;
             }
         }
         // A date recorded skipped (no questions) has nothing to recap.
@@ -106,8 +119,21 @@ impl AfterChat {
             };
             let outcome = match record.recap {
                 Some(RecapState::Done | RecapState::Skipped) => return true,
+                // Composed by an earlier run and never tried: compose it
+                // again, so an opt-out or a deletion since is honoured.
+                Some(RecapState::Composed) if !self.composed_here => {
+                    self.composed_here = true;
+                    let now = self.engine.now();
+                    self.engine
+                        .store
+                        .discard_untouched_recap(self.chat_id, now)
+                        .map(|_| ())
+                }
                 Some(RecapState::Composed) => return self.post_thread().await,
-                None => self.compose(record, due),
+                None => {
+                    self.composed_here = true;
+                    self.compose(record, due)
+                }
             };
             if let Err(e) = outcome {
                 self.engine
@@ -168,12 +194,13 @@ impl AfterChat {
 
     /// Posts the composed thread and records it done.
     async fn post_thread(&mut self) -> bool {
-        let posting = Posting::new(
+        let mut posting = Posting::new(
             self.engine.clone(),
             self.occ.clone(),
             self.chat_id,
             self.chat.clone(),
         );
+        posting.on_purpose = self.on_purpose;
         if !posting.post_thread().await {
             return false;
         }
@@ -237,7 +264,10 @@ impl AfterChat {
         let written =
             tokio::task::spawn_blocking(move || recap::write_archive(&chat, &input)).await;
         let outcome = match written {
-            Ok(Ok(dir)) => {
+            Ok(Ok((dir, warnings))) => {
+                for w in warnings {
+                    tracing::warn!("{w}");
+                }
                 tracing::info!("archive written to {}", dir.display());
                 self.engine.emit(Event::Archived {
                     chat: self.chat.name.clone(),
@@ -290,6 +320,11 @@ impl Engine {
             ));
         }
         let now = self.now();
+        // A thread composed before and never tried is composed again from
+        // the answers as they are now.
+        store
+            .discard_untouched_recap(record.id, now)
+            .map_err(|e| e.to_string())?;
         let composed = store
             .steps(record.id)
             .map_err(|e| e.to_string())?
@@ -327,14 +362,36 @@ impl Engine {
             occ: occ.clone(),
             chat_id: record.id,
             chat: chat.clone(),
+            on_purpose: true,
+            composed_here: true,
         };
-        if part.post_thread().await {
+        if !part.post_thread().await {
+            return Err(self
+                .shutdown
+                .fatal()
+                .unwrap_or_else(|| "stopped before the thread was posted".into()));
+        }
+        // Say so when the thread has holes: the command then fails.
+        let thread: Vec<_> = store
+            .steps(record.id)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|s| s.kind.is_recap())
+            .collect();
+        let missing: Vec<String> = thread
+            .iter()
+            .filter(|s| s.state != StepState::Posted)
+            .map(|s| format!("{}: {}", s.key, s.reason.as_deref().unwrap_or("not posted")))
+            .collect();
+        if missing.is_empty() {
             return Ok(());
         }
-        Err(self
-            .shutdown
-            .fatal()
-            .unwrap_or_else(|| "stopped before the thread was posted".into()))
+        Err(format!(
+            "{} of {} posts of the thread are not on the server:\n  {}",
+            missing.len(),
+            thread.len(),
+            missing.join("\n  ")
+        ))
     }
 }
 
@@ -371,6 +428,15 @@ impl Posting {
             let Some((_, step)) = next else {
                 return true;
             };
+            if step.state == StepState::Pending
+                && let Some(why) = self.leave_out(&step)
+            {
+                let flow = self.skip(&step, why.into()).await;
+                if let Flow::End(finished) = flow {
+                    return finished;
+                }
+                continue;
+            }
             let chat = self.chat.clone();
             let times = chat_times(&chat, &self.occ);
             let span = tracing::info_span!("step", key = %step.key);
@@ -383,5 +449,23 @@ impl Posting {
                 Flow::End(finished) => return finished,
             }
         }
+    }
+
+    /// Why a pending post of the thread is left out, if it is: the recap
+    /// was turned off in bot.toml meanwhile, or the head did not go out (a
+    /// reply to nothing would start a second, headless thread).
+    fn leave_out(&self, step: &crate::store::StepRecord) -> Option<&'static str> {
+        if !self.on_purpose && !self.chat.recap.enabled {
+            return Some("the recap was turned off in bot.toml");
+        }
+        let StepKind::Recap { head: false, .. } = step.kind else {
+            return None;
+        };
+        let steps = self.engine.store.steps(self.chat_id).ok()?;
+        let head_lost = steps.iter().any(|s| {
+            matches!(s.kind, StepKind::Recap { head: true, .. })
+                && matches!(s.state, StepState::Failed | StepState::Skipped)
+        });
+        head_lost.then_some("the thread's head post could not be posted")
     }
 }

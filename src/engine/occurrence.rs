@@ -70,6 +70,8 @@ impl Engine {
             occ: occ.clone(),
             chat_id: record.id,
             chat: chat.clone(),
+            on_purpose: false,
+            composed_here: false,
         });
         if matches!(record.state, ChatState::Done | ChatState::Skipped) {
             // Posting is over; the answers may still be coming in (a
@@ -87,6 +89,7 @@ impl Engine {
             pinned: false,
             warned_missing: false,
             unsettled: 0,
+            on_purpose: false,
         };
         self.run_parts(Some(posting), collecting, after).await
     }
@@ -218,6 +221,9 @@ pub(super) struct Posting {
     running: bool,
     /// Failed looks in a row for an earlier attempt's post (for pauses).
     unsettled: u32,
+    /// Posting a recap thread because a host asked (`recap --post`): it
+    /// goes out however late.
+    pub(super) on_purpose: bool,
 }
 
 impl Posting {
@@ -232,6 +238,7 @@ impl Posting {
             pinned: false,
             warned_missing: false,
             unsettled: 0,
+            on_purpose: false,
         }
     }
 
@@ -315,7 +322,11 @@ impl Posting {
         last_post: Option<DateTime<Utc>>,
         slot_end: Option<DateTime<Utc>>,
     ) -> Flow {
+        let on_purpose = self.on_purpose && step.kind.is_recap();
         let decide = |now| {
+            if on_purpose && step.planned_at <= now {
+                return Decision::PostNow;
+            }
             policy::decide(
                 step.kind,
                 step.planned_at,
@@ -416,7 +427,7 @@ impl Posting {
     }
 
     /// Leaves a step out, for the policy's reason.
-    async fn skip(&mut self, step: &StepRecord, reason: String) -> Flow {
+    pub(super) async fn skip(&mut self, step: &StepRecord, reason: String) -> Flow {
         tracing::warn!("left out: {reason}");
         let now = self.engine.now();
         if let Err(e) = self.engine.store.mark_skipped(step.id, &reason, now) {

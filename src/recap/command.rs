@@ -16,7 +16,7 @@ use crate::engine::{Shutdown, service};
 use crate::length::PostLimit;
 use crate::plan::{Occurrence, StepKind};
 use crate::secret::Secret;
-use crate::store::{ChatRecord, RecapState, StepRecord, Store};
+use crate::store::{ChatRecord, ChatState, RecapState, StepRecord, Store};
 
 /// A chat date named on the command line, with its stored record.
 struct Named {
@@ -177,38 +177,91 @@ pub async fn post(
     crate::collect::command::stop_on_ctrl_c(trigger);
     let mut engine = started.engine.clone();
     engine.post_recap_now(&chat, &occ).await?;
-    show(&config, name, Some(occ.date), clock.now())
+    // The store is one process's at a time: close it before reading again.
+    drop((engine, started));
+    let mut text = show(&config, name, Some(occ.date), clock.now())?;
+    if let Some(note) = refresh_archive(&config, name, occ.date, clock.now()) {
+        text.push_str(&format!("\n{note}\n"));
+    }
+    Ok(text)
 }
 
 /// `chathost archive`: writes the date's archive folder (default: where
-/// the service writes it, else `out`) and the chat's index and feed.
-/// Returns the folder.
+/// the service writes it, with the chat's index and feed; else only the
+/// date's files, into `out`). Returns the folder and warnings.
 pub fn archive(
     config: &Config,
     name: &str,
     date: Option<NaiveDate>,
     out: Option<&Path>,
     now: DateTime<Utc>,
-) -> Result<PathBuf, String> {
+) -> Result<(PathBuf, Vec<String>), String> {
     let store = service::open_store(&config.state_dir)?;
     let n = named(&store, config, name, date, now)?;
     let data = ChatData::load(&store, &n.chat, n.record.clone()).map_err(|e| e.to_string())?;
-    let as_of = n
-        .record
-        .swept_at
-        .unwrap_or_else(|| recap_due(&n.chat, &n.occ));
+    // As read: at the final sweep, else now (answers may still change).
+    let as_of = n.record.swept_at.unwrap_or(now);
     let input = data.archive_input(&n.chat, &n.occ, &n.record.account, as_of);
+    let mut warnings = Vec::new();
+    let settled = n.record.state == ChatState::Done
+        && (n.record.swept_at.is_some() || !n.chat.collect.enabled);
+    if !settled {
+        warnings.push(format!(
+            "the {} chat of {} is not over or its answers not finally read yet: this archive is a snapshot, and the service writes the final one",
+            n.chat.name, n.occ.date
+        ));
+    }
     match out {
-        Some(dir) => make::write_archive_in(dir, &n.chat, &input),
+        Some(dir) => Ok((make::write_folder(dir, &input)?, warnings)),
         None => {
             let written = make::write_archive(&n.chat, &input);
-            let outcome = written.as_ref().map(|_| ()).map_err(String::as_str);
-            store
-                .record_archive(n.record.id, outcome, now)
-                .map_err(|e| e.to_string())?;
-            written
+            // Only a final archive counts as written: the service still
+            // writes the date's own once it is over.
+            if settled {
+                let outcome = written.as_ref().map(|_| ()).map_err(String::as_str);
+                store
+                    .record_archive(n.record.id, outcome, now)
+                    .map_err(|e| e.to_string())?;
+            }
+            let (dir, more) = written?;
+            warnings.extend(more);
+            Ok((dir, warnings))
         }
     }
+}
+
+/// After `chathost collect` or `recap --post` changed what a date's
+/// archive shows: writes it again if it was written before. A note for
+/// the host, if any.
+pub fn refresh_archive(
+    config: &Config,
+    name: &str,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let chat = find_chat(config, name).ok()?;
+    if !chat.archive.enabled {
+        return None;
+    }
+    let archived = service::open_store(&config.state_dir)
+        .ok()?
+        .chat(name, date)
+        .ok()??
+        .archived_at
+        .is_some();
+    if !archived {
+        return None;
+    }
+    Some(match archive(config, name, Some(date), None, now) {
+        Ok((dir, warnings)) => {
+            let mut note = format!("archive written again in {}", dir.display());
+            for w in warnings {
+                note.push_str(&format!("\nwarning: {w}"));
+            }
+            note
+        }
+        Err(e) => format!("the archive could not be written again: {e}"),
+    })
 }
 
 /// For `chathost plan`: the recap thread of each chat's latest date that
@@ -220,11 +273,12 @@ pub fn preview_for_plan(config: &Config) -> String {
     if !path.exists() {
         return String::new();
     }
-    let store = match Store::open(&path) {
+    // Read only: `plan` never takes the store from a service starting up.
+    let store = match Store::open_read_only(&path) {
         Ok(s) => s,
         Err(e) => {
             return format!(
-                "\n(No recap preview: {e}. `chathost recap CHAT` shows it once the store is free.)\n"
+                "\n(No recap preview: {e}. While the service runs it holds the store; `chathost recap CHAT` shows the thread when it is stopped.)\n"
             );
         }
     };

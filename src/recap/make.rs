@@ -51,33 +51,42 @@ pub fn archive_dir(chat: &Chat, date: NaiveDate) -> PathBuf {
 }
 
 /// Writes a chat date's archive into its folder, then the chat's index
-/// and feed beside it. The folder written, or why not.
-pub fn write_archive(chat: &Chat, input: &ChatArchive) -> Result<PathBuf, String> {
-    write_archive_in(&archive_dir(chat, input.date), chat, input)
+/// and feed beside it. The folder written and warnings (chat dates the
+/// index had to leave out), or why not.
+pub fn write_archive(chat: &Chat, input: &ChatArchive) -> Result<(PathBuf, Vec<String>), String> {
+    let dir = archive_dir(chat, input.date);
+    write_folder(&dir, input)?;
+    let chat_dir = chat.archive.dir.join(&chat.name);
+    let base = chat
+        .archive
+        .url
+        .as_ref()
+        .map(|u| format!("{}/{}/", u.trim_end_matches('/'), chat.name));
+    let index = archive::write_chat_index(&chat_dir, base.as_deref()).map_err(|e| {
+        format!(
+            "wrote {}, but cannot write the chat's index in {}: {e}",
+            dir.display(),
+            chat_dir.display()
+        )
+    })?;
+    let warnings = index
+        .skipped
+        .iter()
+        .map(|s| {
+            format!(
+                "the chat's index leaves out {}: {} (`chathost archive` writes it again)",
+                s.path.display(),
+                s.reason
+            )
+        })
+        .collect();
+    Ok((dir, warnings))
 }
 
-/// As [`write_archive`], into `dir` (`chathost archive --out`): the index
-/// and feed go to its parent.
-pub fn write_archive_in(
-    dir: &std::path::Path,
-    chat: &Chat,
-    input: &ChatArchive,
-) -> Result<PathBuf, String> {
+/// Writes the chat date's four files into `dir` only (`chathost archive
+/// --out`): the chat's index and feed stay where the service keeps them.
+pub fn write_folder(dir: &std::path::Path, input: &ChatArchive) -> Result<PathBuf, String> {
     archive::write(dir, input)
         .map_err(|e| format!("cannot write the archive in {}: {e}", dir.display()))?;
-    if let Some(parent) = dir.parent() {
-        let base = chat
-            .archive
-            .url
-            .as_ref()
-            .map(|u| format!("{}/{}/", u.trim_end_matches('/'), chat.name));
-        archive::write_chat_index(parent, base.as_deref()).map_err(|e| {
-            format!(
-                "wrote {}, but cannot write the chat's index in {}: {e}",
-                dir.display(),
-                parent.display()
-            )
-        })?;
-    }
     Ok(dir.to_path_buf())
 }

@@ -24,4 +24,4 @@ pub mod summary;
 pub mod thread;
 
 pub use load::ChatData;
-pub use make::{archive_dir, compose_thread, write_archive, write_archive_in};
+pub use make::{archive_dir, compose_thread, write_archive, write_folder};

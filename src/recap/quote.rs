@@ -52,19 +52,17 @@ pub fn brief(text: &str, max: usize) -> String {
 
 /// `text` unable to mention anyone or file a post under a hashtag: an `@`
 /// or `#` (or its fullwidth form) that starts a word or follows
-/// punctuation, where servers see a mention or a tag ("(@bob", "“#tag"),
-/// is dropped; one inside a word ("jane@nhs.uk") and links stay.
+/// punctuation, where servers see a mention or a tag ("(@bob", "“#tag",
+/// "x,@bob@host" even glued to a link), is dropped; one inside a word
+/// ("jane@nhs.uk") or a link's path ("https://host/@ann/1", "?a=#b") stays:
+/// Mastodon sees no mention after a word character, `/` or `=`.
 pub fn defuse(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for word in text.split_inclusive(char::is_whitespace) {
-        if word.contains("://") {
-            out.push_str(word);
-            continue;
-        }
         let mut prev: Option<char> = None;
         for c in word.chars() {
             let sigil = matches!(c, '@' | '#' | '\u{FF20}' | '\u{FF03}');
-            let in_word = prev.is_some_and(|p| p.is_alphanumeric() || p == '_');
+            let in_word = prev.is_some_and(|p| p.is_alphanumeric() || matches!(p, '_' | '/' | '='));
             if !sigil || in_word {
                 out.push(c);
             }
@@ -91,6 +89,19 @@ mod tests {
         assert_eq!(
             brief("A1: so true (@bob@x.social, #nursing) ok", 80),
             "so true (bob@x.social, nursing) ok"
+        );
+        // Glued to a link, a mention or tag is still one (the review's
+        // case): only a link's own path keeps its sigils.
+        assert_eq!(
+            brief(
+                "A2: great point “@alice@evil.social”https://x.y and x,#othertag,http://a.b/?q=#f",
+                200
+            ),
+            "great point “alice@evil.social”https://x.y and x,othertag,http://a.b/?q=#f"
+        );
+        assert_eq!(
+            defuse("x://(@victim@host.social)"),
+            "x://(victim@host.social)"
         );
     }
 

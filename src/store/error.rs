@@ -38,6 +38,14 @@ pub enum Problem {
         /// The newest version this chathost knows.
         known: i64,
     },
+    /// The database was written by an older chathost and is opened read
+    /// only: it cannot be upgraded here.
+    Outdated {
+        /// Its schema version.
+        found: i64,
+        /// This chathost's version.
+        known: i64,
+    },
     /// Another process held the database past the busy timeout.
     Busy,
     /// Any other SQLite failure.
@@ -147,6 +155,10 @@ impl fmt::Display for Problem {
             Problem::TooNew { found, known } => write!(
                 f,
                 "it was written by a newer chathost (schema version {found}; this one knows up to {known}); run the newer chathost, or restore a backup made before the upgrade"
+            ),
+            Problem::Outdated { found, known } => write!(
+                f,
+                "it has schema version {found} and this chathost reads {known}; `chathost run` (or any command that writes) upgrades it"
             ),
             Problem::Busy => f.write_str(
                 "another process kept it locked; is a second chathost running with the same state folder?",

@@ -130,6 +130,49 @@ impl Store {
         Store::prepare(conn, path.clone(), true)
     }
 
+    /// Opens an existing database to read only, for a command that looks
+    /// (`chathost plan`'s recap preview): no lock held beyond a read, no
+    /// migration, a short wait. A database from another chathost version
+    /// is refused rather than upgraded.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let fail = |problem| StoreError {
+            path: path.clone(),
+            doing: "read it",
+            problem,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(&path, flags).map_err(|e| fail(Problem::CannotOpen(e)))?;
+        let check = |conn: &Connection| -> Result<(), Problem> {
+            conn.busy_timeout(Duration::from_millis(200))?;
+            let app: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+            let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if app != APPLICATION_ID {
+                return Err(Problem::NotChathost);
+            }
+            let known = MIGRATIONS.len() as i64;
+            if version > known {
+                return Err(Problem::TooNew {
+                    found: version,
+                    known,
+                });
+            }
+            if version < known {
+                return Err(Problem::Outdated {
+                    found: version,
+                    known,
+                });
+            }
+            Ok(())
+        };
+        check(&conn).map_err(fail)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: Arc::new(path),
+        })
+    }
+
     /// A fresh database in memory, gone when the last clone is dropped.
     pub fn open_in_memory() -> Result<Store, StoreError> {
         let path = PathBuf::from(":memory:");

@@ -45,6 +45,12 @@ impl Store {
                 |r| r.get(0),
             )?;
             if already > 0 {
+                // Its steps and its state are written together; should they
+                // ever disagree, the steps win (never a second thread).
+                tx.execute(
+                    "UPDATE chats SET recap_state = ?2 WHERE id = ?1 AND recap_state IS NULL",
+                    params![chat.0, RecapState::Composed],
+                )?;
                 return Ok(false);
             }
             for (i, post) in posts.iter().enumerate() {
@@ -73,6 +79,37 @@ impl Store {
                 params![chat.0, RecapState::Composed, Ts(now)],
             )?;
             Ok(true)
+        })
+    }
+
+    /// Forgets a composed thread none of whose posts was ever tried (no
+    /// attempt: nothing can be on the server), so that it is composed again
+    /// from the answers as they are now (an opt-out or a deletion since).
+    /// True when forgotten; a thread with any attempt stays as it is.
+    pub fn discard_untouched_recap(
+        &self,
+        chat: ChatId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.write("compose the recap thread again", |tx| {
+            let touched: i64 = tx.query_row(
+                "SELECT count(*) FROM steps WHERE chat_id = ?1 \
+                 AND kind IN ('recap_head', 'recap') AND (state != 'pending' OR attempts > 0)",
+                [chat.0],
+                |r| r.get(0),
+            )?;
+            if touched > 0 {
+                return Ok(false);
+            }
+            let gone = tx.execute(
+                "DELETE FROM steps WHERE chat_id = ?1 AND kind IN ('recap_head', 'recap')",
+                [chat.0],
+            )?;
+            tx.execute(
+                "UPDATE chats SET recap_state = NULL, recap_note = NULL, updated_at = ?2 WHERE id = ?1",
+                params![chat.0, Ts(now)],
+            )?;
+            Ok(gone > 0)
         })
     }
 
@@ -222,6 +259,39 @@ mod tests {
             (None, Some("permission denied"))
         );
         store.record_archive(chat.id, Ok(()), at("22:04")).unwrap();
+
+        // Untouched, a thread is composed again; once a post was tried,
+        // never (it may be on the server).
+        let other = store
+            .upsert_chat(
+                &NewChat {
+                    date: NaiveDate::from_ymd_opt(2026, 12, 9).unwrap(),
+                    ..new_chat()
+                },
+                at("22:05"),
+            )
+            .unwrap();
+        store
+            .compose_recap(other.id, &posts(2), at("22:15"), at("22:15"))
+            .unwrap();
+        assert!(
+            store
+                .discard_untouched_recap(other.id, at("22:16"))
+                .unwrap()
+        );
+        assert!(store.steps(other.id).unwrap().is_empty());
+        assert_eq!(store.chat_by_id(other.id).unwrap().recap, None);
+        store
+            .compose_recap(other.id, &posts(2), at("22:15"), at("22:17"))
+            .unwrap();
+        let first = store.steps(other.id).unwrap()[0].id;
+        store.begin_attempt(first, at("22:18")).unwrap();
+        assert!(
+            !store
+                .discard_untouched_recap(other.id, at("22:19"))
+                .unwrap()
+        );
+        assert_eq!(store.steps(other.id).unwrap().len(), 2);
         let r = store.chat_by_id(chat.id).unwrap();
         assert_eq!((r.archived_at, r.archive_error), (Some(at("22:04")), None));
     }
