@@ -75,6 +75,11 @@ fn chat(date: &str, topic: &str) -> ChatArchive {
         "<p>A2: HUSHED words</p>",
     );
     quiet.quotable = false;
+    // Alone on its server: the domain alone would name the person.
+    quiet.acct = "hush_quietly@hush.example".into();
+    quiet.uri = "https://hush.example/users/hush_quietly/statuses/4".into();
+    quiet.account_url = Some("https://hush.example/@hush_quietly".into());
+    quiet.url = Some("https://hush.example/@hush_quietly/4".into());
     let mut edited = answer(date, 5, "bo", Some(2), 17, "<p>A2: fixed typo</p>");
     edited.edited_at = Some(at(date, 19));
     ChatArchive {
@@ -182,6 +187,7 @@ fn files_on_disk_hold_no_deleted_or_counted_only_post_and_fetch_nothing() {
             "VANISHED",
             "gone Nurse",
             "hush_quietly",
+            "hush.example",
             "HUSHED",
             "track.example",
             "evil.example",

@@ -69,13 +69,8 @@ struct EntryStats {
 /// links are then absolute, else relative.
 pub fn write_chat_index(chat_dir: &Path, archive_url: Option<&str>) -> io::Result<IndexWritten> {
     let (entries, skipped) = read_entries(chat_dir)?;
-    let base = escape::web_url(archive_url).map(|u| {
-        if u.ends_with('/') {
-            u.to_string()
-        } else {
-            format!("{u}/")
-        }
-    });
+    let base =
+        escape::web_url(archive_url).map(|u| if u.ends_with('/') { u } else { format!("{u}/") });
     super::remove_stale_temps(chat_dir, &["index.html", "feed.xml"]);
     let files = vec![
         super::write_atomic(chat_dir, "index.html", render_html(&entries).as_bytes())?,
