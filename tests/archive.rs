@@ -75,6 +75,11 @@ fn chat(date: &str, topic: &str) -> ChatArchive {
         "<p>A2: HUSHED words</p>",
     );
     quiet.quotable = false;
+    // Alone on its server: the domain alone would name the person.
+    quiet.acct = "hush_quietly@hush.example".into();
+    quiet.uri = "https://hush.example/users/hush_quietly/statuses/4".into();
+    quiet.account_url = Some("https://hush.example/@hush_quietly".into());
+    quiet.url = Some("https://hush.example/@hush_quietly/4".into());
     let mut edited = answer(date, 5, "bo", Some(2), 17, "<p>A2: fixed typo</p>");
     edited.edited_at = Some(at(date, 19));
     ChatArchive {
@@ -182,6 +187,7 @@ fn files_on_disk_hold_no_deleted_or_counted_only_post_and_fetch_nothing() {
             "VANISHED",
             "gone Nurse",
             "hush_quietly",
+            "hush.example",
             "HUSHED",
             "track.example",
             "evil.example",
@@ -327,10 +333,10 @@ fn the_chat_index_lists_dates_newest_first_and_survives_a_corrupt_file() {
     assert!(feed.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">"));
     assert_eq!(feed.matches("<entry>").count(), 3, "one entry per chat");
     assert!(
-        feed.contains("<id>tag:bot.example,2026-11-25:wenurses</id>"),
+        feed.contains("<id>tag:bot.example,2000:chathost/wenurses</id>"),
         "the feed's id"
     );
-    assert!(feed.contains("<id>tag:bot.example,2026-12-09:wenurses/2026-12-09</id>"));
+    assert!(feed.contains("<id>tag:bot.example,2000:chathost/wenurses/2026-12-09</id>"));
     assert!(
         feed.contains("<updated>2026-12-09T20:59:00Z</updated>\n<author>"),
         "newest as_of"
@@ -357,6 +363,10 @@ fn the_feed_links_absolute_when_published_and_rewrites_identically() {
     let first = read(&chat_dir.join("feed.xml"));
     assert!(first.contains("href=\"https://nurses.example/archive/wenurses/2026-12-02/\""));
     assert!(first.contains("rel=\"self\" type=\"application/atom+xml\" href=\"https://nurses.example/archive/wenurses/feed.xml\""));
+    assert!(
+        first.contains("<id>https://nurses.example/archive/wenurses/feed.xml</id>"),
+        "a published feed is named by its own address"
+    );
     assert!(well_formed(&first).is_ok());
     let again = archive::write_chat_index(&chat_dir, url).expect("index again");
     assert_eq!(read(&chat_dir.join("feed.xml")), first);
@@ -369,5 +379,60 @@ fn the_feed_links_absolute_when_published_and_rewrites_identically() {
     // A script URL is never a link base.
     archive::write_chat_index(&chat_dir, Some("javascript:alert(1)")).expect("index");
     assert!(!read(&chat_dir.join("feed.xml")).contains("javascript"));
+    let _ = fs::remove_dir_all(&root);
+}
+
+/// The feed's `<id>` and its entries' ids, in order.
+fn feed_ids(chat_dir: &Path) -> (String, Vec<String>) {
+    let feed = read(&chat_dir.join("feed.xml"));
+    let mut ids = feed
+        .split("<id>")
+        .skip(1)
+        .map(|x| x.split("</id>").next().unwrap_or("").to_string());
+    let own = ids.next().unwrap_or_default();
+    (own, ids.collect())
+}
+
+#[test]
+fn feed_and_entry_ids_stay_as_dates_come_and_go() {
+    let root = scratch("ids");
+    let chat_dir = root.join("wenurses");
+    let write = |date: &str, instance: &str| {
+        let mut a = chat(date, "Rest");
+        a.instance_url = instance.into();
+        archive::write(&chat_dir.join(date), &a).expect("written");
+    };
+    write("2026-12-02", "https://bot.example");
+    write("2026-12-09", "https://bot.example:8443");
+    // A date the bot hosted from another instance, once.
+    write("2026-12-16", "https://moved.example");
+    archive::write_chat_index(&chat_dir, None).expect("index");
+    let (feed_id, entries) = feed_ids(&chat_dir);
+    assert_eq!(
+        feed_id, "tag:bot.example,2000:chathost/wenurses",
+        "the most common host, a fixed date"
+    );
+    let own = "tag:moved.example,2000:chathost/wenurses/2026-12-16";
+    assert_eq!(entries[0], own, "an entry is named under its own host");
+
+    // An older date archived later: no id changes, one is added.
+    write("2026-11-25", "https://bot.example");
+    archive::write_chat_index(&chat_dir, None).expect("index");
+    let (after_older, with_older) = feed_ids(&chat_dir);
+    assert_eq!(after_older, feed_id, "the feed id after an older date");
+    assert_eq!(with_older[..3], entries[..], "the entries keep their ids");
+    assert_eq!(
+        with_older[3],
+        "tag:bot.example,2000:chathost/wenurses/2026-11-25"
+    );
+
+    // The oldest folders removed: still the same ids.
+    for date in ["2026-11-25", "2026-12-02"] {
+        fs::remove_dir_all(chat_dir.join(date)).expect("removed");
+    }
+    archive::write_chat_index(&chat_dir, None).expect("index");
+    let (after_removal, left) = feed_ids(&chat_dir);
+    assert_eq!(after_removal, feed_id, "the feed id after the oldest went");
+    assert_eq!(left[..], entries[..2], "the entries left keep their ids");
     let _ = fs::remove_dir_all(&root);
 }

@@ -5,8 +5,9 @@
 //! and print renderings land in `target/test-output/browser/`.
 //!
 //! The page is the real archive (`chathost::archive::write`) of a chat
-//! with hostile answers; a second page proves the harness sees what it
-//! must catch.
+//! with hostile answers, a hostile display name, topic, question and
+//! profile URL; the chat's own index (`write_chat_index`) gets the same
+//! checks; a second page proves the harness sees what it must catch.
 
 mod common;
 
@@ -21,6 +22,12 @@ use serde_json::json;
 /// The hostile answers, as a participant typed them.
 const SCRIPT_ANSWER: &str = "<script>window.__pwned=1</script>";
 const IMG_ANSWER: &str = "<img src=x onerror=\"window.__pwned=2\">";
+/// A display name, a topic, a question and a profile URL, as hostile as
+/// an account or a host's typo could make them.
+const NAME: &str = "<img src=x onerror=\"window.__pwned=6\">";
+const TOPIC: &str = "<script>window.__pwned=7</script>";
+const QUESTION: &str = "What helps? <svg onload=\"window.__pwned=9\"></svg>";
+const PROFILE_URL: &str = "javascript:window.__pwned=8";
 
 /// A phone in portrait, and a laptop.
 const PHONE: (u32, u32) = (390, 844);
@@ -70,7 +77,7 @@ fn answer(user: &str, n: i64, q: u32, minute: u32, text: &str, html: &str) -> An
 /// long unbroken link that must wrap on a phone; returns its page.
 fn archive_page(dir: &Path) -> PathBuf {
     let long = "https://example.org/a/very/long/path/that/never/breaks/by/itself/on/a/phone/screen";
-    let answers = vec![
+    let mut answers = vec![
         answer(
             "ada",
             1,
@@ -114,12 +121,15 @@ fn archive_page(dir: &Path) -> PathBuf {
             &format!("<p>A2 <a href=\"{long}\">{long}</a></p>"),
         ),
     ];
+    answers[1].display_name = Some(NAME.into());
+    answers[2].display_name = Some(NAME.into());
+    answers[3].account_url = Some(PROFILE_URL.into());
     let start: DateTime<Utc> = "2027-03-24T20:00:00Z".parse().unwrap();
     let chat = ChatArchive {
         chat_id: ChatId(1),
         chat: "healthchat".into(),
         hashtag: "healthchat".into(),
-        topic: "Keeping moving".into(),
+        topic: TOPIC.into(),
         date: "2027-03-24".parse().unwrap(),
         zone: chrono_tz::Europe::London,
         start,
@@ -135,7 +145,7 @@ fn archive_page(dir: &Path) -> PathBuf {
             },
             ArchiveQuestion {
                 number: 2,
-                text: "What would you share with a new starter?".into(),
+                text: QUESTION.into(),
                 posted_at: Some(start + chrono::Duration::minutes(8)),
                 url: Some("https://nurses.example/@chatbot/101".into()),
             },
@@ -190,6 +200,57 @@ fn assert_png(shot: &Screenshot) {
     );
 }
 
+/// What every archive page must hold to, whatever it shows: `visible`
+/// shows as text, no hostile string became an element, a handler or a
+/// script link, nothing ran, nothing was logged as an error, and nothing
+/// was loaded but the page itself.
+fn assert_inert_page(page: &mut PageReport, visible: &[&str]) {
+    let text = page.eval("document.body.innerText");
+    let text = text.as_str().unwrap_or_default();
+    for v in visible {
+        assert!(
+            text.contains(v),
+            "{v:?} shows as text on {}: {text}",
+            page.url
+        );
+    }
+    assert_eq!(
+        page.eval("typeof window.__pwned"),
+        json!("undefined"),
+        "no hostile code ran"
+    );
+    assert_eq!(
+        page.eval("document.querySelectorAll('script, img, iframe, object, embed').length"),
+        json!(0),
+        "no hostile string became an element"
+    );
+    assert_eq!(
+        page.eval(
+            "[...document.querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length"
+        ),
+        json!(0),
+        "no element has an event handler"
+    );
+    assert_eq!(
+        page.eval(
+            "[...document.querySelectorAll('a')].map(a => a.getAttribute('href')).filter(h => /^[a-z][a-z0-9+.-]*:/i.test(h) && !/^https?:/i.test(h)).length"
+        ),
+        json!(0),
+        "every link is a web address or a file beside the page (no javascript:)"
+    );
+    assert_eq!(page.errors().len(), 0, "console errors: {:?}", page.console);
+    assert!(
+        page.exceptions.is_empty(),
+        "exceptions: {:?}",
+        page.exceptions
+    );
+    assert_eq!(
+        page.requests,
+        std::slice::from_ref(&page.url),
+        "only the page itself is loaded"
+    );
+}
+
 #[test]
 fn the_archive_renders_offline_and_shows_hostile_answers_as_text() {
     let dir = scratch("archive");
@@ -197,38 +258,33 @@ fn the_archive_renders_offline_and_shows_hostile_answers_as_text() {
     let mut browser = Browser::launch();
     let group = browser.pid();
 
+    let shown = [
+        SCRIPT_ANSWER,
+        "<img src=x onerror=",
+        NAME,
+        TOPIC,
+        QUESTION,
+        // The hostile server's answer keeps its words.
+        "A2 raw",
+        // The javascript: profile's owner is named, not linked.
+        "eve RN",
+    ];
     let mut phone = browser.open(&file, PHONE);
-    let text = phone.eval("document.body.innerText");
-    let text = text.as_str().unwrap_or_default();
+    assert_inert_page(&mut phone, &shown);
+    let title = phone.eval("document.title");
     assert!(
-        text.contains(SCRIPT_ANSWER),
-        "the <script> answer shows as text: {text}"
-    );
-    assert!(
-        text.contains("<img src=x onerror="),
-        "the <img> answer shows as text: {text}"
-    );
-    assert_eq!(phone.eval("typeof window.__pwned"), json!("undefined"));
-    assert_eq!(
-        phone.eval("document.querySelectorAll('script, img, iframe, object').length"),
-        json!(0),
-        "no answer became an element"
-    );
-    assert!(
-        text.contains("A2 raw"),
-        "the hostile server's answer keeps its words"
+        title.as_str().is_some_and(|t| t.contains(TOPIC)),
+        "the topic is the title's text: {title}"
     );
     assert_eq!(
         phone.eval("document.querySelectorAll('svg').length"),
         json!(1),
-        "the activity chart is inline"
+        "the activity chart is inline, the question's <svg> is text"
     );
     assert_eq!(
-        phone.eval(
-            "[...document.querySelectorAll('a')].map(a => a.getAttribute('href')).filter(h => /^[a-z][a-z0-9+.-]*:/i.test(h) && !/^https?:/i.test(h)).length"
-        ),
+        phone.eval("[...document.querySelectorAll('a')].filter(a => a.textContent.includes('eve RN')).length"),
         json!(0),
-        "every link is a web address or a file beside the page (no javascript:)"
+        "a javascript: profile is no link"
     );
     assert!(!overflows(&mut phone), "nothing is wider than a phone");
     assert_png(&phone.screenshot("archive-phone"));
@@ -236,20 +292,24 @@ fn the_archive_renders_offline_and_shows_hostile_answers_as_text() {
     let mut desktop = browser.open(&file, DESKTOP);
     assert_png(&desktop.screenshot("archive-desktop"));
     assert_png(&desktop.print_screenshot("archive-print"));
+    assert_inert_page(&mut desktop, &shown);
 
-    for page in [&phone, &desktop] {
-        assert_eq!(page.errors().len(), 0, "console errors: {:?}", page.console);
-        assert!(
-            page.exceptions.is_empty(),
-            "exceptions: {:?}",
-            page.exceptions
-        );
-        assert_eq!(
-            page.requests,
-            std::slice::from_ref(&page.url),
-            "only the page itself is loaded"
-        );
-    }
+    // The chat's own index, beside the date folders.
+    let chat_dir = file
+        .parent()
+        .and_then(Path::parent)
+        .expect("the chat folder");
+    let written = chathost::archive::write_chat_index(chat_dir, None).expect("index written");
+    assert_eq!(written.skipped, [], "the date is listed");
+    let mut index = browser.open(&chat_dir.join("index.html"), PHONE);
+    assert_inert_page(&mut index, &[TOPIC, "2027-03-24"]);
+    assert_eq!(
+        index.eval("[...document.querySelectorAll('a')].some(a => a.getAttribute('href') === '2027-03-24/index.html')"),
+        json!(true),
+        "the index links the chat date"
+    );
+    assert!(!overflows(&mut index), "nothing is wider than a phone");
+    assert_png(&index.screenshot("archive-index-phone"));
 
     // Dropping the browser ends every process it started.
     assert!(

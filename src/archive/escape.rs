@@ -39,15 +39,58 @@ pub fn xml(s: &str) -> String {
     out
 }
 
-/// The URL when it may become a link: `http:` or `https:` only (never
-/// `javascript:`, `data:` or a relative path), without whitespace or
-/// control characters.
-pub fn web_url(url: Option<&str>) -> Option<&str> {
+/// The URL when it may become a link, normalised: `http:` or `https:`
+/// only (never `javascript:`, `data:` or a relative path), without
+/// whitespace, control characters or userinfo (`user:pass@` is dropped
+/// with the whole URL, never shown). The result is what `url` serialises
+/// (lower-case scheme, punycode host, non-ASCII percent-encoded), with any
+/// character RFC 3986 forbids percent-encoded too, so it is a valid
+/// `"format": "uri"` and safe in an attribute once HTML-escaped.
+pub fn web_url(url: Option<&str>) -> Option<String> {
     let u = url?.trim();
-    let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
-    let web = lower.starts_with("https://") || lower.starts_with("http://");
-    let clean = !u.chars().any(|c| c.is_whitespace() || c.is_control());
-    (web && clean && u.len() > "http://".len()).then_some(u)
+    // The parser silently drops tabs and newlines; refuse them instead.
+    if u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let parsed = reqwest::Url::parse(u).ok()?;
+    let web = matches!(parsed.scheme(), "http" | "https");
+    let userinfo = !parsed.username().is_empty() || parsed.password().is_some();
+    if !web || userinfo || parsed.host_str().is_none_or(str::is_empty) {
+        return None;
+    }
+    let s = parsed.as_str();
+    // A special URL's serialisation is `scheme://host[:port]` then a path
+    // starting with '/': only the rest can hold characters to encode.
+    let authority_end = s.find("://").map(|i| i + 3)?;
+    let path_start = s[authority_end..].find('/').map(|i| i + authority_end)?;
+    let mut out = String::with_capacity(s.len());
+    out.push_str(&s[..path_start]);
+    out.push_str(&rfc3986_tail(&s[path_start..]));
+    Some(out)
+}
+
+/// Path, query and fragment of a serialised URL with every character
+/// RFC 3986 does not allow there percent-encoded: `%` not starting an
+/// escape, `|`, `^`, `[`, `]`, a second `#` and the like.
+fn rfc3986_tail(tail: &str) -> String {
+    let bytes = tail.as_bytes();
+    let mut out = String::with_capacity(tail.len());
+    let mut in_fragment = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        let allowed = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?".contains(&b);
+        let escape = b == b'%'
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        if allowed || escape {
+            out.push(char::from(b));
+        } else if b == b'#' && !in_fragment {
+            in_fragment = true;
+            out.push('#');
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Markdown-significant ASCII punctuation: escaped with a backslash so a
@@ -201,10 +244,6 @@ mod tests {
         assert_eq!(web_url(Some("//evil.example/x")), None);
         assert_eq!(web_url(Some("https://a.example/x y")), None);
         assert_eq!(
-            web_url(Some("HTTPS://a.example/")),
-            Some("HTTPS://a.example/")
-        );
-        assert_eq!(
             markdown("[x](javascript:y) <b>"),
             r"\[x\]\(javascript\:y\) \<b\>"
         );
@@ -217,5 +256,52 @@ mod tests {
             post_html(None, Some("a <b>\nc")).as_deref(),
             Some("<p>a &lt;b&gt;<br>c</p>")
         );
+    }
+
+    #[test]
+    fn web_urls_are_normalised_to_valid_uris() {
+        let cases = [
+            ("HTTPS://A.example", "https://a.example/"),
+            (" https://a.example/@ann/1 ", "https://a.example/@ann/1"),
+            (
+                "https://bücher.example/@a/1",
+                "https://xn--bcher-kva.example/@a/1",
+            ),
+            ("https://a.example/@a|b", "https://a.example/@a%7Cb"),
+            ("https://a.example/@a\"b", "https://a.example/@a%22b"),
+            ("https://a.example/%zz", "https://a.example/%25zz"),
+            ("https://a.example/%7e", "https://a.example/%7e"),
+            (
+                "https://a.example/é?q=ü#f#g",
+                "https://a.example/%C3%A9?q=%C3%BC#f%23g",
+            ),
+            (
+                "https://a.example/?a[]=1^2",
+                "https://a.example/?a%5B%5D=1%5E2",
+            ),
+            ("http://[::1]:8080/x", "http://[::1]:8080/x"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(web_url(Some(input)).as_deref(), Some(want), "{input}");
+        }
+        for refused in [
+            "javascript:alert(1)",
+            " JAVASCRIPT:x",
+            "data:text/html,x",
+            "ftp://a.example/x",
+            "//evil.example/x",
+            "/relative",
+            "https://user:pass@a.example/x",
+            "https://user@a.example/x",
+            "https://a.example/x y",
+            "https://a.example/x\ty",
+            "https://a.example/x\ny",
+            "https://a.example/\u{7}",
+            "https://",
+            "",
+        ] {
+            assert_eq!(web_url(Some(refused)), None, "{refused:?}");
+        }
+        assert_eq!(web_url(None), None);
     }
 }

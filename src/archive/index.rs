@@ -3,7 +3,9 @@
 //! feed (RFC 4287) with an entry per chat date, so a community site or a
 //! feed reader can follow the chat without any platform. Both are built
 //! from the `YYYY-MM-DD/chat.json` files alone; one unreadable file is
-//! skipped and reported, never the whole index.
+//! skipped and reported, never the whole index. The feed's and entries'
+//! ids never change as dates are archived or removed (a changed id makes
+//! feed readers show every entry again).
 
 use std::fmt::Write;
 use std::io;
@@ -69,13 +71,8 @@ struct EntryStats {
 /// links are then absolute, else relative.
 pub fn write_chat_index(chat_dir: &Path, archive_url: Option<&str>) -> io::Result<IndexWritten> {
     let (entries, skipped) = read_entries(chat_dir)?;
-    let base = escape::web_url(archive_url).map(|u| {
-        if u.ends_with('/') {
-            u.to_string()
-        } else {
-            format!("{u}/")
-        }
-    });
+    let base =
+        escape::web_url(archive_url).map(|u| if u.ends_with('/') { u } else { format!("{u}/") });
     super::remove_stale_temps(chat_dir, &["index.html", "feed.xml"]);
     let files = vec![
         super::write_atomic(chat_dir, "index.html", render_html(&entries).as_bytes())?,
@@ -188,10 +185,13 @@ fn render_html(entries: &[Entry]) -> String {
     s
 }
 
-/// A `tag:` URI (RFC 4151) naming `specific` under the instance host at
-/// `date`, when the bot's account there was the authority.
-fn tag_uri(instance: &str, date: NaiveDate, specific: &str) -> String {
-    // The host without its port: a tag URI's authority is a name.
+/// The year every `tag:` URI of the archive names: fixed, so no id
+/// depends on which dates happen to be archived.
+const TAG_YEAR: &str = "2000";
+
+/// The host of an instance base URL as a `tag:` URI authority: a name
+/// without port or userinfo, `localhost` when there is none.
+fn tag_host(instance: &str) -> String {
     let host: String = host_of(instance)
         .split(':')
         .next()
@@ -199,11 +199,16 @@ fn tag_uri(instance: &str, date: NaiveDate, specific: &str) -> String {
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
         .collect();
-    let host = if host.is_empty() {
+    if host.is_empty() {
         "localhost".to_string()
     } else {
         host
-    };
+    }
+}
+
+/// A `tag:` URI (RFC 4151) naming `chathost/{specific}` under `host` at
+/// the fixed [`TAG_YEAR`].
+fn tag_uri(host: &str, specific: &str) -> String {
     let specific: String = specific
         .bytes()
         .map(|b| {
@@ -214,17 +219,53 @@ fn tag_uri(instance: &str, date: NaiveDate, specific: &str) -> String {
             }
         })
         .collect();
-    format!("tag:{host},{}:{specific}", date.format("%Y-%m-%d"))
+    format!("tag:{host},{TAG_YEAR}:chathost/{specific}")
 }
 
-/// The Atom feed. Its id names the oldest archived chat date, so it stays
-/// the same as chats are added; with no chat at all, `updated` is the
-/// epoch (the output depends on the files alone, never on the clock).
+/// The most common of `values`, ties to the alphabetically first.
+fn most_common<'a>(values: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for v in values {
+        *counts.entry(v).or_insert(0) += 1;
+    }
+    // Walking backwards, max_by_key's last maximum is the first name.
+    counts
+        .into_iter()
+        .rev()
+        .max_by_key(|(_, n)| *n)
+        .map(|(v, _)| v)
+}
+
+/// The feed's id, stable as dates are archived or removed: its own
+/// address when published, else a `tag:` URI of the chat under its
+/// entries' most common instance host.
+fn feed_id(entries: &[Entry], base: Option<&str>) -> String {
+    if let Some(b) = base {
+        return format!("{b}feed.xml");
+    }
+    let hosts: Vec<String> = entries.iter().map(|e| tag_host(&e.instance)).collect();
+    let host = most_common(hosts.iter().map(String::as_str)).unwrap_or("localhost");
+    match most_common(entries.iter().map(|e| e.chat.as_str())) {
+        Some(chat) => tag_uri(host, chat),
+        None => format!("tag:{host},{TAG_YEAR}:chathost"),
+    }
+}
+
+/// An entry's id: its chat date under its own instance host, so it never
+/// depends on the other entries.
+fn entry_id(e: &Entry) -> String {
+    let date = e.date.format("%Y-%m-%d");
+    tag_uri(&tag_host(&e.instance), &format!("{}/{date}", e.chat))
+}
+
+/// The Atom feed. Its id is [`feed_id`]; with no chat at all, `updated`
+/// is the epoch (the output depends on the files alone, never on the
+/// clock).
 fn render_feed(entries: &[Entry], base: Option<&str>) -> String {
     let updated = entries.iter().map(|e| e.as_of).max().unwrap_or_default();
-    let (id, title, author) = match (entries.last(), entries.first()) {
-        (Some(oldest), Some(newest)) => (
-            tag_uri(&oldest.instance, oldest.date, &oldest.chat),
+    let id = feed_id(entries, base);
+    let (title, author) = match entries.first() {
+        Some(newest) => (
             format!("#{}: the chat archive", newest.hashtag),
             if newest.bot.is_empty() {
                 newest.chat.clone()
@@ -232,11 +273,7 @@ fn render_feed(entries: &[Entry], base: Option<&str>) -> String {
                 newest.bot.clone()
             },
         ),
-        _ => (
-            "tag:localhost,1970-01-01:chathost".to_string(),
-            "The chat archive".to_string(),
-            "chathost".to_string(),
-        ),
+        None => ("The chat archive".to_string(), "chathost".to_string()),
     };
     let mut s = String::from(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n",
@@ -274,7 +311,7 @@ fn render_feed(entries: &[Entry], base: Option<&str>) -> String {
         let _ = writeln!(
             s,
             "<entry>\n<id>{}</id>\n<title>{}</title>\n<updated>{}</updated>\n<link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>\n<summary type=\"text\">{}</summary>\n</entry>",
-            xml(&tag_uri(&e.instance, e.date, &format!("{}/{date}", e.chat))),
+            xml(&entry_id(e)),
             xml(&entry_title(e)),
             atom_time(e.as_of),
             xml(&href),

@@ -2,7 +2,8 @@
 //! `chat.schema.json` (which describes every field). Deleted answers are
 //! left out; counted-only answers stay, so totals add up, with every field
 //! that could identify their author (`uri`, `url`, `account`, `text`,
-//! `html`) null.
+//! `html`, `edited_at`) null and `created_at` cut to the minute, so the
+//! answer cannot be matched to its post by the exact second.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -31,8 +32,8 @@ struct ChatJson<'a> {
     questions: Vec<QuestionJson<'a>>,
     answers: Vec<AnswerJson>,
     stats: StatsJson,
-    recap_url: Option<&'a str>,
-    archive_url: Option<&'a str>,
+    recap_url: Option<String>,
+    archive_url: Option<String>,
     as_of: DateTime<Utc>,
 }
 
@@ -41,7 +42,7 @@ struct QuestionJson<'a> {
     number: u32,
     text: &'a str,
     posted_at: Option<DateTime<Utc>>,
-    url: Option<&'a str>,
+    url: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -173,23 +174,27 @@ fn stats_json(s: &Stats) -> StatsJson {
     }
 }
 
-fn web(url: Option<&str>) -> Option<String> {
-    escape::web_url(url).map(str::to_string)
-}
-
 fn answer_json(x: &AnswerRecord) -> AnswerJson {
     let quoted = x.quotable;
     AnswerJson {
         uri: quoted.then(|| x.uri.clone()),
-        url: if quoted { web(x.url.as_deref()) } else { None },
+        url: if quoted {
+            escape::web_url(x.url.as_deref())
+        } else {
+            None
+        },
         question: x.question,
         account: quoted.then(|| AccountJson {
             acct: x.acct.clone(),
             display_name: x.display_name.clone(),
-            url: web(x.account_url.as_deref()),
+            url: escape::web_url(x.account_url.as_deref()),
         }),
-        created_at: x.created_at,
-        edited_at: x.edited_at,
+        created_at: if quoted {
+            x.created_at
+        } else {
+            to_the_minute(x.created_at)
+        },
+        edited_at: if quoted { x.edited_at } else { None },
         text: if quoted { x.text.clone() } else { None },
         html: if quoted {
             x.html.as_deref().map(escape::sanitise)
@@ -207,6 +212,12 @@ fn answer_json(x: &AnswerRecord) -> AnswerJson {
             replies: x.engagement.replies,
         },
     }
+}
+
+/// `t` with its seconds dropped.
+fn to_the_minute(t: DateTime<Utc>) -> DateTime<Utc> {
+    // Always representable: it is earlier than `t` by under a minute.
+    DateTime::from_timestamp(t.timestamp().div_euclid(60) * 60, 0).unwrap_or_default()
 }
 
 /// The visible answers in time order (ties by URI), as every output

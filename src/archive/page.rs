@@ -48,7 +48,7 @@ fn link(url: Option<&str>, label_html: &str, class: &str) -> String {
     match escape::web_url(url) {
         Some(u) => format!(
             "<a class=\"{class}\" href=\"{}\" rel=\"nofollow noopener noreferrer ugc\">{label_html}</a>",
-            html(u)
+            html(&u)
         ),
         None => format!("<span class=\"{class}\">{label_html}</span>"),
     }
@@ -153,7 +153,7 @@ fn header(a: &ChatArchive, stats: &Stats) -> String {
         let _ = write!(
             s,
             "<a href=\"{}\" rel=\"nofollow noopener noreferrer\">The recap thread</a> · ",
-            html(u)
+            html(&u)
         );
     }
     s.push_str("<a href=\"#activity\">Activity</a> · <a href=\"#stats\">Stats</a> · <a href=\"transcript.md\">Transcript</a> · <a href=\"chat.json\">Data</a></p></nav>\n</header>\n");

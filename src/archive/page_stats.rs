@@ -83,7 +83,7 @@ pub fn render(a: &ChatArchive, st: &Stats) -> String {
             let name = match escape::web_url(c.url.as_deref()) {
                 Some(u) => format!(
                     "<a href=\"{}\" rel=\"nofollow noopener noreferrer ugc\">{}</a>",
-                    html(u),
+                    html(&u),
                     html(&c.name)
                 ),
                 None => html(&c.name),
@@ -118,7 +118,7 @@ pub fn render(a: &ChatArchive, st: &Stats) -> String {
     let servers: Vec<(String, usize)> = st.servers.iter().map(|(d, n)| (html(d), *n)).collect();
     s.push_str(&table(
         "Reach by server",
-        ("Server", "Participants"),
+        ("Server", "Named participants"),
         &servers,
     ));
     s.push_str("</section>\n");

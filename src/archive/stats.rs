@@ -2,7 +2,9 @@
 //! participants, answers per question, top contributors (consent
 //! respected), first-timers, links and hashtags shared, the busiest minute,
 //! and reach by server. Deleted answers count nowhere; counted-only
-//! accounts count in every number but are never named.
+//! accounts count in the totals but are never named, and are left out of
+//! every list that could single them out (contributors, links, hashtags,
+//! servers: a one-person server's domain names its person).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,11 +36,13 @@ pub struct Stats {
     pub not_quoted: NotQuoted,
     /// Links shared in visible quotable answers, most shared first.
     pub links: Vec<(String, usize)>,
-    /// Hashtags used other than the chat's own (lower case), most first.
+    /// Hashtags used in visible quotable answers other than the chat's
+    /// own (lower case), most first.
     pub hashtags: Vec<(String, usize)>,
     /// The minute with most answers, if there were any.
     pub busiest_minute: Option<BusiestMinute>,
-    /// Participants per server (instance domain), most first.
+    /// Named (quotable) participants per server (instance domain), most
+    /// first; counted-only accounts are only in [`Stats::not_quoted`].
     pub servers: Vec<(String, usize)>,
 }
 
@@ -125,7 +129,7 @@ fn contributors(visible: &[&AnswerRecord]) -> (Vec<Contributor>, NotQuoted) {
                     .clone()
                     .filter(|n| !n.trim().is_empty())
                     .unwrap_or_else(|| x.acct.clone()),
-                url: escape::web_url(x.account_url.as_deref()).map(str::to_string),
+                url: escape::web_url(x.account_url.as_deref()),
                 answers: 0,
             })
             .answers += 1;
@@ -195,7 +199,7 @@ fn links_in(html: &str) -> Vec<String> {
             continue;
         }
         if let Some(href) = escape::web_url(get("href")) {
-            out.push(href.to_string());
+            out.push(href);
         }
     }
     out
@@ -261,11 +265,11 @@ fn decode(v: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// Hashtags in the visible answers' text, other than `own`.
+/// Hashtags in the visible quotable answers' text, other than `own`.
 fn hashtags(visible: &[&AnswerRecord], own: &str) -> Vec<(String, usize)> {
     let own = own.trim_start_matches('#').to_lowercase();
     let mut counts = BTreeMap::new();
-    for x in visible {
+    for x in visible.iter().filter(|x| x.quotable) {
         let Some(text) = x.text.as_deref() else {
             continue;
         };
@@ -322,8 +326,14 @@ pub(crate) fn host_of(url: &str) -> String {
     host.to_lowercase()
 }
 
+/// Named participants per domain: a counted-only account is left out, as
+/// `quiet.example: 1` would name the only person on that server.
 fn servers(visible: &[&AnswerRecord], instance_url: &str) -> Vec<(String, usize)> {
-    let people: BTreeSet<&str> = visible.iter().map(|x| x.acct.as_str()).collect();
+    let people: BTreeSet<&str> = visible
+        .iter()
+        .filter(|x| x.quotable)
+        .map(|x| x.acct.as_str())
+        .collect();
     let mut counts = BTreeMap::new();
     for acct in people {
         *counts.entry(domain(acct, instance_url)).or_insert(0) += 1;

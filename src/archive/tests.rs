@@ -130,15 +130,34 @@ fn stats_count_everyone_name_only_the_quotable() {
         .map(|b| (b.local.as_str(), b.answers));
     assert_eq!(busiest, Some(("20:15", 2)));
     let servers: Vec<(&str, usize)> = s.servers.iter().map(|(d, n)| (d.as_str(), *n)).collect();
+    // Only named participants: the counted-only account's one-person
+    // server would name it.
     assert_eq!(
         servers,
         [
             ("nurses.example", 3),
             ("bot.example", 1),
-            ("evil.example", 1),
-            ("quiet.example", 1)
+            ("evil.example", 1)
         ]
     );
+}
+
+#[test]
+fn counted_only_answers_add_no_hashtag_or_server() {
+    let mut a = chat();
+    let mut hidden = fixture::answer("hid", 21, Some(1), 8, "A1: #SecretWard #sleep");
+    hidden.quotable = false;
+    hidden.acct = "hid@hidden.example".into();
+    a.answers.push(hidden);
+    let s = stats(&a);
+    assert_eq!(
+        s.hashtags,
+        [("sleep".to_string(), 2), ("handover".to_string(), 1)],
+        "a counted-only answer's hashtags are not listed"
+    );
+    assert!(s.servers.iter().all(|(d, _)| d != "hidden.example"));
+    assert_eq!((s.not_quoted.participants, s.not_quoted.answers), (2, 2));
+    assert_eq!((s.participants, s.answers), (7, 8), "still counted");
 }
 
 #[test]
@@ -226,7 +245,15 @@ fn the_page_requests_nothing() {
 
 #[test]
 fn consent_and_deletions_hold_in_all_four_files() {
-    let r = render(&chat());
+    let mut a = chat();
+    // The counted-only answer's exact second and edit would match it to
+    // its post.
+    let second = chrono::Duration::seconds(37);
+    for x in a.answers.iter_mut().filter(|x| !x.quotable) {
+        x.created_at = fixture::at(15) + second;
+        x.edited_at = Some(fixture::at(17) + second);
+    }
+    let r = render(&a);
     for (name, text) in [
         ("index", &r.index_html),
         ("md", &r.transcript_md),
@@ -235,7 +262,8 @@ fn consent_and_deletions_hold_in_all_four_files() {
     ] {
         for secret in [
             "zelda_private",
-            "quiet.example/users",
+            "quiet.example",
+            ":37",
             "DELETED-SECRET",
             "cat RN",
             "cat@nurses",
@@ -259,12 +287,21 @@ fn consent_and_deletions_hold_in_all_four_files() {
     let hidden: Vec<&serde_json::Value> =
         answers.iter().filter(|x| x["account"].is_null()).collect();
     assert_eq!(hidden.len(), 1);
-    for field in ["uri", "url", "text", "html"] {
+    for field in ["uri", "url", "text", "html", "edited_at"] {
         assert!(
             hidden[0][field].is_null(),
             "{field} of a counted-only answer"
         );
     }
+    assert_eq!(
+        hidden[0]["created_at"], "2026-12-02T20:15:00Z",
+        "the minute"
+    );
+    let quoted = answers.iter().find(|x| !x["account"].is_null());
+    assert!(
+        quoted.is_some_and(|x| x["created_at"].is_string()),
+        "a quotable answer keeps its time"
+    );
     assert_eq!(doc["stats"]["answers"], 7);
 }
 
@@ -376,10 +413,24 @@ fn chat_json_is_valid_against_its_schema() {
     let (schemas, index) = schema();
     let mut a = chat();
     a.archive_url = Some("https://nurses.example/archive/wenurses/2026-12-02/".into());
-    let doc: serde_json::Value =
-        serde_json::from_str(&render(&a).chat_json).expect("chat.json is JSON");
+    // URLs a server may send that `"format": "uri"` rejects as they are.
+    a.answers[0].url = Some("https://bücher.example/@a/1".into());
+    a.answers[0].account_url = Some("https://nurses.example/@a|b".into());
+    a.questions[1].url = Some("https://bot.example/@a\"b".into());
+    a.recap_url = Some("https://bot.example/%zz".into());
+    let json = render(&a).chat_json;
+    let doc: serde_json::Value = serde_json::from_str(&json).expect("chat.json is JSON");
     if let Err(e) = schemas.validate(&doc, index) {
         panic!("chat.json invalid: {e:#}");
+    }
+    // Kept, normalised, not dropped.
+    for url in [
+        "https://xn--bcher-kva.example/@a/1",
+        "https://nurses.example/@a%7Cb",
+        "https://bot.example/@a%22b",
+        "https://bot.example/%25zz",
+    ] {
+        assert!(json.contains(&format!("\"{url}\"")), "{url} in chat.json");
     }
     // An empty chat is valid too (no busiest minute, no answers).
     let mut empty = chat();

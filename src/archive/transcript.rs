@@ -34,7 +34,7 @@ fn answer(a: &ChatArchive, x: &AnswerRecord) -> String {
         .unwrap_or_default();
     let mut line = format!("- **{}** ({when}): {text}", markdown(name));
     if let Some(u) = escape::web_url(x.url.as_deref()) {
-        let _ = write!(line, " [link]({})", escape::markdown_url(u));
+        let _ = write!(line, " [link]({})", escape::markdown_url(&u));
     }
     line.push('\n');
     line
@@ -116,7 +116,7 @@ fn stats_md(st: &Stats) -> String {
         .collect();
     list(&mut s, "Other hashtags", &tags);
     let servers: Vec<(String, usize)> = st.servers.iter().map(|(d, n)| (markdown(d), *n)).collect();
-    list(&mut s, "Reach by server", &servers);
+    list(&mut s, "Reach by server (named participants)", &servers);
     s
 }
 
@@ -134,7 +134,7 @@ pub fn render(a: &ChatArchive, st: &Stats) -> String {
         markdown(&a.bot_acct)
     );
     if let Some(u) = escape::web_url(a.recap_url.as_deref()) {
-        let _ = writeln!(s, "\n[The recap thread]({})", escape::markdown_url(u));
+        let _ = writeln!(s, "\n[The recap thread]({})", escape::markdown_url(&u));
     }
     let before: Vec<&AnswerRecord> = visible
         .iter()
