@@ -104,6 +104,17 @@ struct Rig {
 
 impl Rig {
     async fn new(name: &str, flavour: Flavour, visibility: &str, recap: bool) -> Rig {
+        Rig::with_limit(name, flavour, visibility, recap, None).await
+    }
+
+    /// As `new`, with the server's post length limit.
+    async fn with_limit(
+        name: &str,
+        flavour: Flavour,
+        visibility: &str,
+        recap: bool,
+        max_characters: Option<usize>,
+    ) -> Rig {
         let origin: DateTime<Utc> = ORIGIN.parse().unwrap();
         let anchor_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -117,6 +128,7 @@ impl Rig {
             clock: clock.clone(),
             hashtag: "WeNurses".into(),
             answer_window: Duration::from_secs(150),
+            max_characters,
             ..SandboxConfig::default()
         })
         .await
@@ -362,7 +374,7 @@ async fn whole_chat(flavour: Flavour, visibility: Visibility, word: &str, limit:
         }
         let quiet = i > 0 && {
             let p = chars[i - 1];
-            p.is_alphanumeric() || matches!(p, '_' | '/' | '=')
+            p.is_ascii_alphanumeric() || matches!(p, '_' | '/' | '=')
         };
         let own = chars[i..].iter().take(9).collect::<String>() == "#WeNurses";
         assert!(
@@ -614,7 +626,17 @@ async fn a_sigkill_during_the_thread_leaves_one_complete_thread() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_head_or_a_recap_turned_off_posts_no_thread() {
     for case in ["refused", "turned off"] {
-        let rig = Rig::new(&case.replace(' ', "-"), Flavour::GoToSocial, "public", true).await;
+        // 200 characters: the head is split in parts (head: true each).
+        let limit = (case == "refused").then_some(200);
+        let name = case.replace(' ', "-");
+        let rig = Rig::with_limit(&name, Flavour::GoToSocial, "public", true, limit).await;
+        if case == "turned off" {
+            // A recap due at 20:26, long after the final sweep: the reload
+            // at 20:23 comes while the after part waits for its moment.
+            let toml = std::fs::read_to_string(rig.dir.join("bot.toml")).unwrap();
+            let toml = toml.replace("delay_minutes = 3", "delay_minutes = 10");
+            std::fs::write(rig.dir.join("bot.toml"), toml).unwrap();
+        }
         let started = rig.engine().await;
         let occ = rig.occurrence();
         let mut engine = started.engine.clone();
@@ -633,6 +655,14 @@ async fn a_refused_head_or_a_recap_turned_off_posts_no_thread() {
                     .times(1),
             );
         } else {
+            let reload_at: DateTime<Utc> = "2027-03-24T20:23:00Z".parse().unwrap();
+            while rig.clock.now() < reload_at {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert!(
+                rig.thread().is_empty(),
+                "nothing composed before its moment"
+            );
             let mut config = rig.config();
             config.chats[0].recap.enabled = false;
             started.reload.send(Arc::new(config)).unwrap();
@@ -650,6 +680,10 @@ async fn a_refused_head_or_a_recap_turned_off_posts_no_thread() {
         let thread = rig.thread();
         let record = rig.record();
         if case == "refused" {
+            assert!(
+                matches!(thread[1].kind, StepKind::Recap { head: true, .. }),
+                "the head is in parts: {thread:#?}"
+            );
             assert_eq!(thread[0].state, StepState::Failed);
             assert!(
                 thread[1..].iter().all(|s| s.state == StepState::Skipped

@@ -428,20 +428,32 @@ impl Posting {
             let Some((_, step)) = next else {
                 return true;
             };
-            if step.state == StepState::Pending
-                && let Some(why) = self.leave_out(&step)
-            {
-                let flow = self.skip(&step, why.into()).await;
-                if let Flow::End(finished) = flow {
-                    return finished;
+            if step.state == StepState::Pending {
+                let why = match self.leave_out(&step) {
+                    Ok(why) => why,
+                    Err(e) => {
+                        self.engine.store_failed("cannot read the recap thread", &e);
+                        match self.pause().await {
+                            Flow::End(_) => return false,
+                            Flow::Next => continue,
+                        }
+                    }
+                };
+                if let Some(why) = why {
+                    if let Flow::End(finished) = self.skip(&step, why.into()).await {
+                        return finished;
+                    }
+                    continue;
                 }
-                continue;
             }
             let chat = self.chat.clone();
             let times = chat_times(&chat, &self.occ);
             let span = tracing::info_span!("step", key = %step.key);
+            // A post whose outcome cannot be learnt is given up at last
+            // (also when a host posts on purpose): never looked for forever.
+            let slot_end = Some(step.planned_at + RECAP_LATEST);
             match self
-                .step(&chat, &step, times, None, None)
+                .step(&chat, &step, times, None, slot_end)
                 .instrument(span)
                 .await
             {
@@ -452,20 +464,24 @@ impl Posting {
     }
 
     /// Why a pending post of the thread is left out, if it is: the recap
-    /// was turned off in bot.toml meanwhile, or the head did not go out (a
-    /// reply to nothing would start a second, headless thread).
-    fn leave_out(&self, step: &crate::store::StepRecord) -> Option<&'static str> {
+    /// was turned off in bot.toml meanwhile, or a part of the head before
+    /// it did not go out (a reply to nothing, or a head's second half
+    /// alone, would start a second, headless thread).
+    fn leave_out(
+        &self,
+        step: &crate::store::StepRecord,
+    ) -> Result<Option<&'static str>, crate::store::StoreError> {
         if !self.on_purpose && !self.chat.recap.enabled {
-            return Some("the recap was turned off in bot.toml");
+            return Ok(Some("the recap was turned off in bot.toml"));
         }
-        let StepKind::Recap { head: false, .. } = step.kind else {
-            return None;
+        let StepKind::Recap { part, .. } = step.kind else {
+            return Ok(None);
         };
-        let steps = self.engine.store.steps(self.chat_id).ok()?;
+        let steps = self.engine.store.steps(self.chat_id)?;
         let head_lost = steps.iter().any(|s| {
-            matches!(s.kind, StepKind::Recap { head: true, .. })
+            matches!(s.kind, StepKind::Recap { head: true, part: p } if p < part)
                 && matches!(s.state, StepState::Failed | StepState::Skipped)
         });
-        head_lost.then_some("the thread's head post could not be posted")
+        Ok(head_lost.then_some("the thread's head post could not be posted"))
     }
 }

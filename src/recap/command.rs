@@ -203,12 +203,24 @@ pub fn archive(
     let as_of = n.record.swept_at.unwrap_or(now);
     let input = data.archive_input(&n.chat, &n.occ, &n.record.account, as_of);
     let mut warnings = Vec::new();
-    let settled = n.record.state == ChatState::Done
-        && (n.record.swept_at.is_some() || !n.chat.collect.enabled);
+    // Final once the answers were read for good: the final sweep ran (by
+    // the service, or `chathost collect` for a date it did not host), or
+    // a chat over that collects nothing.
+    let settled = n.record.swept_at.is_some()
+        || (n.record.state == ChatState::Done && !n.chat.collect.enabled);
     if !settled {
         warnings.push(format!(
-            "the {} chat of {} is not over or its answers not finally read yet: this archive is a snapshot, and the service writes the final one",
-            n.chat.name, n.occ.date
+            "the answers of the {} chat of {} have not been read for good yet, so this archive is a snapshot: {}",
+            n.chat.name,
+            n.occ.date,
+            if matches!(n.record.state, ChatState::Planned | ChatState::Running) {
+                "the service writes the final one after the chat".to_string()
+            } else {
+                format!(
+                    "`chathost collect {} --date {}` reads them, then writes it again",
+                    n.chat.name, n.occ.date
+                )
+            }
         ));
     }
     match out {
@@ -243,12 +255,16 @@ pub fn refresh_archive(
     if !chat.archive.enabled {
         return None;
     }
-    let archived = service::open_store(&config.state_dir)
-        .ok()?
-        .chat(name, date)
-        .ok()??
-        .archived_at
-        .is_some();
+    let record = service::open_store(&config.state_dir)
+        .and_then(|store| store.chat(name, date).map_err(|e| e.to_string()));
+    let archived = match record {
+        Ok(r) => r.is_some_and(|r| r.archived_at.is_some()),
+        Err(e) => {
+            return Some(format!(
+                "the archive was not written again ({e}); `chathost archive {name} --date {date}` does it"
+            ));
+        }
+    };
     if !archived {
         return None;
     }

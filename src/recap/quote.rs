@@ -62,7 +62,11 @@ pub fn defuse(text: &str) -> String {
         let mut prev: Option<char> = None;
         for c in word.chars() {
             let sigil = matches!(c, '@' | '#' | '\u{FF20}' | '\u{FF03}');
-            let in_word = prev.is_some_and(|p| p.is_alphanumeric() || matches!(p, '_' | '/' | '='));
+            // ASCII only: Mastodon's word characters are narrower than
+            // Rust's alphanumerics ("x²@bob" mentions); dropping a sigil
+            // after a non-ASCII letter costs nothing.
+            let in_word =
+                prev.is_some_and(|p| p.is_ascii_alphanumeric() || matches!(p, '_' | '/' | '='));
             if !sigil || in_word {
                 out.push(c);
             }
@@ -103,6 +107,7 @@ mod tests {
             defuse("x://(@victim@host.social)"),
             "x://(victim@host.social)"
         );
+        assert_eq!(defuse("x²@bob@evil.social Ⓐ#tag"), "x²bob@evil.social Ⓐtag");
     }
 
     #[test]

@@ -113,14 +113,17 @@ impl Store {
         })
     }
 
-    /// Plans the thread's pending posts for `now` (a host posting a late
-    /// thread on purpose). Posts begun stay as they were: their moment is
+    /// Plans the thread's posts not yet tried for `now` (a host posting a
+    /// late thread on purpose): pending ones, and ones left out without
+    /// an attempt (too late, recap turned off), which nothing can have
+    /// put on the server. Posts begun stay as they were: their moment is
     /// what finds them on the server.
     pub fn reschedule_recap(&self, chat: ChatId, now: DateTime<Utc>) -> Result<usize, StoreError> {
         self.write("plan the recap thread again", |tx| {
             Ok(tx.execute(
-                "UPDATE steps SET planned_at = ?2, updated_at = ?2 WHERE chat_id = ?1 \
-                 AND kind IN ('recap_head', 'recap') AND state = 'pending'",
+                "UPDATE steps SET planned_at = ?2, state = 'pending', reason = NULL, updated_at = ?2 \
+                 WHERE chat_id = ?1 AND kind IN ('recap_head', 'recap') \
+                 AND (state = 'pending' OR (state = 'skipped' AND attempts = 0))",
                 params![chat.0, Ts(now)],
             )?)
         })
@@ -292,6 +295,20 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(store.steps(other.id).unwrap().len(), 2);
+
+        // On purpose: a post left out untried goes back to pending; one
+        // tried stays as it is.
+        let second = store.steps(other.id).unwrap()[1].id;
+        store.mark_skipped(second, "too late", at("22:20")).unwrap();
+        assert_eq!(store.reschedule_recap(other.id, at("23:00")).unwrap(), 1);
+        let steps = store.steps(other.id).unwrap();
+        let again = steps.iter().find(|s| s.id == second).unwrap();
+        assert_eq!(
+            (again.state, again.planned_at),
+            (StepState::Pending, at("23:00"))
+        );
+        let tried = steps.iter().find(|s| s.id == first).unwrap();
+        assert_eq!(tried.state, StepState::Posting);
         let r = store.chat_by_id(chat.id).unwrap();
         assert_eq!((r.archived_at, r.archive_error), (Some(at("22:04")), None));
     }
