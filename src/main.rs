@@ -149,6 +149,17 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// What the store holds about one participant; --forget erases it.
+    Participant {
+        /// The settings file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+        /// The account, @user@host.
+        account: String,
+        /// Erase it (a person's data-protection request); the archives it was in are written again.
+        #[arg(long)]
+        forget: bool,
+    },
     /// Run a Mastodon-compatible sandbox server with simulated participants.
     Sandbox(sandbox::cli::SandboxArgs),
 }
@@ -244,6 +255,18 @@ fn main() -> ExitCode {
                     eprintln!("warning: {w}");
                 }
                 println!("archive written to {}", dir.display());
+                Ok(())
+            }
+            Command::Participant {
+                config,
+                account,
+                forget,
+            } => {
+                let loaded = load(&config)?;
+                let text =
+                    chathost::mentions::cli::run(&loaded.config, &account, forget, Utc::now())
+                        .map_err(Failure::Error)?;
+                print!("{text}");
                 Ok(())
             }
             Command::Sandbox(args) => sandbox::cli::run(args, &mut std::io::stdout())

@@ -145,6 +145,8 @@ pub async fn rehearse(
         hashtag: chat.hashtag.clone(),
         clock: clock.clone(),
         max_characters: Some(settings.instance.max_characters),
+        // Some participants send the bot commands (next, optout, …).
+        commands: true,
         ..SandboxConfig::default()
     })
     .await
@@ -194,6 +196,8 @@ pub async fn rehearse(
     let mut engine = started.engine.clone();
     let store = engine.store.clone();
     let (chat_name, chat_date) = (name.clone(), occ.date);
+    // Participants' commands are answered beside the chat, as in the service.
+    let mentions = service::spawn_mentions(&engine);
     let mut run = tokio::spawn(async move { engine.run_occurrence(&name, &occ).await });
 
     let zone = chat.zone;
@@ -256,6 +260,18 @@ pub async fn rehearse(
                     "\n--- the chat is over; the recap follows after the sweep ---\n"
                 );
             }
+            Event::Replied {
+                from, command, text, ..
+            } => {
+                let _ = writeln!(
+                    out,
+                    "       @{from} asked `{command}`; the bot replied (direct):\n                {}",
+                    prompts::escape_controls(&text).replace('\n', "\n                ")
+                );
+            }
+            Event::Unanswered { from, why, .. } => {
+                let _ = writeln!(out, "       @{from}: no reply ({why})");
+            }
             Event::Archived { dir, .. } => {
                 let _ = writeln!(out, "\nArchive written to {}", dir.display());
                 archived = Some(dir);
@@ -282,6 +298,7 @@ pub async fn rehearse(
         let collected = collected_by_question(&store, &chat_name, chat_date);
         let _ = write!(out, "{}", collection_table(&made, &collected));
     }
+    mentions.abort();
     sandbox.shutdown().await;
     match keep {
         Some(_) => {

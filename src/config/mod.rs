@@ -58,6 +58,29 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// The chats, in name order.
     pub chats: Vec<Chat>,
+    /// Participants' commands to the bot (`[mentions]`).
+    pub mentions: MentionSettings,
+}
+
+/// `[mentions]`: how the bot answers participants who mention it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MentionSettings {
+    /// Read and answer mentions at all.
+    pub enabled: bool,
+    /// A mention older than this when read (the bot was down) gets no reply.
+    pub max_age_hours: u32,
+    /// Commands one account may send in an hour; beyond, no reply.
+    pub per_hour: u32,
+}
+
+impl Default for MentionSettings {
+    fn default() -> Self {
+        MentionSettings {
+            enabled: true,
+            max_age_hours: 24,
+            per_hour: 5,
+        }
+    }
 }
 
 /// The server the bot posts to.

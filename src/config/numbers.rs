@@ -54,6 +54,16 @@ pub(super) const GRACE_MINUTES: Bound = Bound {
     range: 0..=1440,
     help: "minutes after the wrap-up that late answers still count; 15 is usual",
 };
+pub(super) const MAX_AGE_HOURS: Bound = Bound {
+    key: "max_age_hours",
+    range: 1..=720,
+    help: "hours a mention may wait for a reply while the bot is down; 24 is usual",
+};
+pub(super) const PER_HOUR: Bound = Bound {
+    key: "per_hour",
+    range: 1..=100,
+    help: "commands one account may send in an hour before the bot stops replying; 5 is usual",
+};
 pub(super) const ANSWERS_PER_QUESTION: Bound = Bound {
     key: "answers_per_question",
     range: 0..=20,

@@ -24,6 +24,17 @@ pub(super) struct RawSettings {
     pub(super) state: RawState,
     #[serde(default)]
     pub(super) chats: BTreeMap<String, RawChat>,
+    #[serde(default)]
+    pub(super) mentions: RawMentions,
+}
+
+/// `[mentions]`: participants' commands to the bot.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMentions {
+    pub(super) enabled: Option<bool>,
+    pub(super) max_age_hours: Option<i64>,
+    pub(super) per_hour: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

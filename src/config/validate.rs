@@ -62,6 +62,8 @@ pub(super) fn check_settings(
         }
     }
 
+    let mentions = check_mentions(&raw.mentions, loc, diags);
+
     let errors = diags.iter().filter(|d| d.is_error()).count();
     if errors != before {
         return None;
@@ -73,6 +75,28 @@ pub(super) fn check_settings(
         account,
         state_dir,
         chats,
+        mentions: mentions?,
+    })
+}
+
+/// `[mentions]`, each number in its range.
+fn check_mentions(
+    raw: &super::raw::RawMentions,
+    loc: &Locator<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<super::MentionSettings> {
+    let d = super::MentionSettings::default();
+    let table = ["mentions"];
+    let max_age = raw.max_age_hours.map_or(Some(d.max_age_hours), |v| {
+        super::numbers::bounded(&super::numbers::MAX_AGE_HOURS, &table, v, loc, diags)
+    });
+    let per_hour = raw.per_hour.map_or(Some(d.per_hour), |v| {
+        super::numbers::bounded(&super::numbers::PER_HOUR, &table, v, loc, diags)
+    });
+    Some(super::MentionSettings {
+        enabled: raw.enabled.unwrap_or(d.enabled),
+        max_age_hours: max_age?,
+        per_hour: per_hour?,
     })
 }
 

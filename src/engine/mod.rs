@@ -30,6 +30,7 @@
 //! loop; [`poster`] posts one step; [`pin`] pins the welcome for the hour.
 
 pub mod after;
+mod mentions;
 pub mod occurrence;
 mod pin;
 mod poster;
@@ -110,6 +111,25 @@ pub enum Event {
         chat: String,
         /// Its local date.
         date: chrono::NaiveDate,
+    },
+    /// A reply to a participant's mention went out (one post of it).
+    Replied {
+        /// The sender, `user@host`.
+        from: String,
+        /// Their command.
+        command: String,
+        /// The reply's text.
+        text: String,
+    },
+    /// A mention got no reply, and why (unknown word, a bot, too old, too
+    /// many).
+    Unanswered {
+        /// The sender, `user@host`.
+        from: String,
+        /// Their command as read (`unknown` for any other word).
+        command: String,
+        /// Why.
+        why: String,
     },
     /// A chat date's archive folder was written.
     Archived {

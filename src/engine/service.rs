@@ -145,6 +145,7 @@ pub async fn run_all(started: &Started) {
     let mut tasks: BTreeMap<String, JoinHandle<()>> = BTreeMap::new();
     let mut config = started.engine.config.clone();
     let mut shutdown = started.engine.shutdown.clone();
+    let mentions = spawn_mentions(&started.engine);
     loop {
         tasks.retain(|_, t| !t.is_finished());
         let names: Vec<String> = config
@@ -181,4 +182,21 @@ pub async fn run_all(started: &Started) {
             tracing::error!(chat = %name, "the chat's task ended abnormally: {e}");
         }
     }
+    if let Err(e) = mentions.await {
+        tracing::error!("the mentions task ended abnormally: {e}");
+    }
+}
+
+/// The task answering the bot's mentions, beside the chats. One that
+/// panics is a bug: the service stops, so that systemd shows it.
+pub fn spawn_mentions(engine: &Engine) -> JoinHandle<()> {
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        let shutdown = engine.shutdown.clone();
+        if let Err(e) = tokio::spawn(engine.run_mentions()).await {
+            let reason = format!("the mentions task ended abnormally: {e}");
+            tracing::error!("{reason}");
+            shutdown.fail(reason);
+        }
+    })
 }

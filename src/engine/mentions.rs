@@ -1,0 +1,504 @@
+//! The bot's mentions, always on beside the chats: participants ask it for
+//! the next chat, to opt out or in, or for their participation record, and
+//! each mention is answered exactly once.
+//!
+//! The notifications are the record, read forward from a stored cursor
+//! (as the hashtag timeline is for answers); every mention is recorded
+//! once, then decided: an unknown word, a bot, a mention older than
+//! `max_age_hours` or over the per-account limit gets no reply (a log
+//! line only). Otherwise the command's effect (opt-out, opt-in) and the
+//! reply's text are stored in one transaction, and each reply post goes
+//! out like a step: intent before the POST, and an unknown outcome settled
+//! by reading the bot's replies to that mention before anything is posted
+//! again. Replies are direct messages: they concern the sender only.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Engine, Woke};
+use crate::config::{Chat, Visibility};
+use crate::html;
+use crate::instance::{CallError, FailureClass, NewStatus, SeenMention};
+use crate::mentions::parse::{Command, parse};
+use crate::mentions::record::build_record;
+use crate::mentions::replies::{NextChat, Replies};
+use crate::prompts::{self, Templates};
+use crate::store::{Effect, MentionRecord, MentionState, NewMention, ReplyRecord, StepState};
+
+/// How often the notifications are read.
+const POLL: chrono::Duration = chrono::Duration::minutes(2);
+
+/// The shortest pause after a reply whose outcome is unknown, before the
+/// bot's replies are read to see whether it went out (as for steps).
+const UNKNOWN_OUTCOME_FLOOR: Duration = Duration::from_secs(30);
+
+/// POSTs of one reply before it is given up.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Pages of notifications read per poll at most (40 each).
+const MAX_PAGES: usize = 25;
+
+/// The name of the notifications cursor in the store.
+const CURSOR: &str = "notifications";
+
+impl Engine {
+    /// Reads and answers the bot's mentions until shutdown.
+    pub async fn run_mentions(mut self) {
+        loop {
+            if self.shutdown.requested() {
+                return;
+            }
+            let settings = self.config.borrow().mentions.clone();
+            if settings.enabled {
+                self.read_mentions().await;
+                self.answer_mentions().await;
+            }
+            let next = self.now() + POLL;
+            if let Woke::Stop = self.wait_until(next).await {
+                return;
+            }
+        }
+    }
+
+    /// Records every mention newer than the cursor (the first time: the
+    /// newest page only), then moves the cursor past them.
+    async fn read_mentions(&mut self) {
+        let cursor = match self.store.cursor(CURSOR) {
+            Ok(c) => c,
+            Err(e) => {
+                self.store_failed("cannot read the notifications cursor", &e);
+                return;
+            }
+        };
+        let mut newest: Option<String> = None;
+        let mut min_id = cursor.clone();
+        for _ in 0..MAX_PAGES {
+            let page = match self.instance.mentions(min_id.as_deref(), None).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!("cannot read the bot's mentions: {e}");
+                    break;
+                }
+            };
+            if page.is_empty() {
+                break;
+            }
+            for m in page.iter().rev() {
+                if !self.note_mention(m) {
+                    // Not recorded: read it again next time.
+                    return;
+                }
+            }
+            // Newest first: the page's first is the newest read so far.
+            newest = page.first().map(|m| m.notification_id.clone());
+            if cursor.is_none() {
+                break;
+            }
+            min_id = newest.clone();
+        }
+        if let Some(id) = newest
+            && let Err(e) = self.store.set_cursor(CURSOR, &id, self.now())
+        {
+            self.store_failed("cannot record the notifications read", &e);
+        }
+    }
+
+    /// Records one mention and settles at once those that get no reply.
+    /// False when the store refused (the cursor then stays).
+    fn note_mention(&self, m: &SeenMention) -> bool {
+        let settings = self.config.borrow().mentions.clone();
+        let sender = full_acct(&m.status.account.acct, &self.instance.url);
+        let text = crate::collect::text::clean(&m.status.content);
+        let command = parse(&text);
+        let (word, argument) = command_words(&command);
+        let new = NewMention {
+            notification_id: &m.notification_id,
+            status_id: &m.status.id,
+            status_uri: &m.status.uri,
+            acct: &sender,
+            created_at: m.status.created_at,
+            command: word,
+            argument: argument.as_deref(),
+        };
+        let now = self.now();
+        let record = match self.store.record_mention(&new, now) {
+            Ok(Some(r)) => r,
+            Ok(None) => return true,
+            Err(e) => {
+                self.store_failed("cannot record a mention", &e);
+                return false;
+            }
+        };
+        let max_age = chrono::Duration::hours(i64::from(settings.max_age_hours));
+        let why = if sender.eq_ignore_ascii_case(&self.acct) {
+            Some("the bot's own post".to_string())
+        } else if m.status.account.bot {
+            Some("sent by an automated account".to_string())
+        } else if m.status.created_at + max_age < now {
+            Some(format!(
+                "older than {} hours when read ([mentions] max_age_hours)",
+                settings.max_age_hours
+            ))
+        } else if let Command::Unknown(w) = &command {
+            Some(format!("not a command: {w:?}"))
+        } else {
+            let hour_ago = now - chrono::Duration::hours(1);
+            match self.store.mentions_since(&sender, hour_ago) {
+                Ok(n) if n > settings.per_hour as usize => Some(format!(
+                    "more than {} commands from this account in an hour ([mentions] per_hour)",
+                    settings.per_hour
+                )),
+                Ok(_) => None,
+                Err(e) => {
+                    self.store_failed("cannot count the account's commands", &e);
+                    None
+                }
+            }
+        };
+        if let Some(why) = why {
+            tracing::info!(mention = %m.status.id, "no reply to a mention: {why}");
+            self.emit(super::Event::Unanswered {
+                from: sender.clone(),
+                command: word.to_string(),
+                why: why.clone(),
+            });
+            if let Err(e) = self.store.ignore_mention(record.id, &why, now) {
+                self.store_failed("cannot record a mention left unanswered", &e);
+            }
+        }
+        true
+    }
+
+    /// Plans and posts the replies of every open mention, oldest first.
+    async fn answer_mentions(&mut self) {
+        let open = match self.store.open_mentions() {
+            Ok(o) => o,
+            Err(e) => {
+                self.store_failed("cannot read the open mentions", &e);
+                return;
+            }
+        };
+        for mention in open {
+            if self.shutdown.requested() {
+                return;
+            }
+            if mention.state == MentionState::Pending && !self.plan_mention(&mention) {
+                continue;
+            }
+            self.post_replies(&mention).await;
+        }
+    }
+
+    /// Decides a pending mention's reply and effect, stored together.
+    /// False when nothing could be stored (tried again next poll).
+    fn plan_mention(&self, mention: &MentionRecord) -> bool {
+        let command = parse_stored(mention);
+        let sender = format!("@{}", mention.acct);
+        let (effect, parts) = match self.reply_texts(&command, &sender, &mention.acct) {
+            Ok(r) => r,
+            Err(why) => {
+                tracing::error!(mention = %mention.status_id, "cannot write the reply: {why}");
+                let now = self.now();
+                if let Err(e) = self.store.ignore_mention(mention.id, &why, now) {
+                    self.store_failed("cannot record a mention left unanswered", &e);
+                }
+                return false;
+            }
+        };
+        let parts: Vec<(String, &str)> = parts.into_iter().map(|t| (t, "direct")).collect();
+        match self.store.plan_reply(mention.id, effect, &parts, self.now()) {
+            Ok(_) => true,
+            Err(e) => {
+                self.store_failed("cannot store a reply", &e);
+                false
+            }
+        }
+    }
+
+    /// The effect and the reply's parts for a command.
+    fn reply_texts(
+        &self,
+        command: &Command,
+        sender: &str,
+        acct: &str,
+    ) -> Result<(Effect, Vec<String>), String> {
+        let config = self.config.borrow().clone();
+        let dir = config
+            .chats
+            .first()
+            .map(|c| c.prompts_dir.clone())
+            .unwrap_or_default();
+        // A broken template never costs a reply: the built-in wording.
+        let templates = Templates::load(&dir)
+            .map(|(t, _)| t)
+            .unwrap_or_else(|_| Templates::builtin());
+        let replies = Replies {
+            templates: &templates,
+            max_characters: self.limit.max,
+            url_length: self.limit.per_url,
+            bot: &self.acct,
+        };
+        let texts = match command {
+            Command::Next => {
+                let chats: Vec<NextChat> = config
+                    .chats
+                    .iter()
+                    .filter_map(|c| next_chat(c, self.now()))
+                    .collect();
+                (Effect::None, replies.next(sender, &chats))
+            }
+            Command::OptOut => (Effect::OptOut, replies.optout(sender)),
+            Command::OptIn => (Effect::OptIn, replies.optin(sender)),
+            Command::Help => (Effect::None, replies.help(sender)),
+            Command::Record { period } => {
+                let data = self.store.participant(acct).map_err(|e| e.to_string())?;
+                let info = |name: &str, date: NaiveDate| chat_info(&config.chats, name, date);
+                let record = match data {
+                    Some(d) => build_record(&d, *period, &info),
+                    None => crate::mentions::record::Record::default(),
+                };
+                (Effect::None, replies.record(sender, &record))
+            }
+            Command::Unknown(w) => return Err(format!("not a command: {w:?}")),
+        };
+        let (effect, texts) = texts;
+        texts.map(|t| (effect, t)).map_err(|d| d.to_string())
+    }
+
+    /// Posts a mention's replies not yet posted, in order, each exactly
+    /// once; then settles the mention.
+    async fn post_replies(&mut self, mention: &MentionRecord) {
+        let replies = match self.store.replies(mention.id) {
+            Ok(r) => r,
+            Err(e) => {
+                self.store_failed("cannot read a mention's replies", &e);
+                return;
+            }
+        };
+        for reply in replies {
+            if matches!(reply.state, StepState::Posted | StepState::Failed) {
+                continue;
+            }
+            if !self.post_reply(mention, &reply).await {
+                // Not settled yet (a pause, a stop): the next poll goes on.
+                return;
+            }
+        }
+        if let Err(e) = self.store.settle_mention(mention.id, self.now()) {
+            self.store_failed("cannot record a mention answered", &e);
+        }
+    }
+
+    /// One reply post, exactly once. True when it is settled (posted or
+    /// given up); false to come back to it later.
+    async fn post_reply(&mut self, mention: &MentionRecord, reply: &ReplyRecord) -> bool {
+        // A reply begun before may be on the server: look first.
+        if reply.state == StepState::Posting || reply.attempts > 0 {
+            match self.find_reply(mention, reply).await {
+                Ok(Some(id)) => return self.reply_done(reply, &id),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!("cannot check whether a reply went out: {e}");
+                    return false;
+                }
+            }
+        }
+        if reply.attempts >= MAX_ATTEMPTS {
+            let why = format!("gave up after {} attempts", reply.attempts);
+            return self.reply_given_up(reply, &why);
+        }
+        let key = match self.store.begin_reply(reply.id, self.now()) {
+            Ok(k) => k,
+            Err(e) => {
+                self.store_failed("cannot record a reply's attempt, so not posting", &e);
+                return false;
+            }
+        };
+        let language = self
+            .config
+            .borrow()
+            .chats
+            .first()
+            .map_or_else(|| "en".to_string(), |c| c.language.clone());
+        let visibility = match reply.visibility.as_str() {
+            "public" => Visibility::Public,
+            "unlisted" => Visibility::Unlisted,
+            _ => Visibility::Direct,
+        };
+        let sent = self
+            .instance
+            .post_status(&NewStatus {
+                text: &reply.text,
+                visibility,
+                language: &language,
+                in_reply_to_id: Some(&mention.status_id),
+                idempotency_key: &key,
+            })
+            .await;
+        match sent {
+            Ok(remote) => {
+                tracing::info!(remote_id = %remote.id, mention = %mention.status_id, "replied to a mention");
+                self.emit(super::Event::Replied {
+                    from: mention.acct.clone(),
+                    command: mention.command.clone(),
+                    text: reply.text.clone(),
+                });
+                self.reply_done(reply, &remote.id)
+            }
+            Err(e) => self.reply_error(reply, e).await,
+        }
+    }
+
+    /// After a failed POST: a refusal ends the reply; anything else waits
+    /// and is looked for before the next attempt.
+    async fn reply_error(&mut self, reply: &ReplyRecord, e: CallError) -> bool {
+        match e.class {
+            FailureClass::Permanent => self.reply_given_up(reply, &e.message),
+            FailureClass::Wait(until) => {
+                let until = until.max(self.now() + chrono::Duration::seconds(5));
+                tracing::warn!("{}; replying again after {}", e.message, until.format("%H:%M:%SZ"));
+                self.wait_until(until).await;
+                false
+            }
+            FailureClass::WaitFor(d) => {
+                let d = chrono::Duration::from_std(d.max(Duration::from_secs(5)))
+                    .unwrap_or(chrono::Duration::minutes(1));
+                tracing::warn!("{}; replying again later", e.message);
+                self.wait_until(self.now() + d).await;
+                false
+            }
+            FailureClass::Transient => {
+                tracing::warn!("{}; will check and retry", e.message);
+                let floor = chrono::Duration::from_std(UNKNOWN_OUTCOME_FLOOR)
+                    .unwrap_or(chrono::Duration::seconds(30));
+                self.wait_until(self.now() + floor).await;
+                false
+            }
+        }
+    }
+
+    /// The bot's reply to the mention with this reply's text, if any.
+    async fn find_reply(
+        &self,
+        mention: &MentionRecord,
+        reply: &ReplyRecord,
+    ) -> Result<Option<String>, CallError> {
+        let Some(found) = self
+            .instance
+            .own_replies_to(&mention.status_id, &self.account_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(found
+            .into_iter()
+            .find(|s| match &s.source_text {
+                Some(text) => html::same_text(&reply.text, text),
+                None => html::same_post(&reply.text, &s.content),
+            })
+            .map(|s| s.id))
+    }
+
+    fn reply_done(&self, reply: &ReplyRecord, remote_id: &str) -> bool {
+        match self.store.reply_posted(reply.id, remote_id, self.now()) {
+            Ok(()) => true,
+            Err(e) => {
+                self.store_failed("posted a reply, but cannot record it", &e);
+                false
+            }
+        }
+    }
+
+    fn reply_given_up(&self, reply: &ReplyRecord, why: &str) -> bool {
+        tracing::error!("a reply to a mention was not posted: {why}");
+        match self.store.reply_failed(reply.id, why, self.now()) {
+            Ok(()) => true,
+            Err(e) => {
+                self.store_failed("cannot record a reply given up", &e);
+                false
+            }
+        }
+    }
+}
+
+/// `user@host` for an account as the bot's instance names it.
+fn full_acct(acct: &str, instance_url: &str) -> String {
+    let acct = acct.trim_start_matches('@').to_lowercase();
+    if acct.contains('@') {
+        return acct;
+    }
+    let host = instance_url
+        .split_once("://")
+        .map_or(instance_url, |(_, r)| r)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_lowercase();
+    format!("{acct}@{host}")
+}
+
+/// The stored words of a command.
+fn command_words(command: &Command) -> (&'static str, Option<String>) {
+    match command {
+        Command::Next => ("next", None),
+        Command::OptOut => ("optout", None),
+        Command::OptIn => ("optin", None),
+        Command::Help => ("help", None),
+        Command::Record { period } => (
+            "record",
+            period.map(|p| format!("{}..{}", p.from, p.until)),
+        ),
+        Command::Unknown(_) => ("unknown", None),
+    }
+}
+
+/// A stored mention's command again (its words are what was decided).
+fn parse_stored(m: &MentionRecord) -> Command {
+    match m.command.as_str() {
+        "next" => Command::Next,
+        "optout" => Command::OptOut,
+        "optin" => Command::OptIn,
+        "help" => Command::Help,
+        "record" => Command::Record {
+            period: m.argument.as_deref().and_then(|a| {
+                let (from, until) = a.split_once("..")?;
+                Some(crate::mentions::parse::Period {
+                    from: from.parse().ok()?,
+                    until: until.parse().ok()?,
+                })
+            }),
+        },
+        other => Command::Unknown(other.to_string()),
+    }
+}
+
+/// The next date of a chat for `next`, with its topic and guest when its
+/// own question file exists.
+fn next_chat(chat: &Chat, now: DateTime<Utc>) -> Option<NextChat> {
+    let occ = crate::plan::occurrences(chat, now).find(|o| o.start_utc() > now)?;
+    let set = match prompts::question_file(chat, occ.date) {
+        found @ prompts::QuestionFile::Found {
+            fallback: false, ..
+        } => found.load(chat).and_then(Result::ok),
+        _ => None,
+    };
+    Some(NextChat {
+        chat: chat.hashtag.clone(),
+        local: occ.start.format("%A %-d %B, %H:%M %Z").to_string(),
+        utc: occ.start_utc().format("%H:%M UTC").to_string(),
+        topic: set.as_ref().map(|s| s.topic.clone()).unwrap_or_default(),
+        guest: set.and_then(|s| s.guest).unwrap_or_default(),
+    })
+}
+
+/// A chat date's hashtag, length and topic, for a record.
+fn chat_info(chats: &[Chat], name: &str, date: NaiveDate) -> Option<(String, u32, String)> {
+    let chat = chats.iter().find(|c| c.name == name)?;
+    let topic = prompts::question_file(chat, date)
+        .load(chat)
+        .and_then(Result::ok)
+        .map(|s| s.topic)
+        .unwrap_or_default();
+    Some((chat.hashtag.clone(), chat.duration_minutes, topic))
+}
