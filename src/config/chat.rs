@@ -213,7 +213,13 @@ fn check_language_and_visibility(cx: &mut Ctx<'_, '_>, raw: &RawChat) {
             "use a two-letter code such as \"en\", \"cy\" or \"fr\"",
         );
     }
-    if raw.visibility != Visibility::Public {
+    if raw.visibility == Visibility::Direct {
+        cx.error(
+            "visibility",
+            "\"direct\" posts reach only the accounts they mention, so nobody would see the chat's questions".to_string(),
+            "use \"public\" (or \"unlisted\")",
+        );
+    } else if raw.visibility != Visibility::Public {
         cx.warning(
             "visibility",
             format!(
@@ -420,5 +426,22 @@ mod tests {
         assert!(e.contains("not a web address"), "{e}");
         let e = archive_url("https://wenurses.example/a?x=1").unwrap_err();
         assert!(e.contains("query"), "{e}");
+    }
+
+    #[test]
+    fn a_chat_may_not_post_direct() {
+        let load = |visibility: &str| {
+            let source = SourceFile {
+                path: "/nonexistent/bot.toml".into(),
+                text: format!("{BASE}visibility = \"{visibility}\"\n"),
+            };
+            load_source(source, &BTreeMap::new())
+                .map(|l| l.config.chats[0].visibility)
+                .map_err(|d| d.iter().map(ToString::to_string).collect::<String>())
+        };
+        let e = load("direct").unwrap_err();
+        assert!(e.contains("visibility") && e.contains("\"direct\""), "{e}");
+        assert_eq!(load("unlisted"), Ok(crate::config::Visibility::Unlisted));
+        assert_eq!(crate::config::Visibility::Direct.as_str(), "direct");
     }
 }

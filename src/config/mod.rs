@@ -138,6 +138,9 @@ pub enum Visibility {
     Unlisted,
     /// Followers only.
     Private,
+    /// Only the accounts mentioned: the bot's answers to a participant's
+    /// own request (their record). Refused for a chat's posts.
+    Direct,
 }
 
 impl Visibility {
@@ -147,6 +150,7 @@ impl Visibility {
             Visibility::Public => "public",
             Visibility::Unlisted => "unlisted",
             Visibility::Private => "private",
+            Visibility::Direct => "direct",
         }
     }
 }

@@ -19,9 +19,14 @@
 //! - `stream` — our own cancellable WebSocket reader
 //!   ([`Instance::open_stream`]): token in a header, reconnects with
 //!   backoff, bounded frames.
+//!
+//! For participants' commands, `mentions`: [`SeenMention`], the bot's
+//! mention notifications ([`Instance::mentions`]), and the bot's own
+//! replies under a status ([`Instance::own_replies_to`]).
 
 mod errors;
 mod http;
+mod mentions;
 mod nodeinfo;
 mod public;
 mod read;
@@ -37,6 +42,7 @@ use serde_json::Value;
 
 pub use errors::{CallError, FailureClass};
 pub use http::{CAP, CAP_MIB};
+pub use mentions::SeenMention;
 pub use public::PublicSource;
 pub use read::TagPage;
 pub use status::{SeenAccount, SeenStatus, parse_status};

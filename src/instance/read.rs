@@ -170,7 +170,7 @@ pub(super) fn statuses_in(list: &[Value]) -> Vec<SeenStatus> {
 
 /// Whether the answer says the status is gone: 404 or 410 from the API
 /// (a web page's 404 is a wrong address, not a deleted post).
-fn gone(answer: &Answer) -> bool {
+pub(super) fn gone(answer: &Answer) -> bool {
     matches!(answer.status, 404 | 410) && !errors::looks_like_a_page(&answer.body, &answer.headers)
 }
 

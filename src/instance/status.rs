@@ -139,7 +139,7 @@ fn parse_account(v: &Value) -> Option<SeenAccount> {
 
 /// An id: a string (every server); a number is taken as its digits, in case
 /// a server or proxy sends one, never compared as a number.
-fn id_of(v: &Value) -> Option<String> {
+pub(super) fn id_of(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

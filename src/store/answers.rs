@@ -22,6 +22,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::codec::Ts;
 use super::error::Problem;
+use super::participants::{FORGOTTEN, is_forgotten};
 use super::records::ChatId;
 use super::{Store, StoreError};
 
@@ -169,12 +170,12 @@ pub struct SourceRecord {
     pub last_read_at: Option<DateTime<Utc>>,
 }
 
-const ANSWER_COLUMNS: &str = "a.id, a.chat_id, a.uri, c.acct, c.display_name, c.url, c.quotable, \
+pub(super) const ANSWER_COLUMNS: &str = "a.id, a.chat_id, a.uri, c.acct, c.display_name, c.url, c.quotable, \
      c.first_chat_id, a.source, a.remote_id, a.in_reply_to_id, a.question, a.method, a.via_tag, \
      a.via_reply, a.visibility, a.language, a.created_at, a.edited_at, a.deleted_at, a.text, \
      a.html, a.url, a.favourites, a.reblogs, a.replies";
 
-fn answer_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AnswerRecord> {
+pub(super) fn answer_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AnswerRecord> {
     let count = |i| row.get::<_, i64>(i).map(|n| u64::try_from(n).unwrap_or(0));
     Ok(AnswerRecord {
         id: AnswerId(row.get(0)?),
@@ -237,8 +238,17 @@ impl Store {
             batch
                 .iter()
                 .map(|a| {
-                    let (account, quotable) =
-                        upsert_account(tx, &a.account, chat, a.created_at, now)?;
+                    // Erased on request: counted, never named or quoted again.
+                    let seen = if is_forgotten(tx, a.account.acct)? {
+                        SeenAccount {
+                            quotable: false,
+                            why_not: Some(FORGOTTEN),
+                            ..a.account
+                        }
+                    } else {
+                        a.account
+                    };
+                    let (account, quotable) = upsert_account(tx, &seen, chat, a.created_at, now)?;
                     let outcome = upsert_answer(tx, chat, (account, quotable), a, now)?;
                     if !quotable {
                         forget_words(tx, account)?;
@@ -399,7 +409,7 @@ fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
 /// An opt-out sticks: a server may still hold an older copy of the profile
 /// (Mastodon refreshes remote ones lazily), and an opt-out must not flicker
 /// with whichever copy was read last. Only the participant's own `optin`
-/// (to come) undoes it. Returns the id and whether it may be quoted.
+/// undoes it. Returns the id and whether it may be quoted.
 fn upsert_account(
     tx: &Transaction<'_>,
     a: &SeenAccount<'_>,
@@ -442,7 +452,7 @@ fn upsert_account(
 
 /// An account that may not be quoted: the words and links of every answer
 /// it made, in every chat, go.
-fn forget_words(tx: &Transaction<'_>, account: i64) -> Result<(), Problem> {
+pub(super) fn forget_words(tx: &Transaction<'_>, account: i64) -> Result<(), Problem> {
     tx.execute(
         "UPDATE answers SET text = NULL, html = NULL, url = NULL \
          WHERE account_id = ?1 AND (text IS NOT NULL OR html IS NOT NULL OR url IS NOT NULL)",

@@ -61,6 +61,26 @@ pub enum Problem {
     NoSuchStep(StepId),
     /// No collected answer with this id.
     NoSuchAnswer(AnswerId),
+    /// No mention with this id.
+    NoSuchMention(MentionId),
+    /// No reply post with this id.
+    NoSuchReply(ReplyId),
+    /// A value the store will not keep (an unknown visibility word).
+    Invalid(String),
+    /// The reply post is not in a state that allows the change.
+    ReplyState {
+        /// The reply, for people ("part 2 of the reply to mention 7").
+        reply: String,
+        /// Its state.
+        state: StepState,
+    },
+    /// The mention is not in a state that allows the change.
+    MentionState {
+        /// The mention's id.
+        mention: MentionId,
+        /// Its state.
+        state: MentionState,
+    },
     /// Two steps of one plan have the same key.
     DuplicateKey(String),
     /// The step is not in a state that allows the change.
@@ -123,7 +143,11 @@ impl StoreError {
     pub fn is_refusal(&self) -> bool {
         matches!(
             self.problem,
-            Problem::WrongState { .. } | Problem::DoublePost { .. } | Problem::PostClaimed { .. }
+            Problem::WrongState { .. }
+                | Problem::DoublePost { .. }
+                | Problem::PostClaimed { .. }
+                | Problem::ReplyState { .. }
+                | Problem::MentionState { .. }
         )
     }
 }
@@ -172,6 +196,13 @@ impl fmt::Display for Problem {
             Problem::NoSuchChat(id) => write!(f, "there is no chat with id {}", id.0),
             Problem::NoSuchStep(id) => write!(f, "there is no step with id {}", id.0),
             Problem::NoSuchAnswer(id) => write!(f, "there is no collected answer with id {}", id.0),
+            Problem::NoSuchMention(id) => write!(f, "there is no mention with id {}", id.0),
+            Problem::NoSuchReply(id) => write!(f, "there is no reply post with id {}", id.0),
+            Problem::Invalid(what) => f.write_str(what),
+            Problem::ReplyState { reply, state } => write!(f, "{reply} is {state}"),
+            Problem::MentionState { mention, state } => {
+                write!(f, "mention {} is {state}", mention.0)
+            }
             Problem::DuplicateKey(key) => {
                 write!(f, "the plan has two steps with the key {key}")
             }

@@ -66,6 +66,10 @@ mod answers;
 mod chats;
 mod codec;
 mod error;
+#[cfg(test)]
+mod mention_tests;
+mod mentions;
+mod participants;
 mod posting;
 mod recap;
 mod records;
@@ -77,6 +81,8 @@ pub use answers::{
     AnswerId, AnswerRecord, Engagement, SeenAccount, SeenAnswer, SourceRecord, Upserted,
 };
 pub use error::{Problem, StoreError};
+pub use mentions::{Effect, MentionRecord, NewMention, ReplyRecord};
+pub use participants::{Forgotten, ParticipantChat, ParticipantData};
 pub use recap::ThreadStep;
 pub use records::*;
 
@@ -86,6 +92,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_chats_steps_attempts.sql"),
     include_str!("migrations/002_answers_accounts_sources.sql"),
     include_str!("migrations/003_recap_archive.sql"),
+    include_str!("migrations/004_mentions.sql"),
 ];
 
 /// `PRAGMA application_id` of a chathost database ("chat" in ASCII).

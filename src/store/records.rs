@@ -16,6 +16,32 @@ pub struct ChatId(pub i64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StepId(pub i64);
 
+/// The id of a recorded mention in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MentionId(pub i64);
+
+/// The id of one post of a reply in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReplyId(pub i64);
+
+/// Where a mention of the bot stands.
+///
+/// ```text
+/// pending ──plan_reply──► replying ──settle_mention (every part posted or failed)──► replied
+///    └──ignore_mention──► ignored
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MentionState {
+    /// Recorded, not decided yet.
+    Pending,
+    /// Its reply is stored and being posted.
+    Replying,
+    /// Every part of its reply is settled (posted or failed).
+    Replied,
+    /// Settled with no reply, with the reason.
+    Ignored,
+}
+
 /// Where a chat date stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChatState {
@@ -280,4 +306,11 @@ text_enum!(AttemptOutcome {
     Error => "error",
     Failed => "failed",
     Unknown => "unknown",
+});
+
+text_enum!(MentionState {
+    Pending => "pending",
+    Replying => "replying",
+    Replied => "replied",
+    Ignored => "ignored",
 });
