@@ -15,5 +15,5 @@ pub mod record;
 pub mod replies;
 
 pub use parse::{Command, Period, parse};
-pub use record::{Record, RecordChat, RecordInput, build_record};
+pub use record::{ChatInfo, Record, RecordChat, RecordInput, build_record};
 pub use replies::{NextChat, Replies};

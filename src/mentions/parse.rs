@@ -146,7 +146,9 @@ fn month(s: &str) -> Option<(NaiveDate, NaiveDate)> {
 }
 
 fn last_of_month(d: NaiveDate) -> Option<NaiveDate> {
-    d.with_day(1)?.checked_add_months(Months::new(1))?.pred_opt()
+    d.with_day(1)?
+        .checked_add_months(Months::new(1))?
+        .pred_opt()
 }
 
 /// The command in a mention's plain text (the status HTML already turned
@@ -297,14 +299,14 @@ mod tests {
             parse("@chatbot hello, next please"),
             Command::Unknown("hello".into())
         );
-        assert_eq!(
-            parse("hey @chatbot next"),
-            Command::Unknown("hey".into())
-        );
+        assert_eq!(parse("hey @chatbot next"), Command::Unknown("hey".into()));
         assert_eq!(parse("@chatbot"), Command::Unknown(String::new()));
         assert_eq!(parse(""), Command::Unknown(String::new()));
         assert_eq!(parse("@chatbot opt"), Command::Unknown("opt".into()));
-        assert_eq!(parse("@chatbot nexttime"), Command::Unknown("nexttime".into()));
+        assert_eq!(
+            parse("@chatbot nexttime"),
+            Command::Unknown("nexttime".into())
+        );
         let long = parse(&format!("@chatbot {}", "x".repeat(500)));
         assert_eq!(long, Command::Unknown("x".repeat(40)));
     }
@@ -351,7 +353,10 @@ mod tests {
             "record 2026-01-05",
         ] {
             let c = parse(&format!("@chatbot {bad}"));
-            assert!(matches!(c, Command::Unknown(ref w) if w.starts_with("record")), "{bad}: {c:?}");
+            assert!(
+                matches!(c, Command::Unknown(ref w) if w.starts_with("record")),
+                "{bad}: {c:?}"
+            );
         }
     }
 
@@ -371,16 +376,52 @@ mod tests {
     fn odd_input_never_panics() {
         // A fuzz-ish sweep: every short combination of awkward pieces.
         let pieces = [
-            "", " ", "@", "@@", "＠", "<", ">", "</", "<p", "&", "&amp", "&nbsp;", "..", "-",
-            "record", "cpd", "opt", "2026", "2026-", "9999-12", "0000-01", "-2026", "\u{0}",
-            "\u{FEFF}", "\u{FF5E}", "é", "İ", "ﬀ", "🙂", "\u{10FFFF}", "\u{301}", "\n", "\t",
-            "\u{3000}", "#tag", "https://x/@a",
+            "",
+            " ",
+            "@",
+            "@@",
+            "＠",
+            "<",
+            ">",
+            "</",
+            "<p",
+            "&",
+            "&amp",
+            "&nbsp;",
+            "..",
+            "-",
+            "record",
+            "cpd",
+            "opt",
+            "2026",
+            "2026-",
+            "9999-12",
+            "0000-01",
+            "-2026",
+            "\u{0}",
+            "\u{FEFF}",
+            "\u{FF5E}",
+            "é",
+            "İ",
+            "ﬀ",
+            "🙂",
+            "\u{10FFFF}",
+            "\u{301}",
+            "\n",
+            "\t",
+            "\u{3000}",
+            "#tag",
+            "https://x/@a",
         ];
         let mut n = 0;
         for a in pieces {
             for b in pieces {
                 for c in pieces {
-                    for text in [format!("{a}{b}{c}"), format!("@bot {a} {b}{c}"), format!("{a} record {b}..{c}")] {
+                    for text in [
+                        format!("{a}{b}{c}"),
+                        format!("@bot {a} {b}{c}"),
+                        format!("{a} record {b}..{c}"),
+                    ] {
                         let cmd = parse(&text);
                         if let Command::Unknown(w) = &cmd {
                             assert!(w.chars().count() <= 47, "{text:?}");

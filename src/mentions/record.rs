@@ -15,6 +15,9 @@ pub struct RecordInput {
     pub chats: Vec<(String, NaiveDate, DateTime<Utc>, Vec<String>)>,
 }
 
+/// A chat's hashtag (without `#`), length in minutes and a date's topic.
+pub type ChatInfo = (String, u32, String);
+
 /// A participation record, ready to reply with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -63,7 +66,7 @@ impl Record {
 pub fn build_record(
     data: &RecordInput,
     period: Option<Period>,
-    chat_info: &dyn Fn(&str, NaiveDate) -> Option<(String, u32, String)>,
+    chat_info: &dyn Fn(&str, NaiveDate) -> Option<ChatInfo>,
 ) -> Record {
     let mut chats: Vec<(DateTime<Utc>, RecordChat)> = data
         .chats
@@ -112,9 +115,24 @@ mod tests {
         let (d1, d2, d3) = (ymd(2025, 12, 3), ymd(2026, 1, 7), ymd(2026, 2, 4));
         let input = RecordInput {
             chats: vec![
-                ("nurses".into(), d2, at(d2, 20), vec!["https://x/@me/2".into()]),
-                ("nurses".into(), d1, at(d1, 20), vec!["https://x/@me/1".into()]),
-                ("gone".into(), d3, at(d3, 19), vec!["https://x/@me/3".into(), "https://x/@me/4".into()]),
+                (
+                    "nurses".into(),
+                    d2,
+                    at(d2, 20),
+                    vec!["https://x/@me/2".into()],
+                ),
+                (
+                    "nurses".into(),
+                    d1,
+                    at(d1, 20),
+                    vec!["https://x/@me/1".into()],
+                ),
+                (
+                    "gone".into(),
+                    d3,
+                    at(d3, 19),
+                    vec!["https://x/@me/3".into(), "https://x/@me/4".into()],
+                ),
                 // Only hidden answers: not attended.
                 ("nurses".into(), d3, at(d3, 20), vec![]),
             ],
@@ -127,14 +145,22 @@ mod tests {
         assert_eq!(dates, [d1, d2, d3]);
         assert_eq!(all.chats[0].topic, "Topic of 2025-12-03");
         // A chat no longer configured keeps its name, with no length.
-        assert_eq!((all.chats[2].hashtag.as_str(), all.chats[2].minutes), ("gone", 0));
+        assert_eq!(
+            (all.chats[2].hashtag.as_str(), all.chats[2].minutes),
+            ("gone", 0)
+        );
         assert_eq!(all.hours, 3.0);
         assert_eq!((all.minutes(), all.answers()), (180, 4));
 
         let p = Period::parse("2026").unwrap();
         let y2026 = build_record(&input, Some(p), &info);
         assert_eq!(y2026.chats.len(), 2);
-        assert!(y2026.chats.iter().all(|c| c.date.format("%Y").to_string() == "2026"));
+        assert!(
+            y2026
+                .chats
+                .iter()
+                .all(|c| c.date.format("%Y").to_string() == "2026")
+        );
         assert_eq!(y2026.hours, 1.5);
         assert_eq!(y2026.period, Some(p));
         let none = build_record(&input, Period::parse("2024-05"), &info);

@@ -103,7 +103,11 @@ impl Replies<'_> {
 
     /// The reply to `optout`: confirms, says how to undo.
     pub fn optout(&self, sender: &str) -> Result<Vec<String>, Diagnostic> {
-        self.reply(TemplateKind::MentionOptout, sender, self.context(Vec::new()))
+        self.reply(
+            TemplateKind::MentionOptout,
+            sender,
+            self.context(Vec::new()),
+        )
     }
 
     /// The reply to `optin`: confirms.

@@ -21,8 +21,8 @@ fn mentioned(post: &str) -> Vec<String> {
     let mut out = Vec::new();
     let chars: Vec<char> = post.chars().collect();
     for (i, c) in chars.iter().enumerate() {
-        let after_word = i > 0
-            && (chars[i - 1].is_alphanumeric() || matches!(chars[i - 1], '_' | '/' | '='));
+        let after_word =
+            i > 0 && (chars[i - 1].is_alphanumeric() || matches!(chars[i - 1], '_' | '/' | '='));
         if matches!(c, '@' | '＠') && !after_word {
             let name: String = chars[i + 1..]
                 .iter()
@@ -45,7 +45,11 @@ fn assert_parts(parts: &[String], max: usize) {
             !p.split_whitespace().any(|w| w.starts_with('#')),
             "a hashtag in {p}"
         );
-        assert!(post_length(p, 23) <= max, "{} > {max}: {p}", post_length(p, 23));
+        assert!(
+            post_length(p, 23) <= max,
+            "{} > {max}: {p}",
+            post_length(p, 23)
+        );
     }
 }
 
@@ -63,7 +67,9 @@ fn hostile_next() -> NextChat {
 fn next_gives_time_in_both_zones_topic_and_guest_without_mentioning_them() {
     let t = Templates::builtin();
     for max in [500, 5000] {
-        let parts = replies(&t, max).next("@jane@nurses.social", &[hostile_next()]).unwrap();
+        let parts = replies(&t, max)
+            .next("@jane@nurses.social", &[hostile_next()])
+            .unwrap();
         assert_parts(&parts, max);
         assert_eq!(parts.len(), 1);
         assert_eq!(
@@ -98,7 +104,10 @@ fn optout_confirms_and_says_how_to_undo_optin_confirms() {
         let back = replies(&t, max).optin(SENDER).unwrap();
         assert_parts(&back, max);
         assert_eq!(back.len(), 1);
-        assert!(back[0].contains("optout") && back[0].contains("stay erased"), "{back:?}");
+        assert!(
+            back[0].contains("optout") && back[0].contains("stay erased"),
+            "{back:?}"
+        );
     }
 }
 
@@ -109,7 +118,15 @@ fn help_lists_every_command_in_one_post() {
         let help = replies(&t, max).help(SENDER).unwrap();
         assert_parts(&help, max);
         assert_eq!(help.len(), 1, "{help:?}");
-        for word in ["next", "optout", "optin", "record", "cpd", "help", "2026-01..2026-06"] {
+        for word in [
+            "next",
+            "optout",
+            "optin",
+            "record",
+            "cpd",
+            "help",
+            "2026-01..2026-06",
+        ] {
             assert!(help[0].contains(word), "{word}: {}", help[0]);
         }
     }
@@ -164,7 +181,10 @@ fn a_long_record_is_split_and_every_part_is_addressed_to_the_sender_alone() {
         assert!(all.contains("(90 minutes, 2 answers)"), "{all}");
         // Nothing but the sender's own links.
         let urls = all.split_whitespace().filter(|w| w.starts_with("https://"));
-        assert!(urls.clone().all(|u| u.starts_with("https://nurses.social/@jane/")));
+        assert!(
+            urls.clone()
+                .all(|u| u.starts_with("https://nurses.social/@jane/"))
+        );
         assert_eq!(urls.count(), links.len());
     }
 }
@@ -180,11 +200,19 @@ fn an_empty_record_says_so() {
     let parts = replies(&t, 500).record(SENDER, &empty).unwrap();
     assert_eq!(
         parts,
-        ["@jane@nurses.social Your participation record for March 2024: 0 chats, 0 hours, 0 answers.\n\nNo chats attended in this period."]
+        [
+            "@jane@nurses.social Your participation record for March 2024: 0 chats, 0 hours, 0 answers.\n\nNo chats attended in this period."
+        ]
     );
-    let all = Record { period: None, ..empty };
+    let all = Record {
+        period: None,
+        ..empty
+    };
     let parts = replies(&t, 500).record(SENDER, &all).unwrap();
-    assert!(parts[0].contains("record: 0 chats") && parts[0].ends_with("No chats attended."), "{parts:?}");
+    assert!(
+        parts[0].contains("record: 0 chats") && parts[0].ends_with("No chats attended."),
+        "{parts:?}"
+    );
     let one = Record {
         period: None,
         chats: vec![RecordChat {
@@ -195,7 +223,10 @@ fn an_empty_record_says_so() {
         hours: 1.0,
     };
     let parts = replies(&t, 500).record(SENDER, &one).unwrap();
-    assert!(parts[0].contains("record: 1 chat, 1 hour, 1 answer."), "{parts:?}");
+    assert!(
+        parts[0].contains("record: 1 chat, 1 hour, 1 answer."),
+        "{parts:?}"
+    );
     assert_eq!(hours(1.5), "1.5");
     assert_eq!(hours(1.0 / 3.0), "0.33");
     assert_eq!(hours(25.0), "25");
@@ -221,7 +252,10 @@ fn a_hosts_template_cannot_mention_anyone_and_its_errors_are_located() {
     assert!(warnings.is_empty(), "{warnings:?}");
     let r = replies(&t, 500);
     let help = r.help(SENDER).unwrap();
-    assert_eq!(help, ["@jane@nurses.social Ask admin@chat.example or help. I am chatbot@chat.example."]);
+    assert_eq!(
+        help,
+        ["@jane@nurses.social Ask admin@chat.example or help. I am chatbot@chat.example."]
+    );
     let e = r.record(SENDER, &twenty_chats()).unwrap_err();
     assert!(e.to_string().contains("mention_record.j2"), "{e}");
     assert!(e.help.as_deref().unwrap_or("").contains("links"), "{e:?}");
@@ -229,4 +263,3 @@ fn a_hosts_template_cannot_mention_anyone_and_its_errors_are_located() {
     assert!(e.message.contains("no text once mentions"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
-
