@@ -353,6 +353,41 @@ fn check_mention_replies(
         bot: "chatbot",
     };
     let sender = "a_long_account_name@a.long.instance.example";
+    let (next, record) = reply_samples(chat);
+    let fixed = [
+        (TemplateKind::MentionOptout, replies.optout(sender)),
+        (TemplateKind::MentionOptin, replies.optin(sender)),
+        (TemplateKind::MentionHelp, replies.help(sender)),
+    ];
+    for r in [replies.next(sender, &next), replies.record(sender, &record)] {
+        if let Err(d) = r {
+            report.diagnostics.push(d);
+        }
+    }
+    for (kind, r) in fixed {
+        match r {
+            Err(d) => report.diagnostics.push(d),
+            Ok(parts) if parts.len() > 1 => report.diagnostics.push(
+                Diagnostic::warning(
+                    templates.origin(kind),
+                    format!(
+                        "the reply {} takes {} posts; the limit ({}) is {}",
+                        kind.file_name(),
+                        parts.len(),
+                        limit.source,
+                        limit.max
+                    ),
+                )
+                .with_help("shorten the template so the reply fits one post"),
+            ),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Two coming chats and a record of 20 chats, long topics and five
+/// answers each: more than a reply usually shows.
+fn reply_samples(chat: &Chat) -> (Vec<NextChat>, Record) {
     let topic = "a topic of typical length for this chat, and then some more words ".repeat(2);
     let next: Vec<NextChat> = [
         "Wednesday 30 September, 20:00 BST",
@@ -384,35 +419,7 @@ fn check_mention_replies(
         chats,
         hours: f64::from(chat.duration_minutes) * 20.0 / 60.0,
     };
-    let fixed = [
-        (TemplateKind::MentionOptout, replies.optout(sender)),
-        (TemplateKind::MentionOptin, replies.optin(sender)),
-        (TemplateKind::MentionHelp, replies.help(sender)),
-    ];
-    for r in [replies.next(sender, &next), replies.record(sender, &record)] {
-        if let Err(d) = r {
-            report.diagnostics.push(d);
-        }
-    }
-    for (kind, r) in fixed {
-        match r {
-            Err(d) => report.diagnostics.push(d),
-            Ok(parts) if parts.len() > 1 => report.diagnostics.push(
-                Diagnostic::warning(
-                    templates.origin(kind),
-                    format!(
-                        "the reply {} takes {} posts; the limit ({}) is {}",
-                        kind.file_name(),
-                        parts.len(),
-                        limit.source,
-                        limit.max
-                    ),
-                )
-                .with_help("shorten the template so the reply fits one post"),
-            ),
-            Ok(_) => {}
-        }
-    }
+    (next, record)
 }
 
 fn load(path: &Path, fallback: bool, chat: &Chat, report: &mut CheckReport) -> Option<QuestionSet> {

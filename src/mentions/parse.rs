@@ -229,7 +229,20 @@ fn clean(text: &str) -> String {
             // Only a tag-like `<p>`, `</span>`, `<br/>`: a lone `<` stays.
             '<' if rest.starts_with(|n: char| n.is_ascii_alphabetic() || n == '/') => {
                 in_tag = true;
-                out.push(' ');
+                // Inline tags split no word (`@<span>chatbot</span>`);
+                // the others end one.
+                let name: String = rest
+                    .trim_start_matches('/')
+                    .chars()
+                    .take(4)
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect();
+                if !["span", "a ", "a>", "bdi"]
+                    .iter()
+                    .any(|t| name.starts_with(t))
+                {
+                    out.push(' ');
+                }
             }
             '&' => {
                 let entity = ENTITIES.iter().find(|(name, _)| rest.starts_with(name));
@@ -285,6 +298,12 @@ mod tests {
             ("@chatbot — next", Command::Next),
             ("\u{200B}@chatbot\u{00A0}next", Command::Next),
             ("<p><span>@chatbot</span> next</p>", Command::Next),
+            (
+                r#"<p><span class="h-card"><a href="https://c.example/@chatbot" class="u-url mention">@<span>chatbot</span></a></span> Next</p>"#,
+                Command::Next,
+            ),
+            ("<p>@chatbot</p><p>help</p>", Command::Help),
+            ("@chatbot<br>help", Command::Help),
             ("@chatbot&nbsp;help", Command::Help),
             ("＠ｃｈａｔｂｏｔ　ＮＥＸＴ！", Command::Next),
             ("next", Command::Next),
@@ -434,5 +453,9 @@ mod tests {
         assert!(n > 100_000);
         assert!(matches!(parse(&"<".repeat(10_000)), Command::Unknown(_)));
         assert!(matches!(parse(&"@".repeat(10_000)), Command::Unknown(_)));
+        assert_eq!(
+            parse(&format!("{}@bot next", "<p>".repeat(50_000))),
+            Command::Next
+        );
     }
 }
