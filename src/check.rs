@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::config::{self, Chat, Loaded};
 use crate::diagnostic::{Diagnostic, Severity, SourceFile};
 use crate::length::post_length;
+use crate::mentions::{NextChat, Period, Record, RecordChat, Replies};
 use crate::plan::{self, Occurrence, Step, StepKind};
 use crate::prompts::{
     self, Pick, PostContext, QuestionFile, QuestionSet, SharedLink, TemplateKind, Templates,
@@ -279,6 +280,7 @@ fn check_chat(
     }
 
     check_recap(chat, &templates, report);
+    check_mention_replies(chat, &templates, limit, report);
     report.notes.push(format!(
         "chat `{}`: {checked} question file{} checked; next chat {} ({})",
         chat.name,
@@ -331,6 +333,93 @@ fn check_recap(chat: &Chat, templates: &Templates, report: &mut CheckReport) {
             report.diagnostics.push(d);
         }
     }
+}
+
+/// The replies to participants' commands, rendered with generous samples
+/// (two coming chats, a record of 20 chats with long topics and several
+/// answers each): a render error is located in its template. A long record
+/// or `next` splits into several posts; a fixed reply that does not fit
+/// one post is worth a warning.
+fn check_mention_replies(
+    chat: &Chat,
+    templates: &Templates,
+    limit: Limit,
+    report: &mut CheckReport,
+) {
+    let replies = Replies {
+        templates,
+        max_characters: limit.max,
+        url_length: limit.per_url,
+        bot: "chatbot",
+    };
+    let sender = "a_long_account_name@a.long.instance.example";
+    let (next, record) = reply_samples(chat);
+    let fixed = [
+        (TemplateKind::MentionOptout, replies.optout(sender)),
+        (TemplateKind::MentionOptin, replies.optin(sender)),
+        (TemplateKind::MentionHelp, replies.help(sender)),
+    ];
+    for r in [replies.next(sender, &next), replies.record(sender, &record)] {
+        if let Err(d) = r {
+            report.diagnostics.push(d);
+        }
+    }
+    for (kind, r) in fixed {
+        match r {
+            Err(d) => report.diagnostics.push(d),
+            Ok(parts) if parts.len() > 1 => report.diagnostics.push(
+                Diagnostic::warning(
+                    templates.origin(kind),
+                    format!(
+                        "the reply {} takes {} posts; the limit ({}) is {}",
+                        kind.file_name(),
+                        parts.len(),
+                        limit.source,
+                        limit.max
+                    ),
+                )
+                .with_help("shorten the template so the reply fits one post"),
+            ),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Two coming chats and a record of 20 chats, long topics and five
+/// answers each: more than a reply usually shows.
+fn reply_samples(chat: &Chat) -> (Vec<NextChat>, Record) {
+    let topic = "a topic of typical length for this chat, and then some more words ".repeat(2);
+    let next: Vec<NextChat> = [
+        "Wednesday 30 September, 20:00 BST",
+        "Wednesday 7 October, 20:00 BST",
+    ]
+    .into_iter()
+    .map(|local| NextChat {
+        chat: chat.hashtag.clone(),
+        local: local.into(),
+        utc: "19:00 UTC".into(),
+        topic: topic.trim().to_string(),
+        guest: "@a_guest_host@nurses.example".into(),
+    })
+    .collect();
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 7).unwrap_or_default();
+    let chats = (0..20u32)
+        .map(|i| RecordChat {
+            hashtag: chat.hashtag.clone(),
+            date: first + chrono::Days::new(7 * u64::from(i)),
+            topic: topic.trim().to_string(),
+            answers: (0..5)
+                .map(|a| format!("https://a.long.instance.example/@a_long_account_name/11353637383940{i:02}{a}"))
+                .collect(),
+            minutes: chat.duration_minutes,
+        })
+        .collect();
+    let record = Record {
+        period: Period::parse("2026"),
+        chats,
+        hours: f64::from(chat.duration_minutes) * 20.0 / 60.0,
+    };
+    (next, record)
 }
 
 fn load(path: &Path, fallback: bool, chat: &Chat, report: &mut CheckReport) -> Option<QuestionSet> {
@@ -426,4 +515,80 @@ fn length_check(
         )),
     };
     report.diagnostics.push(d);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOT: &str = r#"[instance]
+url = "https://mastodon.example"
+max_characters = 500
+
+[account]
+token_env = "TEST_TOKEN"
+
+[chats.wenurses]
+hashtag = "WeNurses"
+weekday = "Wednesday"
+time = "20:00"
+zone = "Europe/London"
+"#;
+
+    /// `chathost check` on a folder whose templates/ holds `files`.
+    async fn check_with_templates(name: &str, files: &[(&str, &str)]) -> CheckReport {
+        let dir = std::env::temp_dir().join(format!("chathost-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("prompts/templates")).unwrap();
+        std::fs::write(dir.join("bot.toml"), BOT).unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.join("prompts/templates").join(file), text).unwrap();
+        }
+        let env = BTreeMap::from([("TEST_TOKEN".to_string(), "t0k3n".to_string())]);
+        let now = "2026-11-27T12:00:00Z".parse().unwrap();
+        let report = check(&dir.join("bot.toml"), false, &env, now).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        report
+    }
+
+    #[tokio::test]
+    async fn builtin_reply_templates_pass_and_a_broken_one_is_located() {
+        let fine = check_with_templates("replies-ok", &[]).await;
+        assert_eq!(fine.errors(), 0, "{:#?}", fine.diagnostics);
+        assert!(
+            !fine
+                .diagnostics
+                .iter()
+                .any(|d| d.message.contains("mention_")),
+            "{:#?}",
+            fine.diagnostics
+        );
+
+        let broken = check_with_templates(
+            "replies-bad",
+            &[
+                // A misspelt field, only reached with a chat in the record.
+                (
+                    "mention_record.j2",
+                    "Record\n{% for c in chats %}{{ c.dat }}{% endfor %}",
+                ),
+                ("mention_help.j2", &"Too long a help text. ".repeat(40)),
+            ],
+        )
+        .await;
+        assert_eq!(broken.errors(), 1, "{:#?}", broken.diagnostics);
+        let e = &broken.diagnostics[0];
+        assert!(e.is_error() && e.message.starts_with("template:"), "{e}");
+        assert!(
+            e.position()
+                .contains("prompts/templates/mention_record.j2:2:"),
+            "{e}"
+        );
+        let w = broken
+            .diagnostics
+            .iter()
+            .find(|d| d.message.contains("mention_help.j2 takes 2 posts"))
+            .unwrap_or_else(|| panic!("{:#?}", broken.diagnostics));
+        assert!(!w.is_error());
+    }
 }

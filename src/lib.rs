@@ -26,6 +26,9 @@
 //! - [`recap`] — after the chat: the recap thread (numbers, the most
 //!   engaging answers quoted, split to fit), posted exactly once by the
 //!   engine; `chathost recap`, `chathost archive`, `chathost chats`.
+//! - [`mentions`] — participants' commands to the bot (`next`, `optout`,
+//!   `optin`, `record`, `help`): parsed, answered from templates, exactly
+//!   once; a record goes to the sender alone.
 //! - [`archive`] — pure: a chat date's archive folder (a self-contained
 //!   page, transcript, `chat.json`, activity chart) and the chat's index
 //!   and Atom feed, written atomically.
@@ -59,6 +62,7 @@ pub mod files;
 pub mod html;
 pub mod instance;
 pub mod length;
+pub mod mentions;
 pub mod plan;
 pub mod policy;
 pub mod preview;

@@ -31,11 +31,21 @@ pub enum TemplateKind {
     RecapQuestion,
     /// Closes the recap thread: links shared most, the next chat.
     RecapEnd,
+    /// Reply to a participant's `next`: the coming chats.
+    MentionNext,
+    /// Reply to `optout`: confirms, says how to undo.
+    MentionOptout,
+    /// Reply to `optin`: confirms.
+    MentionOptin,
+    /// The participation record (`record`, `cpd`), sent by direct message.
+    MentionRecord,
+    /// Reply to `help`: the commands.
+    MentionHelp,
 }
 
 impl TemplateKind {
     /// Every kind.
-    pub const ALL: [TemplateKind; 8] = [
+    pub const ALL: [TemplateKind; 13] = [
         TemplateKind::Reminder,
         TemplateKind::Welcome,
         TemplateKind::Question,
@@ -44,7 +54,25 @@ impl TemplateKind {
         TemplateKind::Recap,
         TemplateKind::RecapQuestion,
         TemplateKind::RecapEnd,
+        TemplateKind::MentionNext,
+        TemplateKind::MentionOptout,
+        TemplateKind::MentionOptin,
+        TemplateKind::MentionRecord,
+        TemplateKind::MentionHelp,
     ];
+
+    /// A reply to a participant's command (rendered with a mention
+    /// context, not a [`PostContext`]).
+    pub fn is_mention_reply(self) -> bool {
+        matches!(
+            self,
+            TemplateKind::MentionNext
+                | TemplateKind::MentionOptout
+                | TemplateKind::MentionOptin
+                | TemplateKind::MentionRecord
+                | TemplateKind::MentionHelp
+        )
+    }
 
     /// Its file name under `templates/`.
     pub fn file_name(self) -> &'static str {
@@ -57,6 +85,11 @@ impl TemplateKind {
             TemplateKind::Recap => "recap.j2",
             TemplateKind::RecapQuestion => "recap_question.j2",
             TemplateKind::RecapEnd => "recap_end.j2",
+            TemplateKind::MentionNext => "mention_next.j2",
+            TemplateKind::MentionOptout => "mention_optout.j2",
+            TemplateKind::MentionOptin => "mention_optin.j2",
+            TemplateKind::MentionRecord => "mention_record.j2",
+            TemplateKind::MentionHelp => "mention_help.j2",
         }
     }
 
@@ -70,6 +103,11 @@ impl TemplateKind {
             TemplateKind::Recap => include_str!("../templates/recap.j2"),
             TemplateKind::RecapQuestion => include_str!("../templates/recap_question.j2"),
             TemplateKind::RecapEnd => include_str!("../templates/recap_end.j2"),
+            TemplateKind::MentionNext => include_str!("../templates/mention_next.j2"),
+            TemplateKind::MentionOptout => include_str!("../templates/mention_optout.j2"),
+            TemplateKind::MentionOptin => include_str!("../templates/mention_optin.j2"),
+            TemplateKind::MentionRecord => include_str!("../templates/mention_record.j2"),
+            TemplateKind::MentionHelp => include_str!("../templates/mention_help.j2"),
         }
     }
 }
@@ -230,7 +268,7 @@ impl Templates {
                 Ok(()) => {
                     sources.insert(kind, source);
                 }
-                Err(e) => errors.push(template_error(&source, &e)),
+                Err(e) => errors.push(template_error(kind, &source, &e)),
             }
         }
         if errors.is_empty() {
@@ -251,6 +289,28 @@ impl Templates {
     /// Renders a post. An error (e.g. an unknown variable, a loop that
     /// runs too long, blank text) names the template file and line.
     pub fn render(&self, kind: TemplateKind, ctx: &PostContext) -> Result<String, Diagnostic> {
+        self.render_any(kind, ctx, &post_name(kind, ctx))
+    }
+
+    /// Renders the reply to a participant's command
+    /// ([`TemplateKind::is_mention_reply`]) with its own context (the
+    /// fields `crate::mentions::replies` documents); errors as
+    /// [`Templates::render`].
+    pub fn render_reply(
+        &self,
+        kind: TemplateKind,
+        ctx: &impl Serialize,
+    ) -> Result<String, Diagnostic> {
+        self.render_any(kind, ctx, &post_name(kind, &PostContext::default()))
+    }
+
+    /// Renders `kind` with `ctx`; `what` names the post in errors.
+    fn render_any(
+        &self,
+        kind: TemplateKind,
+        ctx: &impl Serialize,
+        what: &str,
+    ) -> Result<String, Diagnostic> {
         let (Some(source), Ok(template)) = (
             self.sources.get(&kind),
             self.env.get_template(kind.file_name()),
@@ -270,27 +330,27 @@ impl Templates {
                     format!(
                         "the template {name} renders more than {} KiB for the {} post",
                         render::MAX_RENDERED / 1024,
-                        post_name(kind, ctx)
+                        what
                     ),
                 )
                 .with_help("a post holds a few thousand characters at most: check the loops in this template"));
             }
             Err(Failure::Template(e)) if e.kind() == minijinja::ErrorKind::OutOfFuel => {
-                let mut d = template_error(source, &e);
+                let mut d = template_error(kind, source, &e);
                 d.message =
                     format!("the template {name} is too complex to render (a loop runs too long)");
                 return Err(d.with_help(
                     "a post needs no more than a short loop: remove or shorten the loop, or delete the file to use the built-in one",
                 ));
             }
-            Err(Failure::Template(e)) => return Err(template_error(source, &e)),
+            Err(Failure::Template(e)) => return Err(template_error(kind, source, &e)),
         };
         if text.is_empty() {
             return Err(Diagnostic::error(
                 source.name(),
                 format!(
                     "the template {name} renders blank text for the {} post",
-                    post_name(kind, ctx)
+                    what
                 ),
             )
             .with_help("the server refuses an empty post: write the post's text in the template, or delete the file to use the built-in one"));
@@ -301,7 +361,7 @@ impl Templates {
                 format!(
                     "the template {name} renders the control character U+{:04X} into the {} post",
                     u32::from(c),
-                    post_name(kind, ctx)
+                    what
                 ),
             )
             .with_help(format!(
@@ -324,6 +384,11 @@ fn post_name(kind: TemplateKind, ctx: &PostContext) -> String {
         TemplateKind::Recap => "recap".into(),
         TemplateKind::RecapQuestion => format!("recap's Q{}", ctx.number),
         TemplateKind::RecapEnd => "recap's closing".into(),
+        TemplateKind::MentionNext => "reply to `next`".into(),
+        TemplateKind::MentionOptout => "reply to `optout`".into(),
+        TemplateKind::MentionOptin => "reply to `optin`".into(),
+        TemplateKind::MentionRecord => "participation record".into(),
+        TemplateKind::MentionHelp => "reply to `help`".into(),
     }
 }
 
@@ -347,7 +412,7 @@ fn tidy(s: &str) -> String {
     out.trim_end().to_string()
 }
 
-fn template_error(source: &SourceFile, e: &minijinja::Error) -> Diagnostic {
+fn template_error(kind: TemplateKind, source: &SourceFile, e: &minijinja::Error) -> Diagnostic {
     let span = e.range().unwrap_or_else(|| {
         // Only a line is known: point at its first character.
         let line = e.line().unwrap_or(1);
@@ -364,6 +429,11 @@ fn template_error(source: &SourceFile, e: &minijinja::Error) -> Diagnostic {
         .map(str::to_string)
         .unwrap_or_else(|| e.kind().to_string());
     let help = match e.kind() {
+        minijinja::ErrorKind::UndefinedError if kind.is_mention_reply() => {
+            "reply templates can use: bot, period, answers, minutes, hours, chats (each: \
+             hashtag, topic, local, utc, guest — for next; date, answers, links, minutes — \
+             for record)"
+        }
         minijinja::ErrorKind::UndefinedError => {
             "templates can use: hashtag, topic, guest, intro, day, start, end, zone, questions, \
              number, text, before, minutes_left, next_day, next_time, participants, answers, \
