@@ -20,8 +20,8 @@ use super::{Engine, Woke};
 use crate::config::{Chat, Visibility};
 use crate::html;
 use crate::instance::{CallError, FailureClass, NewStatus, SeenMention};
-use crate::mentions::parse::{Command, parse};
-use crate::mentions::record::build_record;
+use crate::mentions::parse::{Command, Period, parse};
+use crate::mentions::record::{RecordInput, build_record};
 use crate::mentions::replies::{NextChat, Replies};
 use crate::prompts::{self, Templates};
 use crate::store::{Effect, MentionRecord, MentionState, NewMention, ReplyRecord, StepState};
@@ -254,10 +254,23 @@ impl Engine {
             Command::Record { period } => {
                 let data = self.store.participant(acct).map_err(|e| e.to_string())?;
                 let info = |name: &str, date: NaiveDate| chat_info(&config.chats, name, date);
-                let record = match data {
-                    Some(d) => build_record(&d, *period, &info),
-                    None => crate::mentions::record::Record::default(),
+                // Only the sender's own answers: a command never reads
+                // anyone else's data.
+                let input = RecordInput {
+                    chats: data
+                        .map(|d| {
+                            d.chats
+                                .into_iter()
+                                .map(|c| {
+                                    let links =
+                                        c.answers.into_iter().filter_map(|a| a.url).collect();
+                                    (c.chat, c.date, c.start_utc, links)
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 };
+                let record = build_record(&input, *period, &info);
                 (Effect::None, replies.record(sender, &record))
             }
             Command::Unknown(w) => return Err(format!("not a command: {w:?}")),
@@ -440,17 +453,7 @@ fn full_acct(acct: &str, instance_url: &str) -> String {
 
 /// The stored words of a command.
 fn command_words(command: &Command) -> (&'static str, Option<String>) {
-    match command {
-        Command::Next => ("next", None),
-        Command::OptOut => ("optout", None),
-        Command::OptIn => ("optin", None),
-        Command::Help => ("help", None),
-        Command::Record { period } => (
-            "record",
-            period.map(|p| format!("{}..{}", p.from, p.until)),
-        ),
-        Command::Unknown(_) => ("unknown", None),
-    }
+    (command.name(), command.argument())
 }
 
 /// A stored mention's command again (its words are what was decided).
@@ -461,13 +464,7 @@ fn parse_stored(m: &MentionRecord) -> Command {
         "optin" => Command::OptIn,
         "help" => Command::Help,
         "record" => Command::Record {
-            period: m.argument.as_deref().and_then(|a| {
-                let (from, until) = a.split_once("..")?;
-                Some(crate::mentions::parse::Period {
-                    from: from.parse().ok()?,
-                    until: until.parse().ok()?,
-                })
-            }),
+            period: m.argument.as_deref().and_then(Period::parse),
         },
         other => Command::Unknown(other.to_string()),
     }
