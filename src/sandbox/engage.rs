@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::ids::Id;
+use super::notify::NotificationKind;
 use super::render;
 use super::routes::Authed;
 use super::server::Shared;
@@ -38,6 +39,8 @@ impl State {
         let status = self.statuses.get_mut(&target).expect("resolved above");
         if !status.favourited_by.contains(&account) {
             status.favourited_by.push(account);
+            let author = status.author;
+            self.notify(NotificationKind::Favourite, author, account, &target);
         }
         Ok(target)
     }

@@ -26,6 +26,16 @@ impl Flavour {
         }
     }
 
+    /// Default and largest `limit` of `GET /api/v1/notifications`: Mastodon
+    /// documents 40 and 80; GoToSocial's recorded `Link` says 20 by default
+    /// (`gotosocial/60_*`), and it caps at 80 too.
+    pub fn notification_limits(self) -> (usize, usize) {
+        match self {
+            Flavour::Mastodon => (40, 80),
+            Flavour::GoToSocial => (20, 80),
+        }
+    }
+
     /// The `version` field of the instance info.
     pub fn version(self) -> &'static str {
         match self {

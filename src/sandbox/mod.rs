@@ -26,6 +26,13 @@
 //! account. Every `uri` holds the sandbox's port, so a second sandbox can
 //! stand for another instance carrying the same hashtag.
 //!
+//! What the participant commands are tested against: `mention` (and
+//! `favourite`) notifications, paged and filtered by `types[]`, also on the
+//! `user` stream; `direct` statuses, seen only by their author and the
+//! accounts they mention; and, with [`SandboxConfig::commands`], participants
+//! sending the bot commands ([`Sandbox::mentions_made`],
+//! [`Sandbox::replies_by_bot`]).
+//!
 //! Inside, one concern per module:
 //!
 //! - `server` — wiring: shared state, router, middleware order, serving;
@@ -37,9 +44,12 @@
 //! - `render` — the JSON shapes; `paging` — cursors and `Link` headers;
 //! - `faults`, `ratelimit`, `log` — the middleware; `net` — resettable
 //!   connections; `participants` — the simulated people; `engage` —
-//!   favourites and boosts; `truth` — the answer record and test hands;
+//!   favourites and boosts; `commands` — participants' commands to the
+//!   bot; `notify` — notifications and their endpoints; `truth` — the
+//!   answer and mention records and test hands;
 //!   `ids` — snowflakes and ULIDs; `cli` — `chathost sandbox`.
 
+mod commands;
 mod content;
 mod engage;
 mod error;
@@ -48,6 +58,7 @@ mod flavour;
 mod ids;
 mod log;
 mod net;
+mod notify;
 mod paging;
 mod participants;
 mod queries;
@@ -74,6 +85,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 pub use axum::http::Method;
+pub use commands::COMMAND_SEATS;
 pub use content::{counted_length, render_html};
 pub use faults::{Fault, FaultKind, Faults};
 pub use flavour::Flavour;
@@ -81,7 +93,7 @@ pub use log::{RequestLog, RequestRecord};
 pub use participants::NOINDEX_SEAT;
 pub use participants::{Afterwards, AnswerStyle, Persona, question_number};
 pub use state::{Token, Visibility};
-pub use truth::{AnswerMade, TestPost};
+pub use truth::{AnswerMade, MentionMade, TestPost};
 
 use crate::clock::{SharedClock, SystemClock};
 use ids::IdGen;
@@ -113,6 +125,9 @@ pub struct SandboxConfig {
     /// Markdown (`source[status_content_type]`), so a post sent without
     /// `content_type` renders `*x*` as emphasis, as a real one does.
     pub markdown_default: bool,
+    /// Participants in seats 1 to 4 send the bot `next`, `optout`, `record`
+    /// and an unknown command after answering Q1 ([`COMMAND_SEATS`]).
+    pub commands: bool,
 }
 
 impl Default for SandboxConfig {
@@ -128,6 +143,7 @@ impl Default for SandboxConfig {
             hashtag: "testchat".into(),
             answer_window: Duration::from_secs(8 * 60),
             markdown_default: false,
+            commands: false,
         }
     }
 }
@@ -143,6 +159,7 @@ impl fmt::Debug for SandboxConfig {
             .field("rate_limit", &self.rate_limit)
             .field("hashtag", &self.hashtag)
             .field("answer_window", &self.answer_window)
+            .field("commands", &self.commands)
             .finish_non_exhaustive()
     }
 }
@@ -191,6 +208,8 @@ pub struct StatusRecord {
     pub deleted_at: Option<DateTime<Utc>>,
     /// Pinned to the author's profile now.
     pub pinned: bool,
+    /// Usernames of the local accounts it mentions, lower-case.
+    pub mentions: Vec<String>,
 }
 
 /// A running sandbox. Shut it down with [`Sandbox::shutdown`]; dropping it
@@ -240,6 +259,7 @@ impl Sandbox {
             events: events.clone(),
             markdown_default: config.markdown_default,
             answers: Vec::new(),
+            commands: Vec::new(),
         };
         state.add_account("chatbot", "Chat Bot", "", true, None);
         for seat in participants::seats(config.participants) {
@@ -258,6 +278,7 @@ impl Sandbox {
             flavour: config.flavour,
             hashtag: config.hashtag.trim_start_matches('#').to_string(),
             seed: config.seed,
+            commands: config.commands,
             answer_window: config.answer_window,
             clock: config.clock,
             state: Mutex::new(state),
@@ -358,6 +379,11 @@ impl Sandbox {
                 edited_at: s.edited_at,
                 deleted_at: s.deleted_at,
                 pinned: s.pinned,
+                mentions: s
+                    .mentions
+                    .iter()
+                    .map(|&m| state.accounts[m].username.to_lowercase())
+                    .collect(),
             })
             .collect()
     }

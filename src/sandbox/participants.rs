@@ -11,8 +11,10 @@
 //! participants on, seat 9 ("judy") has `noindex: true` and
 //! `discoverable: false` with an ordinary note. After answering, each one
 //! favourites and sometimes boosts earlier answers (see `engage`).
-//! Everything random comes from the seed, per question and participant, so a
-//! run is reproducible whatever order tasks happen to run in.
+//! With `SandboxConfig::commands`, seats 1 to 4 then send the bot a command
+//! (see `commands`). Everything random comes from the seed, per question and
+//! participant, so a run is reproducible whatever order tasks happen to run
+//! in.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +24,9 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 
+use super::commands;
 use super::engage;
+use super::ids::Id;
 use super::server::Shared;
 use super::state::{Event, NewStatus, StatusEvent, Visibility};
 
@@ -268,12 +272,28 @@ async fn answer(shared: Arc<Shared>, question: Arc<StatusEvent>, q: u32, index: 
             return;
         }
     };
+    let changed_at = answer_at + chrono::Duration::from_std(later).unwrap_or_default();
+    // Both wait on the clock; neither may hold the other up.
+    tokio::join!(
+        change_answer(&shared, &persona, index, q, phrase, &id, changed_at),
+        commands::after_answering(&shared, q, index, answer_at),
+    );
+}
+
+/// Edits or deletes answer `id` at `at`, as the persona does.
+async fn change_answer(
+    shared: &Shared,
+    persona: &Persona,
+    index: usize,
+    q: u32,
+    phrase: &str,
+    id: &Id,
+    at: chrono::DateTime<chrono::Utc>,
+) {
     if persona.afterwards == Afterwards::Nothing {
         return;
     }
-    clock
-        .sleep_until(answer_at + chrono::Duration::from_std(later).unwrap_or_default())
-        .await;
+    shared.clock.sleep_until(at).await;
     let mut state = shared.state.lock().expect("state lock");
     let result = match persona.afterwards {
         Afterwards::Edit => {

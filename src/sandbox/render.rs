@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::flavour::Flavour;
-use super::state::{Notification, State, Status, Version};
+use super::notify::Notification;
+use super::state::{State, Status, Version};
 
 /// Timestamps as both servers write them: milliseconds, `Z`.
 pub fn time(t: DateTime<Utc>) -> String {
@@ -457,10 +458,10 @@ pub fn tag(state: &State, name: &str, following: bool) -> Value {
 pub fn notification(state: &State, n: &Notification) -> Value {
     let mut v = json!({
         "id": n.id.as_str(),
-        "type": "mention",
+        "type": n.kind.as_str(),
         "created_at": time(n.at),
         "account": account(state, n.from, false),
-        "status": status(state, &state.statuses[&n.status]),
+        "status": status_for(state, &state.statuses[&n.status], Some(n.to)),
     });
     if state.flavour == Flavour::Mastodon {
         v["group_key"] = json!(format!("ungrouped-{}", n.id));

@@ -518,39 +518,6 @@ pub(crate) async fn followed_tags(
     })
 }
 
-pub(crate) async fn notifications(
-    AxState(shared): Shr,
-    Authed(me): Authed,
-    Query(q): Query<ListQuery>,
-    uri: Uri,
-) -> Response {
-    let state = lock(&shared);
-    let ids = state
-        .notifications
-        .values()
-        .filter(|n| n.to == me)
-        .filter(|n| state.statuses[&n.status].deleted_at.is_none())
-        .map(|n| n.id.clone())
-        .collect();
-    list_response(&state, &uri, ids, &q, 40, NextLink::WhenFull, |id| {
-        render::notification(&state, &state.notifications[id])
-    })
-}
-
-pub(crate) async fn notification(
-    AxState(shared): Shr,
-    Authed(me): Authed,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let state = lock(&shared);
-    let n = state
-        .notifications
-        .get(&Id(id))
-        .filter(|n| n.to == me)
-        .ok_or_else(|| state.not_found())?;
-    Ok(Json(render::notification(&state, n)))
-}
-
 pub(crate) async fn not_found(AxState(shared): Shr) -> ApiError {
     ApiError::new(404, shared.flavour.not_found_error())
 }

@@ -15,6 +15,7 @@ use super::faults::{self, Faults};
 use super::flavour::Flavour;
 use super::log::{self, RequestLog};
 use super::net::{ConnInfo, KillableListener};
+use super::notify;
 use super::ratelimit::{self, RateLimiter};
 use super::routes;
 use super::state::{Event, State};
@@ -29,6 +30,8 @@ pub(crate) struct Shared {
     pub hashtag: String,
     /// Seed of the participants' randomness.
     pub seed: u64,
+    /// Whether participants send the bot commands after answering Q1.
+    pub commands: bool,
     /// Window in which participants answer a question (virtual time).
     pub answer_window: Duration,
     /// The injected clock.
@@ -88,8 +91,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/tags/{tag}/follow", post(follow_tag))
         .route("/api/v1/tags/{tag}/unfollow", post(unfollow_tag))
         .route("/api/v1/followed_tags", get(followed_tags))
-        .route("/api/v1/notifications", get(notifications))
-        .route("/api/v1/notifications/{id}", get(notification))
+        .route("/api/v1/notifications", get(notify::notifications))
+        .route("/api/v1/notifications/{id}", get(notify::notification))
         .route("/api/v1/streaming", get(stream::handler))
         .fallback(not_found)
         .layer(from_fn_with_state(shared.clone(), ratelimit::layer))

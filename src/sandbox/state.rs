@@ -19,6 +19,7 @@ use super::content;
 use super::error::ApiError;
 use super::flavour::Flavour;
 use super::ids::{Id, IdGen};
+use super::notify::{Notification, NotificationKind};
 use super::participants::Persona;
 use super::render;
 use crate::clock::SharedClock;
@@ -177,21 +178,6 @@ impl Status {
     }
 }
 
-/// A notification (only mentions are made).
-#[derive(Clone, Debug)]
-pub struct Notification {
-    /// Opaque id.
-    pub id: Id,
-    /// Account notified.
-    pub to: usize,
-    /// Account that caused it.
-    pub from: usize,
-    /// The status that mentions `to`.
-    pub status: Id,
-    /// When it was made.
-    pub at: DateTime<Utc>,
-}
-
 /// An account following a hashtag.
 #[derive(Clone, Debug)]
 pub struct TagFollow {
@@ -304,6 +290,9 @@ pub struct State {
     /// (question, status) of every answer a simulated participant, a burst
     /// or a test post made on purpose: the ground truth for collectors.
     pub answers: Vec<(u32, Id)>,
+    /// Every command a simulated participant posted to the bot (see
+    /// `commands`), in the order posted.
+    pub commands: Vec<Id>,
 }
 
 impl State {
@@ -484,8 +473,8 @@ impl State {
         }
         let event = self.status_event(&id);
         let _ = self.events.send(Event::Created(event));
-        for to in mentions.into_iter().filter(|&m| m != author) {
-            self.notify(to, author, &id, now);
+        for to in mentions {
+            self.notify(NotificationKind::Mention, to, author, &id);
         }
         Ok(id)
     }
@@ -500,23 +489,6 @@ impl State {
             }
         }
         out
-    }
-
-    fn notify(&mut self, to: usize, from: usize, status: &Id, at: DateTime<Utc>) {
-        let id = self.ids.next(at);
-        let notification = Notification {
-            id: id.clone(),
-            to,
-            from,
-            status: status.clone(),
-            at,
-        };
-        let payload = render::notification(self, &notification).to_string();
-        self.notifications.insert(id, notification);
-        let _ = self.events.send(Event::Notified {
-            to,
-            payload: payload.into(),
-        });
     }
 
     pub(crate) fn status_event(&self, id: &Id) -> Arc<StatusEvent> {
@@ -553,6 +525,12 @@ impl State {
         self.tags_used.extend(tags.iter().cloned());
         let mentions = self.mentions_in(&new.text);
         let status = self.statuses.get_mut(&key).expect("checked above");
+        // An edit notifies the accounts it newly mentions, as Mastodon does.
+        let added: Vec<usize> = mentions
+            .iter()
+            .copied()
+            .filter(|m| !status.mentions.contains(m))
+            .collect();
         status.versions.push(version);
         status.edited_at = Some(now);
         status.tags = tags;
@@ -562,6 +540,9 @@ impl State {
         }
         let event = self.status_event(&key);
         let _ = self.events.send(Event::Edited(event));
+        for to in added {
+            self.notify(NotificationKind::Mention, to, author, &key);
+        }
         Ok(key)
     }
 

@@ -6,9 +6,10 @@
 //!
 //! Who hears what: a `user` stream gets the account's own statuses, those
 //! mentioning it, public ones with a tag it follows, its notifications, and
-//! every delete (as GoToSocial does). `hashtag` gets public statuses with the
-//! tag — on Mastodon only; GoToSocial's stays silent. Stream faults (abrupt
-//! disconnect, reordering) apply here, event by event.
+//! every delete of a public or unlisted status (as GoToSocial does; a direct
+//! or private one's only where it could be seen). `hashtag` gets public
+//! statuses with the tag — on Mastodon only; GoToSocial's stays silent.
+//! Stream faults (abrupt disconnect, reordering) apply here, event by event.
 
 use std::sync::Arc;
 
@@ -212,7 +213,12 @@ fn frames(shared: &Shared, subs: &[Sub], event: &Event) -> Vec<String> {
                 }
             }
             Event::Deleted(s) => {
+                // A direct or private status's delete goes only to those
+                // who could see it: its id is nobody else's business.
+                let shown = matches!(s.visibility, Visibility::Public | Visibility::Unlisted);
                 let delivers = match sub {
+                    Sub::User(me) if !shown => s.author == *me || s.mentions.contains(me),
+                    Sub::Public { .. } if !shown => false,
                     Sub::User(_) | Sub::Public { .. } => true,
                     Sub::Hashtag { .. } => hears(shared, sub, s),
                 };

@@ -2,12 +2,14 @@
 //! actually answered, for checking a collector against, and direct actions
 //! as any account without going through HTTP.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 
-use super::Sandbox;
 use super::ids::Id;
 use super::render;
 use super::state::{NewStatus, State, Visibility};
+use super::{Sandbox, StatusRecord};
 
 /// One answer made to a question, as it stands now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +42,27 @@ pub struct AnswerMade {
     pub favourites: usize,
     /// Live boosts now.
     pub reblogs: usize,
+}
+
+/// A status that mentions the bot, made by anyone else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MentionMade {
+    /// Its id on this sandbox.
+    pub status_id: String,
+    /// Author.
+    pub acct: String,
+    /// Current text (the last version also for a deleted one).
+    pub text: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Visibility.
+    pub visibility: Visibility,
+    /// Sent by a simulated participant as a command (see
+    /// [`SandboxConfig::commands`](super::SandboxConfig::commands)); answers
+    /// that mention the bot are `false`.
+    pub command: bool,
+    /// Deleted since.
+    pub deleted: bool,
 }
 
 /// A status a test posts as some account with [`Sandbox::post_as`].
@@ -108,6 +131,51 @@ impl Sandbox {
             .answers
             .iter()
             .filter_map(|(q, id)| answer_made(&state, &self.shared.hashtag, *q, id))
+            .collect()
+    }
+
+    /// Every status mentioning the bot made by another account (commands,
+    /// answers addressed to it, tests' posts), oldest first, deleted ones
+    /// included.
+    pub fn mentions_made(&self) -> Vec<MentionMade> {
+        let state = self.shared.state.lock().expect("state lock");
+        state
+            .statuses
+            .values()
+            .filter(|s| s.author != 0 && s.reblog_of.is_none() && s.mentions.contains(&0))
+            .map(|s| MentionMade {
+                status_id: s.id.as_str().to_string(),
+                acct: state.accounts[s.author].username.clone(),
+                text: s.current().text.clone(),
+                created_at: s.created_at,
+                visibility: s.visibility,
+                command: state.commands.contains(&s.id),
+                deleted: s.deleted_at.is_some(),
+            })
+            .collect()
+    }
+
+    /// The bot's replies to other accounts' statuses (its answers to
+    /// mentions; replies within its own thread of questions are left out),
+    /// oldest first, deleted ones included.
+    pub fn replies_by_bot(&self) -> Vec<StatusRecord> {
+        let bot = self.bot().acct;
+        let others: HashSet<String> = {
+            let state = self.shared.state.lock().expect("state lock");
+            state
+                .statuses
+                .values()
+                .filter(|s| s.author != 0)
+                .map(|s| s.id.as_str().to_string())
+                .collect()
+        };
+        self.statuses_of(&bot)
+            .into_iter()
+            .filter(|s| {
+                s.in_reply_to_id
+                    .as_ref()
+                    .is_some_and(|p| others.contains(p))
+            })
             .collect()
     }
 
