@@ -32,6 +32,9 @@
 //! - [`archive`] — pure: a chat date's archive folder (a self-contained
 //!   page, transcript, `chat.json`, activity chart) and the chat's index
 //!   and Atom feed, written atomically.
+//! - [`mentions`] — participants talk to the bot (`next`, `optout`,
+//!   `optin`, `record`, `help`): parsing, replies, records; the engine's
+//!   mentions task answers each exactly once; `chathost participant`.
 //! - [`check`] and [`preview`] — the `chathost check` and `chathost plan`
 //!   commands a host uses to see that the chat is ready.
 //! - [`instance`] — talks to the server through our own small HTTP client

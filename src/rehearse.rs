@@ -174,7 +174,7 @@ pub async fn rehearse(
     );
 
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let (_trigger, shutdown) = Shutdown::new();
+    let (trigger, shutdown) = Shutdown::new();
     let fatal = shutdown.clone();
     let started = service::start(service::Parts {
         config: settings,
@@ -261,7 +261,10 @@ pub async fn rehearse(
                 );
             }
             Event::Replied {
-                from, command, text, ..
+                from,
+                command,
+                text,
+                ..
             } => {
                 let _ = writeln!(
                     out,
@@ -298,7 +301,9 @@ pub async fn rehearse(
         let collected = collected_by_question(&store, &chat_name, chat_date);
         let _ = write!(out, "{}", collection_table(&made, &collected));
     }
-    mentions.abort();
+    // Stop the mentions task (it holds the store) before the sandbox goes.
+    trigger.trigger();
+    let _ = mentions.await;
     sandbox.shutdown().await;
     match keep {
         Some(_) => {

@@ -54,9 +54,14 @@ impl Engine {
                 self.read_mentions().await;
                 self.answer_mentions().await;
             }
+            // A reload does not make the next read come sooner.
             let next = self.now() + POLL;
-            if let Woke::Stop = self.wait_until(next).await {
-                return;
+            loop {
+                match self.wait_until(next).await {
+                    Woke::Stop => return,
+                    Woke::Time => break,
+                    Woke::Reload => {}
+                }
             }
         }
     }
@@ -141,6 +146,18 @@ impl Engine {
                 settings.max_age_hours
             ))
         } else if let Command::Unknown(w) = &command {
+            // Replies to a question mention the bot by themselves: an
+            // answer in a conversation is no command, and no news.
+            if m.status.in_reply_to_id.is_some() {
+                tracing::debug!(mention = %m.status.id, "a reply mentioning the bot, not a command");
+                if let Err(e) = self
+                    .store
+                    .ignore_mention(record.id, "a reply, not a command", now)
+                {
+                    self.store_failed("cannot record a mention left unanswered", &e);
+                }
+                return true;
+            }
             Some(format!("not a command: {w:?}"))
         } else {
             let hour_ago = now - chrono::Duration::hours(1);
@@ -194,7 +211,7 @@ impl Engine {
     /// False when nothing could be stored (tried again next poll).
     fn plan_mention(&self, mention: &MentionRecord) -> bool {
         let command = parse_stored(mention);
-        let sender = format!("@{}", mention.acct);
+        let sender = handle(&mention.acct, &self.instance.url);
         let (effect, parts) = match self.reply_texts(&command, &sender, &mention.acct) {
             Ok(r) => r,
             Err(why) => {
@@ -207,7 +224,10 @@ impl Engine {
             }
         };
         let parts: Vec<(String, &str)> = parts.into_iter().map(|t| (t, "direct")).collect();
-        match self.store.plan_reply(mention.id, effect, &parts, self.now()) {
+        match self
+            .store
+            .plan_reply(mention.id, effect, &parts, self.now())
+        {
             Ok(_) => true,
             Err(e) => {
                 self.store_failed("cannot store a reply", &e);
@@ -370,7 +390,11 @@ impl Engine {
             FailureClass::Permanent => self.reply_given_up(reply, &e.message),
             FailureClass::Wait(until) => {
                 let until = until.max(self.now() + chrono::Duration::seconds(5));
-                tracing::warn!("{}; replying again after {}", e.message, until.format("%H:%M:%SZ"));
+                tracing::warn!(
+                    "{}; replying again after {}",
+                    e.message,
+                    until.format("%H:%M:%SZ")
+                );
                 self.wait_until(until).await;
                 false
             }
@@ -451,6 +475,17 @@ fn full_acct(acct: &str, instance_url: &str) -> String {
     format!("{acct}@{host}")
 }
 
+/// How a reply addresses an account, as its server names it: `@user`
+/// for one of the bot's own instance, `@user@host` for another's.
+fn handle(acct: &str, instance_url: &str) -> String {
+    // `full_acct` of an empty name is `@host`.
+    let local = full_acct("", instance_url);
+    match acct.strip_suffix(local.as_str()) {
+        Some(user) if !user.is_empty() && !user.contains('@') => format!("@{user}"),
+        _ => format!("@{acct}"),
+    }
+}
+
 /// The stored words of a command.
 fn command_words(command: &Command) -> (&'static str, Option<String>) {
     (command.name(), command.argument())
@@ -498,4 +533,22 @@ fn chat_info(chats: &[Chat], name: &str, date: NaiveDate) -> Option<(String, u32
         .map(|s| s.topic)
         .unwrap_or_default();
     Some((chat.hashtag.clone(), chat.duration_minutes, topic))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_addresses_the_sender_as_their_server_names_them() {
+        let url = "https://nurses.example";
+        assert_eq!(full_acct("Ann", url), "ann@nurses.example");
+        assert_eq!(full_acct("@bob@other.example", url), "bob@other.example");
+        assert_eq!(handle("ann@nurses.example", url), "@ann");
+        assert_eq!(handle("bob@other.example", url), "@bob@other.example");
+        assert_eq!(
+            handle("ann@127.0.0.1:8080", "http://127.0.0.1:8080"),
+            "@ann"
+        );
+    }
 }

@@ -193,7 +193,10 @@ pub fn spawn_mentions(engine: &Engine) -> JoinHandle<()> {
     let engine = engine.clone();
     tokio::spawn(async move {
         let shutdown = engine.shutdown.clone();
-        if let Err(e) = tokio::spawn(engine.run_mentions()).await {
+        // It ends on shutdown; the service's shutdown waits for it.
+        if let Err(e) = tokio::spawn(engine.run_mentions()).await
+            && e.is_panic()
+        {
             let reason = format!("the mentions task ended abnormally: {e}");
             tracing::error!("{reason}");
             shutdown.fail(reason);

@@ -44,13 +44,34 @@ pub fn normalise(acct: &str, config: &Config) -> Result<String, String> {
 
 /// What the store holds about `acct`, as text; with `forget`, erases it
 /// first and says what went.
-pub fn run(config: &Config, acct: &str, forget: bool, now: DateTime<Utc>) -> Result<String, String> {
+pub fn run(
+    config: &Config,
+    acct: &str,
+    forget: bool,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
     let acct = normalise(acct, config)?;
     let store = service::open_store(&config.state_dir)?;
     let data = store.participant(&acct).map_err(|e| e.to_string())?;
     let mut out = String::new();
     let Some(data) = data else {
-        let _ = writeln!(out, "The store holds nothing about {acct}.");
+        // No answer: at most the commands it sent the bot.
+        let sent = store
+            .mentions_since(&acct, DateTime::<Utc>::MIN_UTC)
+            .map_err(|e| e.to_string())?;
+        if sent == 0 {
+            let _ = writeln!(out, "The store holds nothing about {acct}.");
+            return Ok(out);
+        }
+        let _ = writeln!(out, "{acct}\n  no answers; {sent} commands sent to the bot");
+        if forget {
+            let gone = store.forget(&acct, now).map_err(|e| e.to_string())?;
+            let _ = writeln!(
+                out,
+                "\nErased: {} mentions of {acct}; later collection counts its posts and stores nothing of them.",
+                gone.mentions
+            );
+        }
         return Ok(out);
     };
     let _ = writeln!(out, "{acct}");
@@ -75,7 +96,13 @@ pub fn run(config: &Config, acct: &str, forget: bool, now: DateTime<Utc>) -> Res
         if data.chats.len() == 1 { "" } else { "s" }
     );
     for chat in &data.chats {
-        let _ = writeln!(out, "  {} {}: {} answers", chat.date, chat.chat, chat.answers.len());
+        let _ = writeln!(
+            out,
+            "  {} {}: {} answers",
+            chat.date,
+            chat.chat,
+            chat.answers.len()
+        );
         for a in &chat.answers {
             let link = a.url.as_deref().unwrap_or("(no link stored)");
             let _ = writeln!(out, "    {} {link}", a.created_at.format("%H:%M"));

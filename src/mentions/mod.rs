@@ -10,6 +10,7 @@
 //! - `run` (the always-on task: poll, decide, reply exactly once) and
 //!   `cli` (`chathost participant`) drive them.
 
+pub mod cli;
 pub mod parse;
 pub mod record;
 pub mod replies;
