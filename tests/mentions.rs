@@ -275,10 +275,32 @@ async fn commands_during_a_chat(flavour: Flavour) {
     )
     .unwrap();
     assert!(!page.contains("@carol"), "carol in the archive");
-
+    // Nor in the recap thread, nor in an archive written again.
+    let record = store
+        .chat("wenurses", DATE.parse().unwrap())
+        .unwrap()
+        .unwrap();
+    for step in store.steps(record.id).unwrap() {
+        assert!(
+            !step.text.contains("/@carol/"),
+            "carol quoted: {}",
+            step.text
+        );
+    }
     stop.trigger();
     mentions.await.unwrap();
-    drop(started);
+    drop((store, started));
+    let (dir, _) = chathost::recap::command::archive(
+        &rig.config(),
+        "wenurses",
+        Some(DATE.parse().unwrap()),
+        None,
+        rig.clock.now(),
+    )
+    .unwrap();
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(!page.contains("@carol"), "carol in the rewritten archive");
+
     rig.sandbox.shutdown().await;
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
@@ -307,6 +329,7 @@ async fn gotosocial_participants_commands_get_one_direct_reply_each() {
 /// `--forget` erases it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_stops_at_the_limit_and_forget_erases_an_account() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let rig = Rig::new("flood", Flavour::GoToSocial).await;
     let (started, stop) = rig.engine().await;
     let mentions = service::spawn_mentions(&started.engine);
@@ -328,6 +351,38 @@ async fn a_flood_stops_at_the_limit_and_forget_erases_an_account() {
         assert!(rig.clock.now() < deadline, "replied {replied}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // Meanwhile alice opts out and back in: both replied, and she ends
+    // quotable again.
+    let out = rig
+        .sandbox
+        .post_as("alice", TestPost::public("@chatbot optout"))
+        .unwrap();
+    let deadline = rig.clock.now() + chrono::Duration::minutes(10);
+    while rig.replies_to(&out).is_empty() {
+        if rig.clock.now() >= deadline {
+            eprintln!("open: {:#?}", store.open_mentions());
+            eprintln!("made: {:#?}", rig.sandbox.mentions_made());
+        }
+        assert!(rig.clock.now() < deadline, "optout unanswered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let heidi = format!("alice@{}", host(&rig));
+    let data = store
+        .participant(&heidi)
+        .unwrap()
+        .expect("heidi's opt-out is stored");
+    assert!(!data.quotable && data.opted_out_at.is_some());
+    let back = rig
+        .sandbox
+        .post_as("alice", TestPost::public("@chatbot OptIn please"))
+        .unwrap();
+    while rig.replies_to(&back).is_empty() {
+        assert!(rig.clock.now() < deadline, "optin unanswered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let data = store.participant(&heidi).unwrap().unwrap();
+    assert!(data.quotable && data.opted_out_at.is_none());
+    assert!(rig.replies_to(&back)[0].text.starts_with("@alice "));
     // Two more polls: nothing more is answered.
     tokio::time::sleep(Duration::from_millis(2000)).await;
     let replied: Vec<usize> = sent.iter().map(|id| rig.replies_to(id).len()).collect();
@@ -396,6 +451,19 @@ async fn a_sigkill_as_replies_go_out_never_doubles_one() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let status = child.terminate();
     assert!(status.success(), "{status}");
+    let found: usize = (1..=run)
+        .map(|r| {
+            engine
+                .log(r)
+                .matches("reply found on the server after an unknown outcome")
+                .count()
+        })
+        .sum();
+    eprintln!("{kills} kills, {found} replies found again after a restart");
+    assert!(
+        found >= 1,
+        "no kill landed between a reply's POST and its record"
+    );
     for user in ["bob", "carol", "dave"] {
         let id = rig.command_of(user).unwrap();
         assert_eq!(rig.replies_to(&id).len(), 1, "{user}");

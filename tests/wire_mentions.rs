@@ -102,7 +102,10 @@ async fn mentions_asks_for_mentions_pages_by_cursor_and_keeps_only_mentions() {
     .await
     .unwrap();
 
-    let found = bot.mentions(Some("01OLD"), None).await.unwrap();
+    let page = bot.mentions(Some("01OLD"), None).await.unwrap();
+    // The newest notification of the page, whatever its kind.
+    assert!(page.newest.is_some());
+    let found = page.mentions;
     let got: Vec<(&str, &str)> = found
         .iter()
         .map(|m| (m.notification_id.as_str(), m.status.id.as_str()))

@@ -33,11 +33,19 @@ const POLL: chrono::Duration = chrono::Duration::minutes(2);
 /// bot's replies are read to see whether it went out (as for steps).
 const UNKNOWN_OUTCOME_FLOOR: Duration = Duration::from_secs(30);
 
-/// POSTs of one reply before it is given up.
-const MAX_ATTEMPTS: u32 = 5;
+/// POSTs of one reply before it is given up (as for steps).
+const MAX_ATTEMPTS: u32 = 30;
 
 /// Pages of notifications read per poll at most (40 each).
 const MAX_PAGES: usize = 25;
+
+/// Why a reply mentioning the bot, not a command, gets no reply.
+const IN_CONVERSATION: &str = "a reply in a conversation, not a command";
+
+/// A record longer than this many posts is cut short, asking for a
+/// period: a year of weekly chats would otherwise be dozens of posts,
+/// against the account's posting limit the chats need too.
+const MAX_RECORD_PARTS: usize = 3;
 
 /// The name of the notifications cursor in the store.
 const CURSOR: &str = "notifications";
@@ -86,17 +94,18 @@ impl Engine {
                     break;
                 }
             };
-            if page.is_empty() {
+            let Some(page_newest) = page.newest else {
                 break;
-            }
-            for m in page.iter().rev() {
+            };
+            for m in page.mentions.iter().rev() {
                 if !self.note_mention(m) {
                     // Not recorded: read it again next time.
                     return;
                 }
             }
-            // Newest first: the page's first is the newest read so far.
-            newest = page.first().map(|m| m.notification_id.clone());
+            // Newest first: the page's first notification (of any kind) is
+            // the newest read so far.
+            newest = Some(page_newest);
             if cursor.is_none() {
                 break;
             }
@@ -109,13 +118,17 @@ impl Engine {
         }
     }
 
-    /// Records one mention and settles at once those that get no reply.
-    /// False when the store refused (the cursor then stays).
+    /// Records one mention; one that gets no reply is recorded settled, in
+    /// the same write (no crash can leave it pending and answered). False
+    /// when the store refused (the cursor then stays).
     fn note_mention(&self, m: &SeenMention) -> bool {
-        let settings = self.config.borrow().mentions.clone();
         let sender = full_acct(&m.status.account.acct, &self.instance.url);
         let text = crate::collect::text::clean(&m.status.content);
         let command = parse(&text);
+        let now = self.now();
+        let Some(why) = self.why_no_reply(m, &sender, &text, &command, now) else {
+            return false;
+        };
         let (word, argument) = command_words(&command);
         let new = NewMention {
             notification_id: &m.notification_id,
@@ -126,65 +139,79 @@ impl Engine {
             command: word,
             argument: argument.as_deref(),
         };
-        let now = self.now();
-        let record = match self.store.record_mention(&new, now) {
-            Ok(Some(r)) => r,
+        match self.store.record_mention_as(&new, why.as_deref(), now) {
+            Ok(Some(_)) => {}
             Ok(None) => return true,
             Err(e) => {
                 self.store_failed("cannot record a mention", &e);
                 return false;
             }
-        };
+        }
+        match why {
+            // Answers in a conversation mention the bot by themselves.
+            Some(why) if why == IN_CONVERSATION => {
+                tracing::debug!(mention = %m.status.id, "{why}");
+            }
+            Some(why) => {
+                tracing::info!(mention = %m.status.id, "no reply to a mention: {why}");
+                self.emit(super::Event::Unanswered {
+                    from: sender.clone(),
+                    command: word.to_string(),
+                    why,
+                });
+            }
+            None => {}
+        }
+        true
+    }
+
+    /// Why a mention gets no reply (`Some(None)`: it gets one); `None` when
+    /// the store could not be asked (decide again next time).
+    fn why_no_reply(
+        &self,
+        m: &SeenMention,
+        sender: &str,
+        text: &str,
+        command: &Command,
+        now: DateTime<Utc>,
+    ) -> Option<Option<String>> {
+        let settings = self.config.borrow().mentions.clone();
         let max_age = chrono::Duration::hours(i64::from(settings.max_age_hours));
-        let why = if sender.eq_ignore_ascii_case(&self.acct) {
+        let bot = full_acct(&self.acct, &self.instance.url);
+        // A reply (an answer to a question mentions the bot by itself)
+        // counts only as the bare command: "@bot help" yes, "@bot Help
+        // with staffing…" no.
+        let in_conversation = m.status.in_reply_to_id.is_some() && words_after_mentions(text) > 2;
+        let why = if sender.eq_ignore_ascii_case(&bot) {
             Some("the bot's own post".to_string())
         } else if m.status.account.bot {
             Some("sent by an automated account".to_string())
+        } else if matches!(command, Command::Unknown(_)) && m.status.in_reply_to_id.is_some()
+            || in_conversation
+        {
+            Some(IN_CONVERSATION.to_string())
         } else if m.status.created_at + max_age < now {
             Some(format!(
                 "older than {} hours when read ([mentions] max_age_hours)",
                 settings.max_age_hours
             ))
-        } else if let Command::Unknown(w) = &command {
-            // Replies to a question mention the bot by themselves: an
-            // answer in a conversation is no command, and no news.
-            if m.status.in_reply_to_id.is_some() {
-                tracing::debug!(mention = %m.status.id, "a reply mentioning the bot, not a command");
-                if let Err(e) = self
-                    .store
-                    .ignore_mention(record.id, "a reply, not a command", now)
-                {
-                    self.store_failed("cannot record a mention left unanswered", &e);
-                }
-                return true;
-            }
+        } else if let Command::Unknown(w) = command {
             Some(format!("not a command: {w:?}"))
         } else {
             let hour_ago = now - chrono::Duration::hours(1);
-            match self.store.mentions_since(&sender, hour_ago) {
-                Ok(n) if n > settings.per_hour as usize => Some(format!(
+            match self.store.mentions_since(sender, hour_ago) {
+                Ok(n) if n >= settings.per_hour as usize => Some(format!(
                     "more than {} commands from this account in an hour ([mentions] per_hour)",
                     settings.per_hour
                 )),
                 Ok(_) => None,
                 Err(e) => {
                     self.store_failed("cannot count the account's commands", &e);
-                    None
+                    return None;
                 }
             }
         };
-        if let Some(why) = why {
-            tracing::info!(mention = %m.status.id, "no reply to a mention: {why}");
-            self.emit(super::Event::Unanswered {
-                from: sender.clone(),
-                command: word.to_string(),
-                why: why.clone(),
-            });
-            if let Err(e) = self.store.ignore_mention(record.id, &why, now) {
-                self.store_failed("cannot record a mention left unanswered", &e);
-            }
-        }
-        true
+        Some(why)
     }
 
     /// Plans and posts the replies of every open mention, oldest first.
@@ -212,12 +239,31 @@ impl Engine {
     fn plan_mention(&self, mention: &MentionRecord) -> bool {
         let command = parse_stored(mention);
         let sender = handle(&mention.acct, &self.instance.url);
-        let (effect, parts) = match self.reply_texts(&command, &sender, &mention.acct) {
+        let config = self.config.borrow().clone();
+        let dir = config
+            .chats
+            .first()
+            .map(|c| c.prompts_dir.clone())
+            .unwrap_or_default();
+        let host = Templates::load(&dir).map(|(t, _)| t).ok();
+        let builtin = Templates::builtin();
+        // A host's broken template never costs a reply: the built-in wording.
+        let mut planned = Err(Plan::Store(String::new()));
+        for templates in host.iter().chain(std::iter::once(&builtin)) {
+            planned = self.reply_texts(&command, &sender, &mention.acct, templates);
+            if !matches!(planned, Err(Plan::Render(_))) {
+                break;
+            }
+        }
+        let (effect, parts) = match planned {
             Ok(r) => r,
-            Err(why) => {
+            Err(Plan::Store(why)) => {
+                tracing::warn!(mention = %mention.status_id, "cannot write the reply yet: {why}");
+                return false;
+            }
+            Err(Plan::Render(why)) => {
                 tracing::error!(mention = %mention.status_id, "cannot write the reply: {why}");
-                let now = self.now();
-                if let Err(e) = self.store.ignore_mention(mention.id, &why, now) {
+                if let Err(e) = self.store.ignore_mention(mention.id, &why, self.now()) {
                     self.store_failed("cannot record a mention left unanswered", &e);
                 }
                 return false;
@@ -236,67 +282,55 @@ impl Engine {
         }
     }
 
-    /// The effect and the reply's parts for a command.
+    /// The effect and the reply's parts for a command, with `templates`.
     fn reply_texts(
         &self,
         command: &Command,
         sender: &str,
         acct: &str,
-    ) -> Result<(Effect, Vec<String>), String> {
+        templates: &Templates,
+    ) -> Result<(Effect, Vec<String>), Plan> {
         let config = self.config.borrow().clone();
-        let dir = config
-            .chats
-            .first()
-            .map(|c| c.prompts_dir.clone())
-            .unwrap_or_default();
-        // A broken template never costs a reply: the built-in wording.
-        let templates = Templates::load(&dir)
-            .map(|(t, _)| t)
-            .unwrap_or_else(|_| Templates::builtin());
         let replies = Replies {
-            templates: &templates,
+            templates,
             max_characters: self.limit.max,
             url_length: self.limit.per_url,
             bot: &self.acct,
         };
-        let texts = match command {
+        let render = |r: Result<Vec<String>, crate::diagnostic::Diagnostic>| {
+            r.map_err(|d| Plan::Render(d.to_string()))
+        };
+        Ok(match command {
             Command::Next => {
                 let chats: Vec<NextChat> = config
                     .chats
                     .iter()
                     .filter_map(|c| next_chat(c, self.now()))
                     .collect();
-                (Effect::None, replies.next(sender, &chats))
+                (Effect::None, render(replies.next(sender, &chats))?)
             }
-            Command::OptOut => (Effect::OptOut, replies.optout(sender)),
-            Command::OptIn => (Effect::OptIn, replies.optin(sender)),
-            Command::Help => (Effect::None, replies.help(sender)),
+            Command::OptOut => (Effect::OptOut, render(replies.optout(sender))?),
+            Command::OptIn => (Effect::OptIn, render(replies.optin(sender))?),
+            Command::Help => (Effect::None, render(replies.help(sender))?),
             Command::Record { period } => {
-                let data = self.store.participant(acct).map_err(|e| e.to_string())?;
+                let data = self
+                    .store
+                    .participant(acct)
+                    .map_err(|e| Plan::Store(e.to_string()))?;
                 let info = |name: &str, date: NaiveDate| chat_info(&config.chats, name, date);
-                // Only the sender's own answers: a command never reads
-                // anyone else's data.
-                let input = RecordInput {
-                    chats: data
-                        .map(|d| {
-                            d.chats
-                                .into_iter()
-                                .map(|c| {
-                                    let links =
-                                        c.answers.into_iter().filter_map(|a| a.url).collect();
-                                    (c.chat, c.date, c.start_utc, links)
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                };
-                let record = build_record(&input, *period, &info);
-                (Effect::None, replies.record(sender, &record))
+                let record = build_record(&record_input(data), *period, &info);
+                let mut parts = render(replies.record(sender, &record))?;
+                if parts.len() > MAX_RECORD_PARTS {
+                    parts.truncate(MAX_RECORD_PARTS - 1);
+                    parts.push(format!(
+                        "{sender} That is not all: your record is longer than fits here. Ask for a year at a time, e.g. \"record {}\".",
+                        self.now().format("%Y")
+                    ));
+                }
+                (Effect::None, parts)
             }
-            Command::Unknown(w) => return Err(format!("not a command: {w:?}")),
-        };
-        let (effect, texts) = texts;
-        texts.map(|t| (effect, t)).map_err(|d| d.to_string())
+            Command::Unknown(w) => return Err(Plan::Render(format!("not a command: {w:?}"))),
+        })
     }
 
     /// Posts a mention's replies not yet posted, in order, each exactly
@@ -329,8 +363,17 @@ impl Engine {
         // A reply begun before may be on the server: look first.
         if reply.state == StepState::Posting || reply.attempts > 0 {
             match self.find_reply(mention, reply).await {
-                Ok(Some(id)) => return self.reply_done(reply, &id),
+                Ok(Some(id)) => {
+                    tracing::info!(remote_id = %id, mention = %mention.status_id, "reply found on the server after an unknown outcome; not posting again");
+                    return self.reply_done(reply, &id);
+                }
                 Ok(None) => {}
+                // Never looked for forever: after the last attempt, given
+                // up with the outcome unknown.
+                Err(e) if reply.attempts >= MAX_ATTEMPTS => {
+                    let why = format!("gave up; whether the last attempt went out is unknown: {e}");
+                    return self.reply_given_up(reply, &why);
+                }
                 Err(e) => {
                     tracing::warn!("cannot check whether a reply went out: {e}");
                     return false;
@@ -459,6 +502,46 @@ impl Engine {
     }
 }
 
+/// Why a reply could not be planned: a render error (the next template
+/// set is tried, then it is given up) or a store error (tried again).
+enum Plan {
+    Render(String),
+    Store(String),
+}
+
+/// The record's input from what the store holds about the sender. An
+/// answer whose link was not kept (the sender opted out) still counts.
+fn record_input(data: Option<crate::store::ParticipantData>) -> RecordInput {
+    let chats = data.map(|d| d.chats).unwrap_or_default();
+    RecordInput {
+        chats: chats
+            .into_iter()
+            .map(|c| {
+                let answers = c
+                    .answers
+                    .into_iter()
+                    .map(|a| {
+                        a.url.unwrap_or_else(|| {
+                            format!(
+                                "an answer at {} (no link kept)",
+                                a.created_at.format("%H:%M")
+                            )
+                        })
+                    })
+                    .collect();
+                (c.chat, c.date, c.start_utc, answers)
+            })
+            .collect(),
+    }
+}
+
+/// Words in a mention's text after its leading @mentions.
+fn words_after_mentions(text: &str) -> usize {
+    text.split_whitespace()
+        .skip_while(|w| w.starts_with(['@', '＠']))
+        .count()
+}
+
 /// `user@host` for an account as the bot's instance names it.
 fn full_acct(acct: &str, instance_url: &str) -> String {
     let acct = acct.trim_start_matches('@').to_lowercase();
@@ -518,7 +601,8 @@ fn next_chat(chat: &Chat, now: DateTime<Utc>) -> Option<NextChat> {
     Some(NextChat {
         chat: chat.hashtag.clone(),
         local: occ.start.format("%A %-d %B, %H:%M %Z").to_string(),
-        utc: occ.start_utc().format("%H:%M UTC").to_string(),
+        // With its own day: 20:00 in Los Angeles is the next day in UTC.
+        utc: occ.start_utc().format("%a %-d %b %H:%M UTC").to_string(),
         topic: set.as_ref().map(|s| s.topic.clone()).unwrap_or_default(),
         guest: set.and_then(|s| s.guest).unwrap_or_default(),
     })

@@ -25,6 +25,16 @@ pub struct SeenMention {
 /// Notifications per page: the most servers give.
 const PAGE: usize = 40;
 
+/// A page of notifications: its mentions, and the newest notification of
+/// any kind on it (where the next page starts).
+#[derive(Debug, Clone, Default)]
+pub struct MentionPage {
+    /// The mentions, newest first.
+    pub mentions: Vec<SeenMention>,
+    /// The newest notification's id, mention or not.
+    pub newest: Option<String>,
+}
+
 impl Instance {
     /// One page (newest first, up to 40) of mention notifications newer
     /// than `min_id` (when given) and older than `max_id` (when given),
@@ -35,12 +45,21 @@ impl Instance {
         &self,
         min_id: Option<&str>,
         max_id: Option<&str>,
-    ) -> Result<Vec<SeenMention>, CallError> {
+    ) -> Result<MentionPage, CallError> {
         let path = notifications_path(min_id, max_id);
         let answer = self.send(Request::get(&path)).await?;
         let list = json_of(&answer, self.target(&path), Reader::Bot)?;
         match list.as_array() {
-            Some(list) => Ok(mentions_in(list)),
+            // The page's newest notification of any type moves the cursor:
+            // a server that ignores `types[]` may send a page of favourites.
+            Some(list) => Ok(MentionPage {
+                mentions: mentions_in(list),
+                newest: list
+                    .first()
+                    .and_then(|n| n.get("id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            }),
             None => Err(errors::permanent(
                 Some(answer.status),
                 format!(

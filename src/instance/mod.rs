@@ -42,7 +42,7 @@ use serde_json::Value;
 
 pub use errors::{CallError, FailureClass};
 pub use http::{CAP, CAP_MIB};
-pub use mentions::SeenMention;
+pub use mentions::{MentionPage, SeenMention};
 pub use public::PublicSource;
 pub use read::TagPage;
 pub use status::{SeenAccount, SeenStatus, parse_status};

@@ -61,9 +61,10 @@ pub fn run(
             .map_err(|e| e.to_string())?;
         if sent == 0 {
             let _ = writeln!(out, "The store holds nothing about {acct}.");
-            return Ok(out);
+        } else {
+            let _ = writeln!(out, "{acct}\n  no answers; {sent} commands sent to the bot");
         }
-        let _ = writeln!(out, "{acct}\n  no answers; {sent} commands sent to the bot");
+        // Forgetting someone not yet seen still keeps them out for good.
         if forget {
             let gone = store.forget(&acct, now).map_err(|e| e.to_string())?;
             let _ = writeln!(

@@ -240,12 +240,29 @@ impl Store {
         m: &NewMention<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<MentionRecord>, StoreError> {
+        self.record_mention_as(m, None, now)
+    }
+
+    /// Records a mention once, already settled with no reply when `ignored`
+    /// gives why (a bot, too old, too many, no command): decided before it
+    /// is stored, so no crash can leave it pending and answered.
+    pub fn record_mention_as(
+        &self,
+        m: &NewMention<'_>,
+        ignored: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<MentionRecord>, StoreError> {
+        let state = if ignored.is_some() {
+            MentionState::Ignored
+        } else {
+            MentionState::Pending
+        };
         self.write("record a mention", |tx| {
             let id: Option<i64> = tx
                 .query_row(
                     "INSERT INTO mentions (notification_id, status_id, status_uri, acct, \
-                     created_at, received_at, command, argument, state, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6) \
+                     created_at, received_at, command, argument, state, reason, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?6) \
                      ON CONFLICT DO NOTHING RETURNING id",
                     params![
                         m.notification_id,
@@ -256,7 +273,8 @@ impl Store {
                         Ts(now),
                         m.command,
                         m.argument,
-                        MentionState::Pending,
+                        state,
+                        ignored,
                     ],
                     |r| r.get(0),
                 )
@@ -462,7 +480,9 @@ impl Store {
     pub fn mentions_since(&self, acct: &str, since: DateTime<Utc>) -> Result<usize, StoreError> {
         self.read("count an account's mentions", |conn| {
             let n: i64 = conn.query_row(
-                "SELECT count(*) FROM mentions WHERE acct = ?1 AND received_at >= ?2",
+                // Commands only: answers that mention the bot are no command.
+                "SELECT count(*) FROM mentions WHERE acct = ?1 AND received_at >= ?2 \
+                 AND command <> 'unknown'",
                 params![acct.to_lowercase(), Ts(since)],
                 |r| r.get(0),
             )?;
