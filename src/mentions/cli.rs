@@ -69,7 +69,7 @@ pub fn run(
             let gone = store.forget(&acct, now).map_err(|e| e.to_string())?;
             let _ = writeln!(
                 out,
-                "\nErased: {} mentions of {acct}; later collection counts its posts and stores nothing of them.",
+                "\nErased: {} mentions of {acct}; later collection only counts its posts (no name, words or links kept).",
                 gone.mentions
             );
         }
@@ -116,7 +116,7 @@ pub fn run(
     drop(store);
     let _ = writeln!(
         out,
-        "\nErased: {} answers and {} mentions of {acct}; later collection counts its posts and stores nothing of them.",
+        "\nErased: {} answers and {} mentions of {acct}; later collection only counts its posts (no name, words or links kept).",
         gone.answers, gone.mentions
     );
     for chat in &data.chats {
