@@ -66,6 +66,7 @@ pub mod html;
 pub mod instance;
 pub mod length;
 pub mod mentions;
+pub mod notify;
 pub mod plan;
 pub mod policy;
 pub mod preview;

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use chathost::clock::{ScaledClock, SharedClock, SystemClock};
 use chathost::engine::Shutdown;
 use chathost::engine::service;
-use chathost::{check, collect, config, diagnostic, preview, rehearse, sandbox};
+use chathost::{check, collect, config, diagnostic, notify, preview, rehearse, sandbox};
 
 #[derive(Parser)]
 #[command(
@@ -475,30 +475,35 @@ fn prepare(
 }
 
 async fn run_service(path: PathBuf) -> Outcome {
+    use tokio::signal::unix::{SignalKind, signal};
     let (loaded, token, clock, real) = prepare(&path)?;
     let (trigger, shutdown) = Shutdown::new();
     let fatal = shutdown.clone();
-    let started = service::start(service::Parts {
+    // Listening before start-up: a SIGTERM while the server is still being
+    // waited for stops at once.
+    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return Err(Failure::Error("cannot listen for signals".into()));
+    };
+    let starting = service::start_retrying(service::Parts {
         config: loaded.config,
         token,
         clock,
         use_scheduler: real,
         events: None,
         shutdown,
-    })
-    .await
-    .map_err(Failure::Error)?;
+    });
+    let started = tokio::select! {
+        started = starting => started.map_err(Failure::Error)?,
+        _ = term.recv() => return stopped_early(),
+        _ = int.recv() => return stopped_early(),
+    };
+    notify::ready();
     let reload = started.reload.clone();
     tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::hangup()),
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            tracing::error!("cannot listen for signals");
-            return;
-        };
         loop {
             tokio::select! {
                 _ = hup.recv() => match config::load(&path) {
@@ -526,14 +531,23 @@ async fn run_service(path: PathBuf) -> Outcome {
                 _ = int.recv() => break,
             }
         }
+        notify::stopping();
         tracing::info!("stopping: finishing any post in flight");
         trigger.trigger();
     });
     service::run_all(&started).await;
     if let Some(reason) = fatal.fatal() {
+        notify::stopping();
         return Err(Failure::Stopped(reason));
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGTERM before the server ever answered: nothing was begun.
+fn stopped_early() -> Outcome {
+    notify::stopping();
+    tracing::info!("stopped before the server answered");
     Ok(())
 }
 

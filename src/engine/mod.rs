@@ -185,6 +185,9 @@ impl Engine {
     }
 
     fn emit(&self, event: Event) {
+        if crate::notify::enabled() {
+            notify_event(&event);
+        }
         if let Some(tx) = &self.events {
             // Nobody listening is fine: events are for watchers only.
             let _ = tx.send(event);
@@ -209,10 +212,18 @@ impl Engine {
         let waiter = self.waiter.clone();
         let config = &mut self.config;
         let shutdown = &mut self.shutdown;
-        tokio::select! {
-            _ = waiter.wait_until(t) => Woke::Time,
-            _ = shutdown.wait() => Woke::Stop,
-            Ok(()) = config.changed() => Woke::Reload,
+        // systemd's watchdog is pinged from here, the waits of the engine's
+        // own loops, never from a side timer: a stuck engine stops pinging.
+        crate::notify::watchdog();
+        let wait = waiter.wait_until(t);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => return Woke::Time,
+                _ = shutdown.wait() => return Woke::Stop,
+                Ok(()) = config.changed() => return Woke::Reload,
+                () = crate::notify::watchdog_tick() => crate::notify::watchdog(),
+            }
         }
     }
 
@@ -260,6 +271,9 @@ impl Engine {
             };
             let opens = occ.start_utc() - longest_lead(&chat);
             if opens > self.now() {
+                if crate::notify::enabled() {
+                    crate::notify::chat_status(&name, &next_chat_status(&chat, &occ));
+                }
                 if announced != Some((occ.date, opens)) {
                     announced = Some((occ.date, opens));
                     tracing::info!(
@@ -330,4 +344,33 @@ const SWEEP_LATEST: chrono::Duration = chrono::Duration::hours(6);
 fn longest_lead(chat: &Chat) -> chrono::Duration {
     let lead = chat.reminders.iter().max().copied().unwrap_or_default();
     chrono::Duration::from_std(lead).unwrap_or_default() + chrono::Duration::minutes(1)
+}
+
+/// The status line of a chat waiting for its next date: when, and whether
+/// its question file is there and passes `chathost check`.
+fn next_chat_status(chat: &Chat, occ: &Occurrence) -> String {
+    let questions = match crate::prompts::question_file(chat, occ.date).load(chat) {
+        None => "no question file yet",
+        Some(Ok(_)) => "questions ready",
+        Some(Err(_)) => "question file has errors (run chathost check)",
+    };
+    format!(
+        "next chat {}, {questions}",
+        occ.start.format("%a %Y-%m-%d %H:%M %Z")
+    )
+}
+
+/// What `systemctl status` says of a chat under way, from its events.
+fn notify_event(event: &Event) {
+    let (chat, text) = match event {
+        Event::Posted { chat, key, at, .. } => {
+            (chat, format!("chat under way, posted {key} at {}", at.format("%H:%MZ")))
+        }
+        Event::Failed { chat, key, .. } => (chat, format!("chat under way, {key} failed")),
+        Event::NoQuestions { chat, .. } => (chat, "no question file for this chat yet".into()),
+        Event::ChatDone { chat, date } => (chat, format!("chat of {date} posted; collecting, then the recap")),
+        Event::Archived { chat, date, .. } => (chat, format!("chat of {date} archived")),
+        _ => return,
+    };
+    crate::notify::chat_status(chat, &text);
 }

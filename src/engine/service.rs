@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -11,7 +12,7 @@ use tokio::task::JoinHandle;
 use super::{Engine, Event, Shutdown};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::instance::Instance;
+use crate::instance::{CallError, FailureClass, Instance, InstanceFacts};
 use crate::schedule::Waiter;
 use crate::secret::Secret;
 use crate::store::Store;
@@ -44,16 +45,90 @@ pub struct Started {
     pub reload: watch::Sender<Arc<Config>>,
 }
 
-/// Connects to the server, opens the database and builds the engine.
+/// Opens the database, connects to the server and builds the engine; a
+/// server that does not answer is an error at once (`chat --now`).
 pub async fn start(parts: Parts) -> Result<Started, String> {
+    let store = open_store(&parts.config.state_dir)?;
+    let (instance, facts) = connect(&parts.config, &parts.token)
+        .await
+        .map_err(|e| naming(&parts.config.instance.url, &e.message))?;
+    build(parts, store, instance, facts).await
+}
+
+/// Like [`start`], for the service: a server that cannot be reached (down,
+/// a timeout, a 5xx, rate limited) is tried again with a growing pause
+/// ([`FIRST_RETRY`] up to [`LAST_RETRY`]), said in the log and in systemd's
+/// status, until it answers or shutdown. What retrying cannot fix (a
+/// revoked token, not a Mastodon API, an unusable database) is an error at
+/// once.
+pub async fn start_retrying(parts: Parts) -> Result<Started, String> {
+    let store = open_store(&parts.config.state_dir)?;
+    let url = parts.config.instance.url.clone();
+    let mut shutdown = parts.shutdown.clone();
+    let mut pause = FIRST_RETRY;
+    let mut attempt = 1u32;
+    let (instance, facts) = loop {
+        let e = match connect(&parts.config, &parts.token).await {
+            Ok(connected) => break connected,
+            Err(e) => e,
+        };
+        let wait = match e.class {
+            FailureClass::Permanent => return Err(naming(&url, &e.message)),
+            FailureClass::Transient => pause,
+            FailureClass::WaitFor(d) => d.clamp(FIRST_RETRY, LAST_RETRY),
+            FailureClass::Wait(at) => (at - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .clamp(FIRST_RETRY, LAST_RETRY),
+        };
+        let next = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        let message = naming(&url, &e.message);
+        tracing::warn!(
+            "the server did not answer (attempt {attempt}): {message}; trying again in {}s, at {}",
+            wait.as_secs(),
+            next.format("%H:%M:%SZ")
+        );
+        crate::notify::status(&format!(
+            "waiting for the server {url}: attempt {attempt} failed; next try at {}",
+            next.format("%H:%M:%SZ")
+        ));
+        // systemd's start timeout would otherwise kill a patient start-up.
+        crate::notify::extend_start(wait + parts.config.instance.timeout * 3 + RETRY_SLACK);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.wait() => return Err("stopped before the server answered".into()),
+        }
+        pause = (pause * 2).min(LAST_RETRY);
+        attempt += 1;
+    };
+    if attempt > 1 {
+        tracing::info!("the server answered after {attempt} attempts");
+    }
+    build(parts, store, instance, facts).await
+}
+
+/// The first pause before trying an unreachable server again.
+pub const FIRST_RETRY: Duration = Duration::from_secs(5);
+/// The longest pause between tries: the pause doubles up to this.
+pub const LAST_RETRY: Duration = Duration::from_secs(300);
+/// Start-up time asked of systemd beyond each pause and its calls.
+const RETRY_SLACK: Duration = Duration::from_secs(30);
+
+/// One try: the server's software (when `auto`), its limits and the token.
+async fn connect(config: &Config, token: &Secret) -> Result<(Instance, InstanceFacts), CallError> {
+    let instance = Instance::connect(&config.instance, token).await?;
+    let facts = instance.facts().await?;
+    Ok((instance, facts))
+}
+
+/// The engine, once the server answered.
+async fn build(
+    parts: Parts,
+    store: Store,
+    instance: Instance,
+    facts: InstanceFacts,
+) -> Result<Started, String> {
     let config = parts.config;
-    let instance = Instance::connect(&config.instance, &parts.token)
-        .await
-        .map_err(|e| naming(&config.instance.url, &e.message))?;
-    let facts = instance
-        .facts()
-        .await
-        .map_err(|e| naming(&config.instance.url, &e.message))?;
     if !facts.bot {
         tracing::warn!(
             "the account @{} is not marked as a bot; tick \"This is an automated account\" in its profile settings",
@@ -67,7 +142,6 @@ pub async fn start(parts: Parts) -> Result<Started, String> {
         max_characters = facts.max_characters,
         "connected"
     );
-    let store = open_store(&config.state_dir)?;
     let waiter = if parts.use_scheduler {
         Waiter::with_scheduler(parts.clock.clone()).await?
     } else {
