@@ -363,12 +363,16 @@ fn next_chat_status(chat: &Chat, occ: &Occurrence) -> String {
 /// What `systemctl status` says of a chat under way, from its events.
 fn notify_event(event: &Event) {
     let (chat, text) = match event {
-        Event::Posted { chat, key, at, .. } => {
-            (chat, format!("chat under way, posted {key} at {}", at.format("%H:%MZ")))
-        }
+        Event::Posted { chat, key, at, .. } => (
+            chat,
+            format!("chat under way, posted {key} at {}", at.format("%H:%MZ")),
+        ),
         Event::Failed { chat, key, .. } => (chat, format!("chat under way, {key} failed")),
         Event::NoQuestions { chat, .. } => (chat, "no question file for this chat yet".into()),
-        Event::ChatDone { chat, date } => (chat, format!("chat of {date} posted; collecting, then the recap")),
+        Event::ChatDone { chat, date } => (
+            chat,
+            format!("chat of {date} posted; collecting, then the recap"),
+        ),
         Event::Archived { chat, date, .. } => (chat, format!("chat of {date} archived")),
         _ => return,
     };
