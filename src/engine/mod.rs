@@ -369,10 +369,7 @@ fn notify_event(event: &Event) {
         ),
         Event::Failed { chat, key, .. } => (chat, format!("chat under way, {key} failed")),
         Event::NoQuestions { chat, .. } => (chat, "no question file for this chat yet".into()),
-        Event::ChatDone { chat, date } => (
-            chat,
-            format!("chat of {date} posted; collecting, then the recap"),
-        ),
+        Event::ChatDone { chat, date } => (chat, format!("chat of {date}: every step done")),
         Event::Archived { chat, date, .. } => (chat, format!("chat of {date} archived")),
         _ => return,
     };
