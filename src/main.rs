@@ -1,13 +1,15 @@
 //! The `chathost` command line. Each subcommand is a thin shell around the
 //! library; see `lib.rs` for the layout.
 
-use std::io::IsTerminal;
+mod logging;
+mod manual;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use chathost::clock::{ScaledClock, SharedClock, SystemClock};
 use chathost::engine::Shutdown;
@@ -162,6 +164,13 @@ enum Command {
     },
     /// Run a Mastodon-compatible sandbox server with simulated participants.
     Sandbox(sandbox::cli::SandboxArgs),
+    /// Print the shell completion script (e.g. > /usr/share/bash-completion/completions/chathost).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; e.g. > /usr/local/share/man/man1/chathost.1).
+    Man,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -172,8 +181,17 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Generated from the CLI definition: no log, no runtime.
+    match cli.command {
+        Command::Completions { shell } => {
+            let written = manual::completions(shell, &mut Cli::command(), &mut std::io::stdout());
+            return printed(written);
+        }
+        Command::Man => return printed(manual::man(Cli::command(), &mut std::io::stdout())),
+        _ => {}
+    }
     // A rehearsal prints the chat itself; its log shows only problems.
-    init_logging(if matches!(cli.command, Command::Rehearse { .. }) {
+    logging::init(if matches!(cli.command, Command::Rehearse { .. }) {
         "warn"
     } else {
         "info,tokio_cron_scheduler=warn"
@@ -272,6 +290,7 @@ fn main() -> ExitCode {
             Command::Sandbox(args) => sandbox::cli::run(args, &mut std::io::stdout())
                 .await
                 .map_err(|e| Failure::Error(e.to_string())),
+            Command::Completions { .. } | Command::Man => Ok(()),
         }
     });
     // The one place that says why a command failed and sets the exit code.
@@ -294,6 +313,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// The exit code of a command that only prints.
+fn printed(written: std::io::Result<()>) -> ExitCode {
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write to standard output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Why a command failed.
 enum Failure {
     /// The command has shown why (diagnostics, a summary line).
@@ -308,30 +338,6 @@ enum Failure {
 
 /// What a command comes to.
 type Outcome = Result<(), Failure>;
-
-/// Logs go to stderr: plain under systemd (journald adds time and level
-/// colours), coloured on a terminal. `RUST_LOG` overrides the level.
-fn init_logging(default: &str) {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // The scheduler says "Job creator created" at INFO on every long wait:
-    // keep it to warnings unless RUST_LOG names it.
-    if !std::env::var("RUST_LOG").is_ok_and(|v| v.contains("tokio_cron_scheduler"))
-        && let Ok(quiet) = "tokio_cron_scheduler=warn".parse()
-    {
-        filter = filter.add_directive(quiet);
-    }
-    let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && !under_systemd);
-    if under_systemd {
-        builder.without_time().init();
-    } else {
-        builder.init();
-    }
-}
 
 async fn run_check(path: PathBuf, online: bool) -> Outcome {
     let env = std::env::vars().collect();
