@@ -305,6 +305,12 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
+        Err(Failure::Config(e)) => {
+            // An error, for `journalctl -p warning`, under systemd too.
+            tracing::error!("cannot start: {e}");
+            eprintln!("error: {e}");
+            ExitCode::from(78)
+        }
         Err(Failure::Stopped(reason)) => {
             // Exit non-zero so systemd shows the unit as failed and says why.
             tracing::error!("stopped: {reason}");
@@ -334,6 +340,10 @@ enum Failure {
     Usage(String),
     /// The service stopped on a fatal error (logged, for the journal).
     Stopped(String),
+    /// The service cannot start and restarting cannot help (broken
+    /// settings, a refused token): exit 78 (EX_CONFIG), which the unit
+    /// does not restart on (`RestartPreventExitStatus=78`).
+    Config(String),
 }
 
 /// What a command comes to.
@@ -482,7 +492,11 @@ fn prepare(
 
 async fn run_service(path: PathBuf) -> Outcome {
     use tokio::signal::unix::{SignalKind, signal};
-    let (loaded, token, clock, real) = prepare(&path)?;
+    let (loaded, token, clock, real) = prepare(&path).map_err(|f| match f {
+        // Settings that do not load: a restart reads the same file.
+        Failure::Shown => Failure::Config("the settings have errors (shown above)".into()),
+        other => other,
+    })?;
     let (trigger, shutdown) = Shutdown::new();
     let fatal = shutdown.clone();
     // Listening before start-up: a SIGTERM while the server is still being
@@ -503,11 +517,13 @@ async fn run_service(path: PathBuf) -> Outcome {
         shutdown,
     });
     let started = tokio::select! {
-        started = starting => started.map_err(Failure::Error)?,
+        started = starting => started.map_err(Failure::Config)?,
         _ = term.recv() => return stopped_early(),
         _ = int.recv() => return stopped_early(),
     };
     notify::ready();
+    // Not the start-up retries' last word: connected.
+    notify::status(&format!("connected to {}", started.engine.instance.url));
     let reload = started.reload.clone();
     tokio::spawn(async move {
         loop {

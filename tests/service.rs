@@ -236,7 +236,8 @@ async fn run_refuses_to_start_without_a_token_and_says_where_it_looked() {
         .env_remove("CREDENTIALS_DIRECTORY")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    // 78 (EX_CONFIG): systemd does not restart it (RestartPreventExitStatus).
+    assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no access token found"), "{err}");
     assert!(err.contains("CHATHOST_TOKEN"), "{err}");
@@ -415,7 +416,7 @@ async fn run_refuses_a_damaged_state_file_and_says_what_to_do() {
     }
     let child = rig.spawn(&["run", "--config", "bot.toml"]);
     let (status, log) = finish(child);
-    assert_eq!(status.code(), Some(1), "{log}");
+    assert_eq!(status.code(), Some(78), "{log}");
     assert!(log.contains("damaged"), "{log}");
     assert!(log.contains("Restore the latest backup"), "{log}");
     assert!(!log.contains("next chat;"), "it went on to host:\n{log}");

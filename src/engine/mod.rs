@@ -263,7 +263,7 @@ impl Engine {
                 return;
             }
             let Some(chat) = self.chat_settings(&name) else {
-                tracing::info!(chat = %name, "chat removed from bot.toml; no longer hosting it");
+                tracing::info!(name = %name, "chat removed from bot.toml; no longer hosting it");
                 return;
             };
             let Some(occ) = self.next_occurrence(&chat) else {
@@ -277,7 +277,7 @@ impl Engine {
                 if announced != Some((occ.date, opens)) {
                     announced = Some((occ.date, opens));
                     tracing::info!(
-                        chat = %name,
+                        name = %name,
                         date = %occ.date,
                         starts = %occ.start.format("%Y-%m-%d %H:%M %Z"),
                         "next chat; waiting until {}",
@@ -363,13 +363,17 @@ fn next_chat_status(chat: &Chat, occ: &Occurrence) -> String {
 /// What `systemctl status` says of a chat under way, from its events.
 fn notify_event(event: &Event) {
     let (chat, text) = match event {
+        Event::Posted { chat, key, at, .. } if key.starts_with("recap") => (
+            chat,
+            format!("recap thread: posted {key} at {}", at.format("%H:%MZ")),
+        ),
         Event::Posted { chat, key, at, .. } => (
             chat,
             format!("chat under way, posted {key} at {}", at.format("%H:%MZ")),
         ),
         Event::Failed { chat, key, .. } => (chat, format!("chat under way, {key} failed")),
         Event::NoQuestions { chat, .. } => (chat, "no question file for this chat yet".into()),
-        Event::ChatDone { chat, date } => (chat, format!("chat of {date}: every step done")),
+        Event::ChatDone { chat, date } => (chat, format!("chat of {date} over")),
         Event::Archived { chat, date, .. } => (chat, format!("chat of {date} archived")),
         _ => return,
     };

@@ -166,10 +166,19 @@ impl Engine {
         self.join_parts(parts).await
     }
 
-    /// Waits for every part: true when all finished.
+    /// Waits for every part: true when all finished. The wait pings
+    /// systemd's watchdog, as every engine wait does.
     async fn join_parts(&mut self, mut parts: JoinSet<bool>) -> bool {
         let mut finished = true;
-        while let Some(ended) = parts.join_next().await {
+        loop {
+            let ended = tokio::select! {
+                ended = parts.join_next() => ended,
+                () = crate::notify::watchdog_tick() => {
+                    crate::notify::watchdog();
+                    continue;
+                }
+            };
+            let Some(ended) = ended else { break };
             match ended {
                 Ok(done) => finished &= done,
                 Err(e) => {

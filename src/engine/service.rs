@@ -253,7 +253,7 @@ pub async fn run_all(started: &Started) {
     }
     for (name, task) in tasks {
         if let Err(e) = task.await {
-            tracing::error!(chat = %name, "the chat's task ended abnormally: {e}");
+            tracing::error!(name = %name, "the chat's task ended abnormally: {e}");
         }
     }
     if let Err(e) = mentions.await {
