@@ -12,10 +12,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use chathost::clock::{ScaledClock, SharedClock};
+use chathost::clock::SharedClock;
 use chathost::engine::service::{self, Started};
 use chathost::engine::{Shutdown, ShutdownTrigger};
 use chathost::sandbox::{Flavour, Sandbox, SandboxConfig, StatusRecord, TestPost, Visibility};
@@ -96,13 +95,7 @@ impl Rig {
     }
 
     async fn at_speed(name: &str, flavour: Flavour, speed: f64) -> Rig {
-        let origin: DateTime<Utc> = ORIGIN.parse().unwrap();
-        let anchor_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        let anchor = UNIX_EPOCH + Duration::from_millis(anchor_ms);
-        let clock: SharedClock = Arc::new(ScaledClock::anchored(origin, anchor, speed));
+        let (clock, anchor_ms) = common::anchored_clock(ORIGIN, speed);
         let sandbox = Sandbox::start(SandboxConfig {
             flavour,
             participants: 8,
@@ -114,16 +107,8 @@ impl Rig {
         })
         .await
         .unwrap();
-        let software = match flavour {
-            Flavour::Mastodon => "mastodon",
-            Flavour::GoToSocial => "gotosocial",
-        };
-        let dir = std::env::temp_dir().join(format!(
-            "chathost-mentions-{name}-{software}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("prompts")).unwrap();
+        let software = common::software(flavour);
+        let dir = common::fresh_dir(&format!("chathost-mentions-{name}-{software}"));
         std::fs::write(dir.join(format!("prompts/{DATE}.toml")), QUESTIONS).unwrap();
         std::fs::write(dir.join("prompts/2027-03-31.toml"), NEXT_WEEK).unwrap();
         std::fs::write(dir.join("bot.toml"), bot_toml(sandbox.base_url(), software)).unwrap();
@@ -136,9 +121,7 @@ impl Rig {
     }
 
     fn config(&self) -> chathost::config::Config {
-        chathost::config::load_with_env(&self.dir.join("bot.toml"), &BTreeMap::new())
-            .unwrap_or_else(|d| panic!("{}", d.iter().map(ToString::to_string).collect::<String>()))
-            .config
+        common::load_config(&self.dir)
     }
 
     async fn engine(&self) -> (Started, ShutdownTrigger) {

@@ -13,12 +13,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use chathost::clock::{ScaledClock, SharedClock};
+use chathost::clock::SharedClock;
 use chathost::engine::Shutdown;
 use chathost::engine::service::{self, Started};
 use chathost::length::post_length;
@@ -115,13 +114,7 @@ impl Rig {
         recap: bool,
         max_characters: Option<usize>,
     ) -> Rig {
-        let origin: DateTime<Utc> = ORIGIN.parse().unwrap();
-        let anchor_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        let anchor = UNIX_EPOCH + Duration::from_millis(anchor_ms);
-        let clock: SharedClock = Arc::new(ScaledClock::anchored(origin, anchor, SPEED));
+        let (clock, anchor_ms) = common::anchored_clock(ORIGIN, SPEED);
         let sandbox = Sandbox::start(SandboxConfig {
             flavour,
             participants: 10,
@@ -133,13 +126,8 @@ impl Rig {
         })
         .await
         .unwrap();
-        let software = software(flavour);
-        let dir = std::env::temp_dir().join(format!(
-            "chathost-recap-{name}-{software}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("prompts")).unwrap();
+        let software = common::software(flavour);
+        let dir = common::fresh_dir(&format!("chathost-recap-{name}-{software}"));
         std::fs::write(dir.join(format!("prompts/{DATE}.toml")), QUESTIONS).unwrap();
         let toml = bot_toml(sandbox.base_url(), software, visibility, recap);
         std::fs::write(dir.join("bot.toml"), toml).unwrap();
@@ -153,9 +141,7 @@ impl Rig {
     }
 
     fn config(&self) -> chathost::config::Config {
-        chathost::config::load_with_env(&self.dir.join("bot.toml"), &BTreeMap::new())
-            .unwrap_or_else(|d| panic!("{}", d.iter().map(ToString::to_string).collect::<String>()))
-            .config
+        common::load_config(&self.dir)
     }
 
     async fn engine(&self) -> Started {
@@ -257,13 +243,6 @@ impl Rig {
         self.sandbox
             .edit_as("carol", &edited, "A2: editedfinalwords #WeNurses")
             .unwrap();
-    }
-}
-
-fn software(flavour: Flavour) -> &'static str {
-    match flavour {
-        Flavour::Mastodon => "mastodon",
-        Flavour::GoToSocial => "gotosocial",
     }
 }
 

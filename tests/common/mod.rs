@@ -276,3 +276,39 @@ impl chathost::clock::Clock for ManualClock {
         })
     }
 }
+
+/// A scaled clock starting at `origin` now, and its anchor in Unix
+/// milliseconds (for `CHATHOST_FAKE_CLOCK`, so a child process shares it).
+pub fn anchored_clock(origin: &str, speed: f64) -> (SharedClock, u64) {
+    let origin: DateTime<Utc> = origin.parse().expect("an RFC 3339 origin");
+    let anchor_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    let anchor = std::time::UNIX_EPOCH + Duration::from_millis(anchor_ms);
+    let clock: SharedClock = Arc::new(ScaledClock::anchored(origin, anchor, speed));
+    (clock, anchor_ms)
+}
+
+/// The `software` word of bot.toml for a sandbox flavour.
+pub fn software(flavour: Flavour) -> &'static str {
+    match flavour {
+        Flavour::Mastodon => "mastodon",
+        Flavour::GoToSocial => "gotosocial",
+    }
+}
+
+/// A fresh folder for one test's files, with an empty `prompts/` in it.
+pub fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("prompts")).expect("a test folder");
+    dir
+}
+
+/// The settings of `dir/bot.toml`, with no environment overrides.
+pub fn load_config(dir: &std::path::Path) -> chathost::config::Config {
+    chathost::config::load_with_env(&dir.join("bot.toml"), &std::collections::BTreeMap::new())
+        .unwrap_or_else(|d| panic!("{}", d.iter().map(ToString::to_string).collect::<String>()))
+        .config
+}
