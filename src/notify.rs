@@ -92,13 +92,32 @@ pub fn chat_status(name: &str, text: &str) {
     let line = {
         let mut board = board().lock().unwrap_or_else(|p| p.into_inner());
         board.insert(name.to_string(), one_line(text));
-        board
-            .iter()
-            .map(|(chat, text)| format!("{chat}: {text}"))
-            .collect::<Vec<_>>()
-            .join("; ")
+        joined(&board)
     };
     send(&format!("STATUS={line}"));
+}
+
+/// Drops chat `name`'s part of the status (the chat left bot.toml) and
+/// sends what remains.
+pub fn forget_chat(name: &str) {
+    if !enabled() {
+        return;
+    }
+    let line = {
+        let mut board = board().lock().unwrap_or_else(|p| p.into_inner());
+        board.remove(name);
+        joined(&board)
+    };
+    send(&format!("STATUS={line}"));
+}
+
+/// The chats' lines as one status.
+fn joined(board: &BTreeMap<String, String>) -> String {
+    board
+        .iter()
+        .map(|(chat, text)| format!("{chat}: {text}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A status is one line: systemd reads one message as `KEY=value` lines.

@@ -217,11 +217,35 @@ async fn the_service_tells_systemd_ready_status_watchdog_and_stopping() {
         |m| m.starts_with("STATUS=wenurses: next chat") && m.contains("questions ready"),
     );
 
+    // A chat added to bot.toml gets its own part of the status; once
+    // removed, its part goes too (no stale line about a chat not hosted).
+    let settings = std::fs::read_to_string(host.dir.join("bot.toml")).unwrap();
+    let second = settings.clone()
+        + "\n[chats.second]\nhashtag = \"SecondChat\"\nweekday = \"Monday\"\ntime = \"09:00\"\nzone = \"UTC\"\nreminders = []\n";
+    std::fs::write(host.dir.join("bot.toml"), second).unwrap();
+    signal(&child, "-HUP");
+    host.expect("a STATUS naming both chats", Duration::from_secs(10), |m| {
+        m.contains("wenurses: next chat") && m.contains("second: next chat")
+    });
+    std::fs::write(host.dir.join("bot.toml"), &settings).unwrap();
+    signal(&child, "-HUP");
+    host.expect(
+        "a STATUS without the removed chat",
+        Duration::from_secs(10),
+        |m| m.starts_with("STATUS=wenurses: next chat") && !m.contains("second"),
+    );
+
     signal(&child, "-TERM");
     host.expect("STOPPING=1", Duration::from_secs(10), |m| m == "STOPPING=1");
     let (code, log) = finish(child, Duration::from_secs(20));
     assert_eq!(code, Some(0), "{log}");
     host.drain();
+    let last_status = host.seen.iter().rev().find(|m| m.starts_with("STATUS="));
+    assert!(
+        last_status.is_some_and(|m| !m.contains("second")),
+        "the removed chat stays gone: {:?}",
+        host.seen
+    );
     assert_eq!(
         host.seen.iter().filter(|m| *m == "READY=1").count(),
         1,

@@ -264,6 +264,7 @@ impl Engine {
             }
             let Some(chat) = self.chat_settings(&name) else {
                 tracing::info!(name = %name, "chat removed from bot.toml; no longer hosting it");
+                crate::notify::forget_chat(&name);
                 return;
             };
             let Some(occ) = self.next_occurrence(&chat) else {
@@ -271,8 +272,13 @@ impl Engine {
             };
             let opens = occ.start_utc() - longest_lead(&chat);
             if opens > self.now() {
+                // Under systemd the status is looked at again every hour
+                // of a long wait, so a question file written meanwhile
+                // shows as ready; otherwise one wait, no extra wake-ups.
+                let mut until = opens;
                 if crate::notify::enabled() {
                     crate::notify::chat_status(&name, &next_chat_status(&chat, &occ));
+                    until = until.min(self.now() + STATUS_REFRESH);
                 }
                 if announced != Some((occ.date, opens)) {
                     announced = Some((occ.date, opens));
@@ -284,9 +290,10 @@ impl Engine {
                         opens.format("%Y-%m-%d %H:%MZ")
                     );
                 }
-                match self.wait_until(opens).await {
+                match self.wait_until(until).await {
                     Woke::Stop => return,
                     Woke::Reload => continue,
+                    Woke::Time if until < opens => continue,
                     Woke::Time => {}
                 }
             }
@@ -334,6 +341,9 @@ impl Engine {
     }
 }
 
+/// How often a long wait for the next chat refreshes systemd's status.
+const STATUS_REFRESH: chrono::Duration = chrono::Duration::hours(1);
+
 /// A date whose final sweep has not run (a restart during the grace, or a
 /// crash before it finished) is taken up again until this long after its
 /// window; later, its answers stay as collected.
@@ -373,7 +383,10 @@ fn notify_event(event: &Event) {
         ),
         Event::Failed { chat, key, .. } => (chat, format!("chat under way, {key} failed")),
         Event::NoQuestions { chat, .. } => (chat, "no question file for this chat yet".into()),
-        Event::ChatDone { chat, date } => (chat, format!("chat of {date} over")),
+        Event::ChatDone { chat, date } => (
+            chat,
+            format!("chat of {date} over (chathost status shows how it went)"),
+        ),
         Event::Archived { chat, date, .. } => (chat, format!("chat of {date} archived")),
         _ => return,
     };

@@ -68,6 +68,9 @@ pub async fn start_retrying(parts: Parts) -> Result<Started, String> {
     let mut pause = FIRST_RETRY;
     let mut attempt = 1u32;
     let (instance, facts) = loop {
+        // Each try may take a few timed-out calls: systemd's start timeout
+        // must not run out during the first one either.
+        crate::notify::extend_start(parts.config.instance.timeout * 3 + RETRY_SLACK);
         let e = match connect(&parts.config, &parts.token).await {
             Ok(connected) => break connected,
             Err(e) => e,
@@ -83,8 +86,15 @@ pub async fn start_retrying(parts: Parts) -> Result<Started, String> {
         };
         let next = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
         let message = naming(&url, &e.message);
+        // A network down at boot mends itself; a mistyped address does
+        // not, and looks the same from here: say so once it lasts.
+        let hint = if attempt >= 3 {
+            "; if this lasts, check [instance] url in bot.toml"
+        } else {
+            ""
+        };
         tracing::warn!(
-            "the server did not answer (attempt {attempt}): {message}; trying again in {}s, at {}",
+            "the server did not answer (attempt {attempt}): {message}; trying again in {}s, at {}{hint}",
             wait.as_secs(),
             next.format("%H:%M:%SZ")
         );
