@@ -227,6 +227,40 @@ fn assert_installed(root: &Path) {
     assert!(!root.join("usr/local/bin/chathost.new").exists());
 }
 
+/// The README's set-up block: each line run as written but `chathost
+/// auth`, which needs a person at the server's web page; what it leaves
+/// behind (the token in the unit's credential file, 0600) is made here.
+fn run_setup_block(root: &Path, shims: &Path, token: &str) {
+    let setup = readme_block("setup");
+    for step in [
+        "sudoedit ",
+        "sudo chathost auth ",
+        "chathost check --online ",
+    ] {
+        assert!(
+            setup.iter().any(|l| l.contains(step)),
+            "the README's set-up lacks `{step}`: {setup:#?}"
+        );
+    }
+    for line in &setup {
+        if line.starts_with("sudo chathost auth ") {
+            assert!(line.contains("--token-file /etc/chathost/token"), "{line}");
+            let unit = read(&root.join("etc/systemd/system/chathost.service"));
+            assert!(unit.contains("LoadCredential=mastodon-token:/etc/chathost/token"));
+            let file = root.join("etc/chathost/token");
+            fs::write(&file, format!("{token}\n")).unwrap();
+            fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+            continue;
+        }
+        let out = run_ok(line, root, shims);
+        if line.contains("check --online") {
+            assert!(out.contains("token verified"), "{out}");
+            assert!(out.contains("all is well"), "{out}");
+            assert!(!out.contains(token), "the token is never shown");
+        }
+    }
+}
+
 /// A fresh machine following the README alone: the install block, then the
 /// set-up block (edit the server, the token, `check --online` against a
 /// real HTTP server, enable); the installed unit verifies against the
@@ -269,27 +303,8 @@ async fn a_fresh_machine_installs_by_the_readme_and_the_unit_verifies() {
         "no systemctl with DESTDIR"
     );
 
-    let setup = readme_block("setup");
     let token = sandbox.bot().token.expose().to_string();
-    for line in &setup {
-        if line.starts_with("sudo chathost auth ") {
-            // `auth` asks a person for a code from the server's web page:
-            // what it leaves behind is the token in the unit's credential file.
-            assert!(line.contains("--token-file /etc/chathost/token"), "{line}");
-            let unit = read(&root.join("etc/systemd/system/chathost.service"));
-            assert!(unit.contains("LoadCredential=mastodon-token:/etc/chathost/token"));
-            let file = root.join("etc/chathost/token");
-            fs::write(&file, format!("{token}\n")).unwrap();
-            fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
-            continue;
-        }
-        let out = run_ok(line, &root, &shims);
-        if line.contains("check --online") {
-            assert!(out.contains("token verified"), "{out}");
-            assert!(out.contains("all is well"), "{out}");
-            assert!(!out.contains(&token), "the token is never shown");
-        }
-    }
+    run_setup_block(&root, &shims, &token);
     assert!(read(&root.join("etc/chathost/bot.toml")).contains(sandbox.base_url()));
     assert_eq!(
         read(&work.join("systemctl.log")),
