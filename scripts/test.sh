@@ -9,9 +9,11 @@ cd "$(dirname "$0")/.."
 
 # systemd-analyze checks the shipped unit (tests/deploy.rs); python3 with
 # venv runs mastodon-mock (tests/common/mock.rs installs it from PyPI itself);
-# chromium renders the chat archive headless (tests/browser.rs).
+# chromium renders the chat archive headless (tests/browser.rs); shellcheck
+# lints deploy/install.sh (tests/install.rs).
 missing=()
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
