@@ -59,6 +59,7 @@ mod ids;
 mod log;
 mod net;
 mod notify;
+mod oauth;
 mod paging;
 mod participants;
 mod queries;
@@ -260,6 +261,7 @@ impl Sandbox {
             markdown_default: config.markdown_default,
             answers: Vec::new(),
             commands: Vec::new(),
+            oauth: oauth::OAuth::default(),
         };
         state.add_account("chatbot", "Chat Bot", "", true, None);
         for seat in participants::seats(config.participants) {
