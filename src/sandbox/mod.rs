@@ -91,6 +91,7 @@ pub use content::{counted_length, render_html};
 pub use faults::{Fault, FaultKind, Faults};
 pub use flavour::Flavour;
 pub use log::{RequestLog, RequestRecord};
+pub use oauth::App;
 pub use participants::NOINDEX_SEAT;
 pub use participants::{Afterwards, AnswerStyle, Persona, question_number};
 pub use state::{Token, Visibility};

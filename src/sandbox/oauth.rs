@@ -430,15 +430,10 @@ impl Sandbox {
         token
     }
 
-    /// The apps registered so far: (client_name, scopes, website).
-    pub fn apps(&self) -> Vec<(String, Vec<String>, Option<String>)> {
+    /// The apps registered so far, in order.
+    pub fn apps(&self) -> Vec<App> {
         let state = self.shared.state.lock().expect("state lock");
-        state
-            .oauth
-            .apps
-            .iter()
-            .map(|a| (a.name.clone(), a.scopes.clone(), a.website.clone()))
-            .collect()
+        state.oauth.apps.clone()
     }
 
     /// The scopes the sandbox grants `token`; `None` for a full token.

@@ -147,7 +147,7 @@ async fn a_wider_scope_an_unknown_client_or_a_wrong_secret_is_refused() {
         (status, body["error"].as_str()),
         (401, Some("invalid_client"))
     );
-    assert_eq!(sb.apps()[0].1, vec!["read:statuses".to_string()]);
+    assert_eq!(sb.apps()[0].scopes, vec!["read:statuses".to_string()]);
     sb.shutdown().await;
 }
 
