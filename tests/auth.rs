@@ -312,6 +312,14 @@ async fn a_token_without_write_statuses_is_refused_naming_the_permission() {
             sb.statuses_of("chatbot").is_empty(),
             "{flavour}: nothing posted"
         );
+        // A reading call names its granular permission too.
+        let unread = sb.token_with_scopes(&["read:accounts", "write:statuses"]);
+        let e = connect(&sb, unread.expose())
+            .await
+            .mentions(None, None)
+            .await
+            .expect_err("refused");
+        assert!(e.message.contains("`read:notifications`"), "{}", e.message);
         let dir = fresh("fewer", flavour);
         std::fs::write(dir.join("token"), token.expose()).unwrap();
         std::fs::set_permissions(dir.join("token"), std::fs::Permissions::from_mode(0o600))
