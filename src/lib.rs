@@ -35,6 +35,8 @@
 //! - [`mentions`] — participants talk to the bot (`next`, `optout`,
 //!   `optin`, `record`, `help`): parsing, replies, records; the engine's
 //!   mentions task answers each exactly once; `chathost participant`.
+//! - [`auth`] — `chathost auth`: the bot's token with the least scopes,
+//!   out of band, into a 0600 file; the bot flag and profile note.
 //! - [`check`] and [`preview`] — the `chathost check` and `chathost plan`
 //!   commands a host uses to see that the chat is ready.
 //! - [`instance`] — talks to the server through our own small HTTP client
@@ -55,6 +57,7 @@
 //!   participants, for tests, benchmarks and `chathost rehearse`.
 
 pub mod archive;
+pub mod auth;
 pub mod check;
 pub mod clock;
 pub mod collect;

@@ -59,6 +59,38 @@ enum Command {
         #[arg(long, default_value = "bot.toml")]
         config: PathBuf,
     },
+    /// Make the bot's access token: register chathost as an app with the least
+    /// scopes, approve it in a browser (the page shows a code), and write the
+    /// token to a file only its owner can read. Then offer to mark the account
+    /// as a bot and to set its profile note to:
+    ///
+    /// "I am a bot: I host a weekly hashtag chat (chathost) — I post the
+    /// questions and collect the answers for a recap. Put #nobot in your
+    /// profile and I will count your answers but never quote you."
+    Auth {
+        /// The server, e.g. https://mastodon.example (default: `[instance] url` of --config).
+        #[arg(long)]
+        instance: Option<String>,
+        /// A settings file to take the server's address from.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where to write the token (created with mode 0600).
+        #[arg(long, default_value = chathost::auth::DEFAULT_TOKEN_FILE)]
+        token_file: PathBuf,
+        /// Replace an existing token file.
+        #[arg(long)]
+        force: bool,
+        /// The code the authorisation page shows (else it is asked for on stdin).
+        #[arg(long)]
+        code: Option<String>,
+        /// Mark the account as a bot: yes, no, or ask (no when stdin is not a terminal).
+        #[arg(long, default_value = "ask", value_parser = clap::value_parser!(chathost::auth::Choice))]
+        bot: chathost::auth::Choice,
+        /// Set the profile note above: yes, no, or ask (no when stdin is not a terminal; a
+        /// non-empty note is replaced only on yes).
+        #[arg(long, default_value = "ask", value_parser = clap::value_parser!(chathost::auth::Choice))]
+        note: chathost::auth::Choice,
+    },
     /// Host one chat right now on the real account, with the next chat's questions.
     Chat {
         /// The settings file.
@@ -221,6 +253,15 @@ fn main() -> ExitCode {
                 format,
             } => run_plan(config, usize::from(count), from, format),
             Command::Run { config } => run_service(config).await,
+            Command::Auth {
+                instance,
+                config,
+                token_file,
+                force,
+                code,
+                bot,
+                note,
+            } => run_auth(instance, config, token_file, force, code, bot, note).await,
             Command::Chat { config, chat, .. } => run_chat_now(config, chat).await,
             Command::Rehearse {
                 config,
@@ -571,6 +612,52 @@ fn stopped_early() -> Outcome {
     notify::stopping();
     tracing::info!("stopped before the server answered");
     Ok(())
+}
+
+/// `chathost auth`: the server from `--instance` or `--config`'s `[instance] url`.
+async fn run_auth(
+    instance: Option<String>,
+    config: Option<PathBuf>,
+    token_file: PathBuf,
+    force: bool,
+    code: Option<String>,
+    bot: chathost::auth::Choice,
+    note: chathost::auth::Choice,
+) -> Outcome {
+    use std::io::IsTerminal;
+    let (instance, timeout) = match (instance, config) {
+        (Some(url), _) => (url, std::time::Duration::from_secs(15)),
+        (None, Some(path)) => {
+            let loaded = load(&path)?;
+            let settings = &loaded.config.instance;
+            (settings.url.clone(), settings.timeout)
+        }
+        (None, None) => {
+            return Err(Failure::Usage(
+                "say which server: --instance https://mastodon.example (or --config bot.toml)"
+                    .into(),
+            ));
+        }
+    };
+    let options = chathost::auth::AuthOptions {
+        instance,
+        token_file,
+        force,
+        code,
+        bot,
+        note,
+        timeout,
+    };
+    let stdin = std::io::stdin();
+    let mut console = chathost::auth::Console {
+        interactive: stdin.is_terminal(),
+        input: stdin.lock(),
+        out: std::io::stdout(),
+        err: std::io::stderr(),
+    };
+    chathost::auth::run(&options, &mut console)
+        .await
+        .map_err(Failure::Error)
 }
 
 async fn run_chat_now(path: PathBuf, name: Option<String>) -> Outcome {

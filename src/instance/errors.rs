@@ -233,10 +233,7 @@ pub(super) fn http_error(
             FailureClass::Permanent,
             "the server rejected the access token (401): it is wrong, expired or revoked — create a new one".into(),
         ),
-        403 => (
-            FailureClass::Permanent,
-            "the account may not post (403): check the token's scopes (read, write) and that the account is not suspended".into(),
-        ),
+        403 => (FailureClass::Permanent, forbidden(says, t)),
         400 | 422 => (
             FailureClass::Permanent,
             format!(
@@ -260,6 +257,20 @@ pub(super) fn http_error(
         status: Some(status),
         message,
         class,
+    }
+}
+
+/// A 403: naming the permission the call needs, when it is one of ours.
+fn forbidden(says: Option<String>, t: Target<'_>) -> String {
+    let says = says.map(|s| format!(": {s}")).unwrap_or_default();
+    match super::oauth::scope_for_path(t.path) {
+        Some(scope) => format!(
+            "the token may not do this (403{says}): {} needs the `{scope}` permission — run `chathost auth` to make a token with the scopes chathost needs, or check that the account is not suspended",
+            t.path.split('?').next().unwrap_or(t.path)
+        ),
+        None => format!(
+            "the account may not do this (403{says}): check the token's scopes and that the account is not suspended"
+        ),
     }
 }
 

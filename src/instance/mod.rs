@@ -28,6 +28,7 @@ mod errors;
 mod http;
 mod mentions;
 mod nodeinfo;
+pub mod oauth;
 mod public;
 mod read;
 mod status;

@@ -198,8 +198,9 @@ pub(super) fn json_of(
                 e.class = FailureClass::Permanent;
             }
             (Some(403), Reader::Bot) => {
+                let scope = super::oauth::scope_for_path(target.path).unwrap_or("read");
                 e.message = format!(
-                    "the account may not read {} (403): check that the token has the `read` scope and the account is not suspended",
+                    "the account may not read {} (403): the token needs the `{scope}` (or `read`) permission — `chathost auth` makes one that has it — and the account must not be suspended",
                     target.path
                 );
             }

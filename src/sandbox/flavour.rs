@@ -177,6 +177,14 @@ impl Flavour {
         }
     }
 
+    /// Error text of a call the token's scopes do not allow (403).
+    pub fn scope_error(self) -> &'static str {
+        match self {
+            Flavour::Mastodon => "This action is outside the authorized scopes",
+            Flavour::GoToSocial => "Forbidden: token has insufficient scope permission",
+        }
+    }
+
     /// Body of a 429.
     pub fn rate_limited_error(self) -> &'static str {
         match self {

@@ -59,6 +59,7 @@ mod ids;
 mod log;
 mod net;
 mod notify;
+mod oauth;
 mod paging;
 mod participants;
 mod queries;
@@ -90,6 +91,7 @@ pub use content::{counted_length, render_html};
 pub use faults::{Fault, FaultKind, Faults};
 pub use flavour::Flavour;
 pub use log::{RequestLog, RequestRecord};
+pub use oauth::App;
 pub use participants::NOINDEX_SEAT;
 pub use participants::{Afterwards, AnswerStyle, Persona, question_number};
 pub use state::{Token, Visibility};
@@ -260,6 +262,7 @@ impl Sandbox {
             markdown_default: config.markdown_default,
             answers: Vec::new(),
             commands: Vec::new(),
+            oauth: oauth::OAuth::default(),
         };
         state.add_account("chatbot", "Chat Bot", "", true, None);
         for seat in participants::seats(config.participants) {

@@ -16,6 +16,7 @@ use super::flavour::Flavour;
 use super::log::{self, RequestLog};
 use super::net::{ConnInfo, KillableListener};
 use super::notify;
+use super::oauth;
 use super::ratelimit::{self, RateLimiter};
 use super::routes;
 use super::state::{Event, State};
@@ -94,7 +95,15 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/notifications", get(notify::notifications))
         .route("/api/v1/notifications/{id}", get(notify::notification))
         .route("/api/v1/streaming", get(stream::handler))
+        .route("/api/v1/apps", post(oauth::create_app))
+        .route(
+            "/api/v1/apps/verify_credentials",
+            get(oauth::app_credentials),
+        )
+        .route("/oauth/authorize", get(oauth::authorize))
+        .route("/oauth/token", post(oauth::token))
         .fallback(not_found)
+        .layer(from_fn_with_state(shared.clone(), oauth::scope_layer))
         .layer(from_fn_with_state(shared.clone(), ratelimit::layer))
         .layer(from_fn_with_state(shared.clone(), faults::layer))
         .layer(from_fn_with_state(shared.clone(), log::layer))

@@ -40,6 +40,11 @@ impl Token {
         )
     }
 
+    /// Wraps a value a client sent, to look it up.
+    pub fn from_secret(value: &str) -> Self {
+        Token(value.to_string())
+    }
+
     /// The secret itself, for a client's `Authorization` header.
     pub fn expose(&self) -> &str {
         &self.0
@@ -293,6 +298,8 @@ pub struct State {
     /// Every command a simulated participant posted to the bot (see
     /// `commands`), in the order posted.
     pub commands: Vec<Id>,
+    /// OAuth apps, codes, and the scopes of tokens made through them.
+    pub oauth: super::oauth::OAuth,
 }
 
 impl State {
