@@ -174,7 +174,7 @@ async fn check_online(
 fn online_error(loaded: &Loaded, e: crate::instance::CallError) -> Diagnostic {
     if matches!(e.status, Some(401 | 403)) {
         Diagnostic::error("the access token", e.message).with_help(
-            "create a new application token with the scopes read and write in the bot account's settings (Development)",
+            "authorise the bot account again with `chathost auth --instance URL --force` (it asks for exactly the permissions chathost needs)",
         )
     } else {
         loaded.diag_at(Severity::Error, &["instance", "url"], e.message)

@@ -186,8 +186,8 @@ pub fn find_token(
         format!("{NOT_FOUND} (looked at: {})", looked.join("; ")),
     )
     .with_help(format!(
-        "create an application token with the scopes read and write in the bot account's \
-                 settings (Development), then export {}=… or set [account] token_file",
+        "run `chathost auth --instance URL` to authorise the bot account and write a token \
+                 file, then set [account] token_file (or export {}=…)",
         account.token_env
     )))
 }
