@@ -35,6 +35,8 @@
 //! - [`mentions`] — participants talk to the bot (`next`, `optout`,
 //!   `optin`, `record`, `help`): parsing, replies, records; the engine's
 //!   mentions task answers each exactly once; `chathost participant`.
+//! - [`status`] — `chathost status` (is all well, beside the running
+//!   service: read only, offline) and `chathost backup`.
 //! - [`check`] and [`preview`] — the `chathost check` and `chathost plan`
 //!   commands a host uses to see that the chat is ready.
 //! - [`instance`] — talks to the server through our own small HTTP client
@@ -77,4 +79,5 @@ pub mod sandbox;
 pub mod schedule;
 pub mod secret;
 pub mod shutdown;
+pub mod status;
 pub mod store;
