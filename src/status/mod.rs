@@ -284,7 +284,8 @@ fn outcome(store: &Store, zone: Tz, record: ChatRecord) -> Result<LastChat, Stri
         .into_iter()
         .partition(|s| s.kind.is_recap());
     let answers = store.answers(record.id).map_err(|e| e.to_string())?;
-    let count = |of: &[crate::store::StepRecord], state| of.iter().filter(|s| s.state == state).count();
+    let count =
+        |of: &[crate::store::StepRecord], state| of.iter().filter(|s| s.state == state).count();
     let visible: Vec<_> = answers.iter().filter(|a| a.deleted_at.is_none()).collect();
     let participants: BTreeSet<&str> = visible.iter().map(|a| a.acct.as_str()).collect();
     let cancelled = count(&steps, StepState::Cancelled);

@@ -91,7 +91,11 @@ fn last_text(out: &mut String, last: &LastChat) {
         } else {
             String::new()
         },
-        if last.swept { "" } else { "; final sweep not yet run" }
+        if last.swept {
+            ""
+        } else {
+            "; final sweep not yet run"
+        }
     );
     let r = &last.recap;
     let mut recap = match r.state.as_str() {

@@ -139,11 +139,17 @@ fn a_second_writer_is_refused_until_the_first_is_gone() {
     assert!(said.contains("another chathost"), "{said}");
     assert!(said.contains("stop the service"), "{said}");
     assert!(writer_active(&db).unwrap());
-    let mode = std::fs::metadata(lock_path(&db)).unwrap().permissions().mode();
+    let mode = std::fs::metadata(lock_path(&db))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     // A clone keeps the lock: the store is one writer however shared.
     drop(first);
-    assert!(matches!(Store::open(&db).unwrap_err().problem, Problem::InUse));
+    assert!(matches!(
+        Store::open(&db).unwrap_err().problem,
+        Problem::InUse
+    ));
     assert!(writer_active(&db).unwrap());
     drop(clone);
     assert!(!writer_active(&db).unwrap());
