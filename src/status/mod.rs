@@ -27,7 +27,7 @@
 //!       "recap": { "state": "none yet"|"composed"|"done"|"skipped",
 //!                  "posted", "posts", "failed", "note" },
 //!       "archive": { "written_at", "written_at_local", "error" } } } ],
-//!   "store": { "path", "exists": bool, "size_bytes": n|null,
+//!   "store": { "path", "exists": bool, "size_bytes": n|null, "wal_bytes": n|null,
 //!     "schema_version": n|null, "known_schema_version": n,
 //!     "service_running": bool|null, "quick_check": string|null,
 //!     "problem": string|null } }
@@ -179,6 +179,9 @@ pub struct StoreHealth {
     pub exists: bool,
     /// Its size (the main file; the `-wal` beside it apart).
     pub size_bytes: Option<u64>,
+    /// The size of its `-wal` (changes not yet copied into the main file;
+    /// the service does that now and then), when there is one.
+    pub wal_bytes: Option<u64>,
     /// Its schema version, when it could be read.
     pub schema_version: Option<i64>,
     /// The schema version this chathost reads and writes.
@@ -289,7 +292,10 @@ fn outcome(store: &Store, zone: Tz, record: ChatRecord) -> Result<LastChat, Stri
     let visible: Vec<_> = answers.iter().filter(|a| a.deleted_at.is_none()).collect();
     let participants: BTreeSet<&str> = visible.iter().map(|a| a.acct.as_str()).collect();
     let cancelled = count(&steps, StepState::Cancelled);
-    let local = |t: DateTime<Utc>| t.with_timezone(&zone).to_rfc3339();
+    let local = |t: DateTime<Utc>| {
+        t.with_timezone(&zone)
+            .to_rfc3339_opts(SecondsFormat::Secs, false)
+    };
     Ok(LastChat {
         date: record.date.to_string(),
         state: record.state.to_string(),
@@ -329,6 +335,7 @@ fn open(path: &Path) -> (Option<Store>, StoreHealth) {
         path: path.display().to_string(),
         exists: false,
         size_bytes: None,
+        wal_bytes: None,
         schema_version: None,
         known_schema_version: MIGRATIONS.len() as i64,
         service_running: crate::store::writer_active(path).ok(),
@@ -354,6 +361,9 @@ fn open(path: &Path) -> (Option<Store>, StoreHealth) {
     };
     health.exists = true;
     health.size_bytes = std::fs::metadata(path).ok().map(|m| m.len());
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    health.wal_bytes = std::fs::metadata(wal).ok().map(|m| m.len());
     health.schema_version = store.schema_version().ok();
     match store.quick_check() {
         Ok(None) => health.quick_check = Some("ok".into()),

@@ -31,7 +31,7 @@ fn chat_text(out: &mut String, chat: &ChatStatus) {
         None => out.push_str("  next chat: none before the end of the calendar\n"),
     }
     match &chat.last {
-        Some(last) => last_text(out, last),
+        Some(last) => last_text(out, last, &chat.zone),
         None => out.push_str("  last chat: none in the store yet\n"),
     }
 }
@@ -60,11 +60,11 @@ fn next_text(out: &mut String, next: &NextChat, zone: &str) {
     let _ = writeln!(out, "  questions: {verdict}");
 }
 
-fn last_text(out: &mut String, last: &LastChat) {
+fn last_text(out: &mut String, last: &LastChat, zone: &str) {
     let s = &last.steps;
     let _ = writeln!(
         out,
-        "  last chat: {} {} ({}): {} of {} posts posted, {} failed, {} skipped, {} pending, {} cancelled{}",
+        "  last chat: {} {} {zone} ({}): {} of {} posts posted, {} failed, {} skipped, {} pending, {} cancelled{}",
         last.date,
         time_of(&last.start_local),
         last.state,
@@ -105,7 +105,12 @@ fn last_text(out: &mut String, last: &LastChat) {
     if r.failed > 0 {
         let _ = write!(recap, ", {} FAILED", r.failed);
     }
-    if let Some(note) = &r.note {
+    // Once done, the note only repeats the counts.
+    if let Some(note) = r
+        .note
+        .as_ref()
+        .filter(|_| r.state != "done" || r.failed > 0)
+    {
         let _ = write!(recap, " ({})", escape_controls(note));
     }
     let archive = match (&last.archive.written_at, &last.archive.error) {
@@ -130,9 +135,12 @@ fn store_text(out: &mut String, store: &StoreHealth) {
         );
         return;
     }
-    let size = store
+    let mut size = store
         .size_bytes
         .map_or_else(|| "size unknown".to_string(), |b| format!("{b} bytes"));
+    if let Some(wal) = store.wal_bytes {
+        let _ = write!(size, " (+{wal} in its -wal)");
+    }
     let schema = store
         .schema_version
         .map_or_else(|| "?".to_string(), |v| v.to_string());
