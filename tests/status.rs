@@ -260,6 +260,10 @@ async fn status_backup_and_readers_work_while_the_service_runs_and_writers_are_r
     assert_eq!(visible, made.len());
     drop(copied);
     let size = std::fs::metadata(&copy).unwrap().len();
+    // It holds people's answers: its owner's alone.
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&copy).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
     let again = run(&["backup", "--out", copy.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(1), "{}", said(&again));
     assert!(

@@ -41,6 +41,8 @@
 pub mod backup;
 mod questions;
 pub mod render;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -81,7 +83,9 @@ pub struct ChatStatus {
     pub zone: String,
     /// The next chat (the one under way, during a chat); `None` past the calendar.
     pub next: Option<NextChat>,
-    /// The latest chat date the store has that has begun; `None` before any.
+    /// The latest chat date of this chat the store has that has begun;
+    /// `None` before any. (A `chat --now` one-off is stored under a name of
+    /// its own, `NAME_now_…`: `chathost chats` lists it.)
     pub last: Option<LastChat>,
 }
 
