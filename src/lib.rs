@@ -37,6 +37,8 @@
 //!   mentions task answers each exactly once; `chathost participant`.
 //! - [`auth`] — `chathost auth`: the bot's token with the least scopes,
 //!   out of band, into a 0600 file; the bot flag and profile note.
+//! - [`status`] — `chathost status` (is all well, beside the running
+//!   service: read only, offline) and `chathost backup`.
 //! - [`check`] and [`preview`] — the `chathost check` and `chathost plan`
 //!   commands a host uses to see that the chat is ready.
 //! - [`instance`] — talks to the server through our own small HTTP client
@@ -80,4 +82,5 @@ pub mod sandbox;
 pub mod schedule;
 pub mod secret;
 pub mod shutdown;
+pub mod status;
 pub mod store;

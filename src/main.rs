@@ -194,6 +194,42 @@ enum Command {
         #[arg(long)]
         forget: bool,
     },
+    /// Is all well? The next chats, their questions, the last chat's outcome, the store's health.
+    ///
+    /// Per configured chat: the next chat (local time and UTC) and whether its
+    /// question file passes `check`; the last chat's posts, answers,
+    /// participants, recap and archive. Then the state database: size,
+    /// schema, quick_check, and whether the service holds it. Reads the store
+    /// read only (works while the service runs) and never the network.
+    ///
+    /// Exit status: 0 when all is well; 1 when something needs the host's
+    /// attention: a question file that fails check, a next chat with no
+    /// questions, a failed post or recap post on the last chat, or a store
+    /// problem (a missing database is none: the service has not run yet).
+    Status {
+        /// The settings file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+        /// Output format (JSON: stable, snake_case keys, RFC 3339 times).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Copy the state database consistently to a new file, also while the service runs.
+    ///
+    /// The copy is a snapshot (SQLite's VACUUM INTO through a read-only
+    /// connection), readable by its owner only, checked before its path and
+    /// size are printed. An existing FILE is never overwritten.
+    ///
+    /// Restore: stop the service, copy the backup over chathost.sqlite3,
+    /// remove any chathost.sqlite3-wal and -shm beside it, start the service.
+    Backup {
+        /// The settings file.
+        #[arg(long, default_value = "bot.toml")]
+        config: PathBuf,
+        /// The new file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run a Mastodon-compatible sandbox server with simulated participants.
     Sandbox(sandbox::cli::SandboxArgs),
     /// Print the shell completion script (e.g. > /usr/share/bash-completion/completions/chathost).
@@ -328,6 +364,8 @@ fn main() -> ExitCode {
                 print!("{text}");
                 Ok(())
             }
+            Command::Status { config, format } => run_status(config, format),
+            Command::Backup { config, out } => run_backup(config, out),
             Command::Sandbox(args) => sandbox::cli::run(args, &mut std::io::stdout())
                 .await
                 .map_err(|e| Failure::Error(e.to_string())),
@@ -717,7 +755,7 @@ fn run_answers(path: PathBuf, chat: String, date: Option<NaiveDate>, format: For
     let loaded = load(&path)?;
     let found = collect::command::find_chat(&loaded.config, &chat).map_err(Failure::Usage)?;
     let occ = collect::command::chat_date(found, date, Utc::now()).map_err(Failure::Usage)?;
-    let store = service::open_store(&loaded.config.state_dir).map_err(Failure::Error)?;
+    let store = service::open_store_read_only(&loaded.config.state_dir).map_err(Failure::Error)?;
     let report =
         collect::command::answers_report(&store, &chat, occ.date).map_err(Failure::Error)?;
     match format {
@@ -733,7 +771,7 @@ fn run_answers(path: PathBuf, chat: String, date: Option<NaiveDate>, format: For
 
 fn run_chats(path: PathBuf, chat: Option<String>, format: Format) -> Outcome {
     let loaded = load(&path)?;
-    let store = service::open_store(&loaded.config.state_dir).map_err(Failure::Error)?;
+    let store = service::open_store_read_only(&loaded.config.state_dir).map_err(Failure::Error)?;
     let list = chathost::recap::listing::list(&store, chat.as_deref()).map_err(Failure::Error)?;
     match format {
         Format::Text => print!("{}", chathost::recap::listing::render_text(&list)),
@@ -743,6 +781,30 @@ fn run_chats(path: PathBuf, chat: Option<String>, format: Format) -> Outcome {
             println!("{text}");
         }
     }
+    Ok(())
+}
+
+fn run_status(path: PathBuf, format: Format) -> Outcome {
+    let loaded = load(&path)?;
+    // The service's clock (a test's fast one too), so "next" and "last" agree with it.
+    let (clock, _) = clock_from_env().map_err(Failure::Error)?;
+    let json = matches!(format, Format::Json);
+    let (text, ok) =
+        chathost::status::report(&loaded.config, clock.now(), json).map_err(Failure::Error)?;
+    print!("{text}");
+    if ok { Ok(()) } else { Err(Failure::Shown) }
+}
+
+fn run_backup(path: PathBuf, out: PathBuf) -> Outcome {
+    let loaded = load(&path)?;
+    let copied =
+        chathost::status::backup::backup(&loaded.config.state_dir, &out).map_err(Failure::Error)?;
+    println!(
+        "backup written to {} ({} bytes, {} chat dates, checked)",
+        copied.path.display(),
+        copied.size_bytes,
+        copied.chats
+    );
     Ok(())
 }
 

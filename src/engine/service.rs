@@ -223,6 +223,12 @@ pub fn open_store(state_dir: &Path) -> Result<Store, String> {
     Store::open(state_dir.join(DATABASE)).map_err(|e| e.to_string())
 }
 
+/// Opens the database under the state directory to read only, beside a
+/// running service; a missing database says that the service has not run.
+pub fn open_store_read_only(state_dir: &Path) -> Result<Store, String> {
+    Store::open_read_only(state_dir.join(DATABASE)).map_err(|e| e.to_string())
+}
+
 /// Hosts every configured chat until shutdown; a chat added to bot.toml
 /// (SIGHUP) gets its own task.
 pub async fn run_all(started: &Started) {

@@ -51,7 +51,12 @@ pub fn run(
     now: DateTime<Utc>,
 ) -> Result<String, String> {
     let acct = normalise(acct, config)?;
-    let store = service::open_store(&config.state_dir)?;
+    // Looking is read only (beside the running service); forgetting writes.
+    let store = if forget {
+        service::open_store(&config.state_dir)?
+    } else {
+        service::open_store_read_only(&config.state_dir)?
+    };
     let data = store.participant(&acct).map_err(|e| e.to_string())?;
     let mut out = String::new();
     let Some(data) = data else {

@@ -54,7 +54,8 @@ pub fn show(
     date: Option<NaiveDate>,
     now: DateTime<Utc>,
 ) -> Result<String, String> {
-    let store = service::open_store(&config.state_dir)?;
+    // Read only: works beside the running service.
+    let store = service::open_store_read_only(&config.state_dir)?;
     let n = named(&store, config, name, date, now)?;
     render(config, &n.chat, &n.occ, &store, &n.record)
 }
@@ -255,7 +256,7 @@ pub fn refresh_archive(
     if !chat.archive.enabled {
         return None;
     }
-    let record = service::open_store(&config.state_dir)
+    let record = service::open_store_read_only(&config.state_dir)
         .and_then(|store| store.chat(name, date).map_err(|e| e.to_string()));
     let archived = match record {
         Ok(r) => r.is_some_and(|r| r.archived_at.is_some()),
@@ -282,21 +283,16 @@ pub fn refresh_archive(
 
 /// For `chathost plan`: the recap thread of each chat's latest date that
 /// has answers and no thread posted yet, as it would be composed now. No
-/// store yet: nothing. A store the running service holds: a note saying
-/// how to see it.
+/// store yet: nothing. A store that cannot be read: a note saying why.
 pub fn preview_for_plan(config: &Config) -> String {
     let path = config.state_dir.join(service::DATABASE);
     if !path.exists() {
         return String::new();
     }
-    // Read only: `plan` never takes the store from a service starting up.
+    // Read only: `plan` never takes the store from the service.
     let store = match Store::open_read_only(&path) {
         Ok(s) => s,
-        Err(e) => {
-            return format!(
-                "\n(No recap preview: {e}. While the service runs it holds the store; `chathost recap CHAT` shows the thread when it is stopped.)\n"
-            );
-        }
+        Err(e) => return format!("\n(No recap preview: {e}.)\n"),
     };
     let mut out = String::new();
     for chat in &config.chats {

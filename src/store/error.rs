@@ -29,6 +29,19 @@ pub enum Problem {
     },
     /// SQLite could not open, create or write the file.
     CannotOpen(rusqlite::Error),
+    /// The database file does not exist (a read-only open: nothing creates
+    /// it but the service or another command that writes).
+    NoDatabase,
+    /// Another chathost (the service, most likely) holds the writer lock
+    /// on `<database>.lock`: only one process may write the state folder.
+    InUse,
+    /// The writer lock file could not be opened, created or locked.
+    LockFile {
+        /// `<database>.lock`.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
     /// The file is not a SQLite database, or is one of another program.
     NotChathost,
     /// The database was written by a newer chathost.
@@ -156,6 +169,7 @@ impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.problem {
             Problem::CannotOpen(e) | Problem::Sqlite(e) => Some(e),
+            Problem::LockFile { error, .. } => Some(error),
             _ => None,
         }
     }
@@ -172,6 +186,17 @@ impl fmt::Display for Problem {
             Problem::CannotOpen(e) => write!(
                 f,
                 "{e}; check that chathost may create and write files in its folder"
+            ),
+            Problem::NoDatabase => f.write_str(
+                "no database yet (the service has not run): `chathost run` (or `chathost chat --now`) creates it in the state folder",
+            ),
+            Problem::InUse => f.write_str(
+                "another chathost (probably the service, `chathost run`) is using this state folder, and only one may write it: is a second chathost running with the same state folder? Commands that only read (status, chats, answers, recap without --post, participant without --forget, backup) work beside it; for this one, stop the service first (systemctl stop chathost) and start it again afterwards",
+            ),
+            Problem::LockFile { path, error } => write!(
+                f,
+                "cannot take the writer lock {}: {error}; check that chathost may create and write files in its folder",
+                path.display()
             ),
             Problem::NotChathost => f.write_str(
                 "the file is not a chathost database; move it away, or set [state] dir to another folder",

@@ -42,9 +42,18 @@
 //! - The file is opened with `journal_mode=WAL`, `synchronous=FULL` (a
 //!   commit survives a power cut, not only a crash) and `foreign_keys=ON`;
 //!   every change is one transaction, committed before the call returns.
-//! - A file store is opened with `locking_mode=EXCLUSIVE` and its write
-//!   lock taken at once: while one chathost holds the state folder, a second
-//!   one is refused at start instead of posting the same chat again.
+//! - One writer, any number of readers. [`Store::open`] (read-write) first
+//!   takes an exclusive advisory lock (`flock`) on a sidecar file,
+//!   `<database>.lock` (created 0600), and keeps it for as long as any
+//!   clone of the store lives; the OS drops it when the process ends, even
+//!   by SIGKILL. A second writer (another `chathost run`, or `collect`
+//!   while the service runs) is refused at once with
+//!   [`Problem::InUse`] instead of posting the same chat again.
+//!   [`Store::open_read_only`] takes no such lock: WAL lets `status`,
+//!   `chats`, `answers` and the like read a consistent snapshot while the
+//!   service writes, in short read transactions that never block it.
+//!   SQLite's own locking stays in its normal mode, so readers can share
+//!   the file (its `-wal` and `-shm` beside it).
 //! - The schema is an ordered list of SQL scripts, [`MIGRATIONS`] (files in
 //!   `src/store/migrations/`, each table and column commented); the number
 //!   applied is kept in `PRAGMA user_version`. A new table (answers,
@@ -54,6 +63,7 @@
 //!   from async code at the pace of a chat; bulk work should go through
 //!   `tokio::task::spawn_blocking`.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -101,11 +111,67 @@ const APPLICATION_ID: i64 = 0x6368_6174;
 /// How long a call waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a reader waits for a lock: a reader must never hold the
+/// writer up, and a WAL reader only waits during a checkpoint's instant.
+const READER_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
+
 /// A handle on the database; cheap to clone and share between tasks.
 #[derive(Debug, Clone)]
 pub struct Store {
+    // Declared first, dropped first: SQLite closes (and checkpoints) before
+    // the writer lock is let go.
     conn: Arc<Mutex<Connection>>,
     path: Arc<PathBuf>,
+    /// The writer lock on `<database>.lock`, held while any clone lives;
+    /// `None` for read-only and in-memory stores.
+    _writer: Option<Arc<File>>,
+}
+
+/// The sidecar lock file of the database at `path`: `<path>.lock`.
+pub fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Whether some process holds the writer lock of the database at `path`
+/// (the service, usually). Probes with a shared lock let go at once; a
+/// missing lock file means no writer. Holding the probe for an instant is
+/// harmless: a writer starting in that instant is refused and restarted.
+pub fn writer_active(path: &Path) -> std::io::Result<bool> {
+    let file = match File::open(lock_path(path)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    match file.try_lock_shared() {
+        // Dropping the file lets the shared lock go.
+        Ok(()) => Ok(false),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Takes the writer lock of the database at `path`, or says who has it.
+fn take_writer_lock(path: &Path) -> Result<File, Problem> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let lock = lock_path(path);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock)
+        .map_err(|error| Problem::LockFile {
+            path: lock.clone(),
+            error,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Problem::InUse),
+        Err(std::fs::TryLockError::Error(error)) => Err(Problem::LockFile { path: lock, error }),
+    }
 }
 
 impl Store {
@@ -128,19 +194,25 @@ impl Store {
                 folder: folder.to_path_buf(),
             }));
         }
+        // Before SQLite: a second writer must not even start a migration.
+        let writer = take_writer_lock(&path).map_err(fail)?;
         // No URI flag: a path is only ever a path.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn =
             Connection::open_with_flags(&path, flags).map_err(|e| fail(Problem::CannotOpen(e)))?;
-        Store::prepare(conn, path.clone(), true)
+        let mut store = Store::prepare(conn, path.clone(), true)?;
+        store._writer = Some(Arc::new(writer));
+        Ok(store)
     }
 
     /// Opens an existing database to read only, for a command that looks
-    /// (`chathost plan`'s recap preview): no lock held beyond a read, no
-    /// migration, a short wait. A database from another chathost version
-    /// is refused rather than upgraded.
+    /// (`status`, `chats`, `answers`, `recap`, `plan`'s recap preview),
+    /// also while the service writes it: no writer lock, no migration, a
+    /// short wait, each query its own short read transaction. A missing
+    /// file is [`Problem::NoDatabase`]; a database from another chathost
+    /// version is refused rather than upgraded.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
         let fail = |problem| StoreError {
@@ -148,11 +220,18 @@ impl Store {
             doing: "read it",
             problem,
         };
+        // SQLite would only say "unable to open database file".
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(fail(Problem::NoDatabase));
+            }
+            _ => {}
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn =
             Connection::open_with_flags(&path, flags).map_err(|e| fail(Problem::CannotOpen(e)))?;
         let check = |conn: &Connection| -> Result<(), Problem> {
-            conn.busy_timeout(Duration::from_millis(200))?;
+            conn.busy_timeout(READER_BUSY_TIMEOUT)?;
             let app: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
             let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
             if app != APPLICATION_ID {
@@ -177,6 +256,7 @@ impl Store {
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path),
+            _writer: None,
         })
     }
 
@@ -205,11 +285,9 @@ impl Store {
                 return Err(Problem::NotChathost);
             }
             if on_disk {
-                // One chathost per state folder: the connection keeps its
-                // file lock until the process ends (even by SIGKILL, when
-                // the OS drops it), so a second instance cannot post the
-                // same chat a second time; it is refused at start.
-                conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+                // One writer per state folder is the lock file's job
+                // (Store::open); SQLite's locking stays normal so that
+                // readers can share the file beside the service.
                 let mode: String =
                     conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
                 if !mode.eq_ignore_ascii_case("wal") {
@@ -226,18 +304,13 @@ impl Store {
                 check_integrity(conn)?;
             }
             migrate(conn)?;
-            if on_disk {
-                // Take the write lock now (it is then held), not at the
-                // first post: a second instance must fail at start.
-                let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-                conn.pragma_update(None, "user_version", version)?;
-            }
             Ok(())
         };
         match setup(&mut conn) {
             Ok(()) => Ok(Store {
                 conn: Arc::new(Mutex::new(conn)),
                 path: Arc::new(path),
+                _writer: None,
             }),
             Err(problem) => Err(StoreError {
                 path,
@@ -300,6 +373,36 @@ impl Store {
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         self.read("read the schema version", |conn| {
             Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+        })
+    }
+
+    /// `PRAGMA quick_check`: `Ok(None)` when SQLite finds the file sound,
+    /// `Ok(Some(report))` (short, one line) when it finds damage.
+    pub fn quick_check(&self) -> Result<Option<String>, StoreError> {
+        self.read("check it", |conn| match check_integrity(conn) {
+            Ok(()) => Ok(None),
+            Err(Problem::Damaged(report)) => Ok(Some(report)),
+            Err(other) => Err(other),
+        })
+    }
+
+    /// Writes a consistent copy of the whole database to `out` with
+    /// `VACUUM INTO` (one read transaction: a snapshot, also of a file the
+    /// service is writing, which it does not block). `out` must not exist
+    /// or be an empty file; SQLite refuses anything else.
+    pub fn copy_into(&self, out: &Path) -> Result<(), StoreError> {
+        let Some(target) = out.to_str() else {
+            return Err(self.error(
+                "copy it",
+                Problem::Invalid(format!(
+                    "{} is not a UTF-8 path; name the copy with plain characters",
+                    out.display()
+                )),
+            ));
+        };
+        self.read("copy it", |conn| {
+            conn.execute("VACUUM INTO ?1", [target])?;
+            Ok(())
         })
     }
 }

@@ -117,3 +117,90 @@ fn the_in_memory_store_has_the_whole_schema_and_foreign_keys_on() {
     );
     assert!(orphan.is_err());
 }
+
+/// A fresh folder for one test's database.
+fn temp_folder(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chathost-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_second_writer_is_refused_until_the_first_is_gone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_folder("writer-lock");
+    let db = dir.join("chathost.sqlite3");
+    let first = Store::open(&db).unwrap();
+    let clone = first.clone();
+    let err = Store::open(&db).expect_err("a second writer opened");
+    assert!(matches!(err.problem, Problem::InUse), "{err}");
+    let said = err.to_string();
+    assert!(said.contains("another chathost"), "{said}");
+    assert!(said.contains("stop the service"), "{said}");
+    assert!(writer_active(&db).unwrap());
+    let mode = std::fs::metadata(lock_path(&db))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // A clone keeps the lock: the store is one writer however shared.
+    drop(first);
+    assert!(matches!(
+        Store::open(&db).unwrap_err().problem,
+        Problem::InUse
+    ));
+    assert!(writer_active(&db).unwrap());
+    drop(clone);
+    assert!(!writer_active(&db).unwrap());
+    let again = Store::open(&db).unwrap();
+    assert_eq!(again.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    drop(again);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn readers_read_a_live_database_beside_its_writer() {
+    let dir = temp_folder("readers");
+    let db = dir.join("chathost.sqlite3");
+    let missing = Store::open_read_only(&db).expect_err("a missing file opened");
+    assert!(matches!(missing.problem, Problem::NoDatabase), "{missing}");
+    assert!(missing.to_string().contains("no database yet"), "{missing}");
+    assert!(!db.exists(), "a reader created the database");
+
+    let writer = Store::open(&db).unwrap();
+    let start: DateTime<Utc> = "2026-12-02T20:00:00Z".parse().unwrap();
+    let new = |date: &str| NewChat {
+        name: "wenurses".into(),
+        date: date.parse().unwrap(),
+        start_utc: start,
+        instance_url: "https://example.org".into(),
+        account: "bot".into(),
+        questions_file: None,
+    };
+    writer.upsert_chat(&new("2026-12-02"), start).unwrap();
+    let reader = Store::open_read_only(&db).unwrap();
+    assert_eq!(reader.chats(None).unwrap().len(), 1);
+    assert_eq!(reader.quick_check().unwrap(), None);
+    // The writer goes on while the reader is open, and the reader sees it.
+    writer.upsert_chat(&new("2026-12-09"), start).unwrap();
+    assert_eq!(reader.chats(None).unwrap().len(), 2);
+    // A reader never writes.
+    assert!(reader.upsert_chat(&new("2026-12-16"), start).is_err());
+
+    // A consistent copy through the reader, while the writer holds the file.
+    let copy = dir.join("copy.sqlite3");
+    reader.copy_into(&copy).unwrap();
+    writer.upsert_chat(&new("2026-12-16"), start).unwrap();
+    let copied = Store::open_read_only(&copy).unwrap();
+    assert_eq!(copied.chats(None).unwrap().len(), 2);
+    assert_eq!(copied.quick_check().unwrap(), None);
+    // SQLite itself refuses to copy over a database.
+    assert!(reader.copy_into(&copy).is_err());
+    drop((reader, writer, copied));
+    // Closed cleanly (no -wal, no -shm beside it): still readable.
+    let after = Store::open_read_only(&db).unwrap();
+    assert_eq!(after.chats(None).unwrap().len(), 3);
+    drop(after);
+    let _ = std::fs::remove_dir_all(&dir);
+}
