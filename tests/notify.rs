@@ -327,6 +327,41 @@ async fn a_server_down_at_start_is_retried_until_it_answers() {
     assert!(!log.contains(&token), "the token is never logged");
 }
 
+/// A host's `chathost collect` by hand holds the state folder when the
+/// service (re)starts: under systemd it waits for the folder instead of
+/// exiting 78, which would keep it down through tonight's chat.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_folder_in_use_is_waited_for_under_systemd() {
+    let sandbox = sandbox().await;
+    let token = sandbox.bot().token.expose().to_string();
+    let mut host = Host::new("inuse", sandbox.base_url());
+    std::fs::create_dir_all(host.dir.join("state")).unwrap();
+    let other = chathost::store::Store::open(host.dir.join("state/chathost.sqlite3")).unwrap();
+    let mut child = host.spawn(&token);
+
+    host.expect("a STATUS saying it waits", Duration::from_secs(10), |m| {
+        m.starts_with("STATUS=waiting for the state folder")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    host.drain();
+    assert!(!host.seen.iter().any(|m| m == "READY=1"), "{:?}", host.seen);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the service waits instead of exiting"
+    );
+
+    drop(other);
+    host.expect(
+        "READY=1 once the folder is free",
+        Duration::from_secs(30),
+        |m| m == "READY=1",
+    );
+    signal(&child, "-TERM");
+    let (code, log) = finish(child, Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("trying again in 5s"), "{log}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revoked_token_fails_at_once_without_retrying() {
     let sandbox = sandbox().await;

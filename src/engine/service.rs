@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::instance::{CallError, FailureClass, Instance, InstanceFacts};
 use crate::schedule::Waiter;
 use crate::secret::Secret;
-use crate::store::Store;
+use crate::store::{Problem, Store};
 
 /// The database file under the state directory.
 pub const DATABASE: &str = "chathost.sqlite3";
@@ -62,7 +62,9 @@ pub async fn start(parts: Parts) -> Result<Started, String> {
 /// revoked token, not a Mastodon API, an unusable database) is an error at
 /// once.
 pub async fn start_retrying(parts: Parts) -> Result<Started, String> {
-    let store = open_store(&parts.config.state_dir)?;
+    let Some(store) = open_store_waiting(&parts).await? else {
+        return Err("stopped before the state folder was free".into());
+    };
     let url = parts.config.instance.url.clone();
     let mut shutdown = parts.shutdown.clone();
     let mut pause = FIRST_RETRY;
@@ -115,6 +117,35 @@ pub async fn start_retrying(parts: Parts) -> Result<Started, String> {
         tracing::info!("the server answered after {attempt} attempts");
     }
     build(parts, store, instance, facts).await
+}
+
+/// Opens the store for the service; `None` on shutdown meanwhile. Under
+/// systemd a state folder held by another chathost (a host's `collect` run
+/// by hand, say) is waited for, not given up: an exit here would keep the
+/// service down through tonight's chat. At a terminal it is refused at once.
+async fn open_store_waiting(parts: &Parts) -> Result<Option<Store>, String> {
+    let dir = &parts.config.state_dir;
+    create_state_dir(dir)?;
+    let mut shutdown = parts.shutdown.clone();
+    let mut pause = FIRST_RETRY;
+    loop {
+        let e = match Store::open(dir.join(DATABASE)) {
+            Ok(store) => return Ok(Some(store)),
+            Err(e) if matches!(e.problem, Problem::InUse) && crate::notify::enabled() => e,
+            Err(e) => return Err(e.to_string()),
+        };
+        tracing::warn!("{e}; trying again in {}s", pause.as_secs());
+        crate::notify::status(&format!(
+            "waiting for the state folder: another chathost holds it; next try in {}s",
+            pause.as_secs()
+        ));
+        crate::notify::extend_start(pause + RETRY_SLACK);
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = shutdown.wait() => return Ok(None),
+        }
+        pause = (pause * 2).min(LAST_RETRY);
+    }
 }
 
 /// The first pause before trying an unreachable server again.
@@ -214,13 +245,17 @@ fn naming(url: &str, message: &str) -> String {
 
 /// Opens (creating) the database under the state directory.
 pub fn open_store(state_dir: &Path) -> Result<Store, String> {
+    create_state_dir(state_dir)?;
+    Store::open(state_dir.join(DATABASE)).map_err(|e| e.to_string())
+}
+
+fn create_state_dir(state_dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(state_dir).map_err(|e| {
         format!(
             "cannot create the state directory {}: {e} (set [state] dir in bot.toml, or StateDirectory= under systemd)",
             state_dir.display()
         )
-    })?;
-    Store::open(state_dir.join(DATABASE)).map_err(|e| e.to_string())
+    })
 }
 
 /// Opens the database under the state directory to read only, beside a
