@@ -189,6 +189,9 @@ pub async fn start(accounts: &[&'static str], bot: &str) -> Mock {
         .arg("--config")
         .arg(&config_path)
         .current_dir(&run_dir)
+        // Its ":memory:" database is a temporary file: keep it in the run
+        // folder, which is removed with the mock, not in /tmp for ever.
+        .env("TMPDIR", &run_dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
