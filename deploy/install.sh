@@ -68,7 +68,8 @@ echo "installed $unit"
 # Settings and questions are the host's: written only when absent. The
 # directory and files are world-readable because the service's dynamic
 # user reads them; the token lives apart, in a 0600 file read by systemd.
-install -d -m 755 "$etc"
+# An existing folder keeps the mode its host gave it.
+[ -d "$etc" ] || install -d -m 755 "$etc"
 if [ -e "$etc/bot.toml" ]; then
     install -m 644 "$repo/bot.toml" "$etc/bot.toml.example"
     echo "kept $etc/bot.toml (the shipped default, for new keys: $etc/bot.toml.example)"

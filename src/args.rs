@@ -72,9 +72,6 @@ pub enum Command {
         /// Replace an existing token file.
         #[arg(long)]
         force: bool,
-        /// The code the authorisation page shows (else it is asked for on stdin).
-        #[arg(long)]
-        code: Option<String>,
         /// Mark the account as a bot: yes, no, or ask (no when stdin is not a terminal).
         #[arg(long, default_value = "ask", value_parser = clap::value_parser!(chathost::auth::Choice))]
         bot: chathost::auth::Choice,

@@ -68,8 +68,6 @@ pub struct AuthOptions {
     pub token_file: PathBuf,
     /// Replace an existing token file.
     pub force: bool,
-    /// The code, when given on the command line (else asked on stdin).
-    pub code: Option<String>,
     /// Mark the account as a bot?
     pub bot: Choice,
     /// Set the profile note?
@@ -131,12 +129,15 @@ impl<R: BufRead, W: Write, E: Write> Console<R, W, E> {
     }
 }
 
-/// Runs `chathost auth`. On any error no token file is left behind.
+/// Runs `chathost auth`. The token file is written only once the token
+/// has worked; the profile offers after it only warn when they fail, so a
+/// working token is never reported as a failure.
 pub async fn run<R: BufRead, W: Write, E: Write>(
     opts: &AuthOptions,
     console: &mut Console<R, W, E>,
 ) -> Result<(), String> {
     token_file::check_free(&opts.token_file, opts.force)?;
+    check_instance(&opts.instance)?;
     let client = OAuthClient::new(&opts.instance, opts.timeout).map_err(|e| e.message)?;
     let software = client
         .software()
@@ -151,13 +152,12 @@ pub async fn run<R: BufRead, W: Write, E: Write>(
         "Open this page in a browser, signed in as the bot account, and approve chathost:",
     )?;
     console.out_line(&format!("  {}", client.authorize_url(&app)))?;
-    let code = match &opts.code {
-        Some(code) => code.trim().to_string(),
-        None => console
-            .read_line("Paste the code the page shows: ")?
-            .filter(|c| !c.is_empty())
-            .ok_or("no code given: run `chathost auth` again and paste the code the page shows")?,
-    };
+    // The code belongs to the app registered just now: it is read here,
+    // not taken from an earlier run.
+    let code = console
+        .read_line("Paste the code the page shows: ")?
+        .filter(|c| !c.is_empty())
+        .ok_or("no code given: run `chathost auth` again and paste the code the page shows")?;
     let granted = client
         .exchange_code(&app, &code)
         .await
@@ -184,7 +184,36 @@ pub async fn run<R: BufRead, W: Write, E: Write>(
         opts.token_file.display()
     ))?;
     explain(&opts.token_file, console)?;
-    profile::offer(&instance, opts.bot, opts.note, console).await
+    if let Err(e) = profile::offer(&instance, opts.bot, opts.note, console).await {
+        console.say(&format!(
+            "warning: {e} (the token works; set the bot flag and note in the account's profile settings)"
+        ))?;
+    }
+    Ok(())
+}
+
+/// The server's address must be a plain web address: a user name or
+/// password in it would be printed in the authorisation URL. Never echoes
+/// an address that carries one.
+fn check_instance(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|e| {
+        format!("--instance is not a valid URL ({e}): give the server's address, e.g. https://mastodon.example")
+    })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("--instance carries a user name or password: give only the server's address, e.g. https://mastodon.example".into());
+    }
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(format!(
+            "--instance: `{}` is not a web address",
+            parsed.scheme()
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!(
+            "--instance {url}: give the server's address without `?…` or `#…`"
+        ));
+    }
+    Ok(())
 }
 
 fn software_word(sns: &SNS) -> &'static str {
@@ -227,14 +256,18 @@ fn explain<R: BufRead, W: Write, E: Write>(
     path: &Path,
     console: &mut Console<R, W, E>,
 ) -> Result<(), String> {
-    let shown = path.display();
+    // Absolute: bot.toml reads a relative token_file from its own folder,
+    // which need not be where `auth` ran.
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let text = format!(
-        "\nIn bot.toml:\n\n  [account]\n  token_file = \"{shown}\"\n\n\
+        "\nIn bot.toml:\n\n  [account]\n  token_file = \"{abs}\"\n\n\
          Or, for the systemd service, keep it as an encrypted credential \
          (then remove the file):\n\n  \
+         sudo install -d -m 700 /etc/credstore.encrypted\n  \
          sudo systemd-creds encrypt --name={CREDENTIAL_NAME} {abs} /etc/credstore.encrypted/{CREDENTIAL_NAME}\n\n\
-         with, in the unit (`systemctl edit chathost`):\n\n  \
+         with, in the unit (`systemctl edit chathost`; the empty line drops the \
+         shipped LoadCredential= of the plain file):\n\n  \
+         [Service]\n  LoadCredential=\n  \
          LoadCredentialEncrypted={CREDENTIAL_NAME}:/etc/credstore.encrypted/{CREDENTIAL_NAME}\n\n\
          and in bot.toml:\n\n  [account]\n  credential = \"{CREDENTIAL_NAME}\"\n",
         abs = absolute.display()

@@ -10,7 +10,6 @@ pub async fn run_auth(
     config: Option<PathBuf>,
     token_file: PathBuf,
     force: bool,
-    code: Option<String>,
     bot: chathost::auth::Choice,
     note: chathost::auth::Choice,
 ) -> Outcome {
@@ -33,7 +32,6 @@ pub async fn run_auth(
         instance,
         token_file,
         force,
-        code,
         bot,
         note,
         timeout,

@@ -54,10 +54,9 @@ pub async fn run(command: Command) -> Outcome {
             config,
             token_file,
             force,
-            code,
             bot,
             note,
-        } => run_auth(instance, config, token_file, force, code, bot, note).await,
+        } => run_auth(instance, config, token_file, force, bot, note).await,
         Command::Chat { config, chat, .. } => run_chat_now(config, chat).await,
         Command::Rehearse {
             config,

@@ -260,13 +260,21 @@ pub(super) fn http_error(
     }
 }
 
-/// A 403: naming the permission the call needs, when it is one of ours.
+/// A 403: naming the permission the call needs when the server says the
+/// token's scopes are the cause; otherwise (a limited or suspended
+/// account) a new token would not help, so it is only mentioned.
 fn forbidden(says: Option<String>, t: Target<'_>) -> String {
+    let about_scope = says
+        .as_deref()
+        .is_some_and(|s| s.to_ascii_lowercase().contains("scope"));
+    let path = t.path.split('?').next().unwrap_or(t.path);
     let says = says.map(|s| format!(": {s}")).unwrap_or_default();
     match super::oauth::scope_for_path(t.path) {
+        Some(scope) if about_scope => format!(
+            "the token may not do this (403{says}): {path} needs the `{scope}` permission — run `chathost auth` to make a token with the scopes chathost needs"
+        ),
         Some(scope) => format!(
-            "the token may not do this (403{says}): {} needs the `{scope}` permission — run `chathost auth` to make a token with the scopes chathost needs, or check that the account is not suspended",
-            t.path.split('?').next().unwrap_or(t.path)
+            "the account may not do this (403{says}): check that it is not limited or suspended; if its token lacks the `{scope}` permission, `chathost auth` makes one that has it"
         ),
         None => format!(
             "the account may not do this (403{says}): check the token's scopes and that the account is not suspended"

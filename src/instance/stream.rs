@@ -121,6 +121,7 @@ impl Reader {
         };
         let url = format!("{}{}", self.stream_base().await, stream_path(first));
         let mut backoff = Backoff::default();
+        let mut warned = false;
         loop {
             let began = Instant::now();
             let (was_up, reason) = match self.connect(&url).await {
@@ -134,8 +135,12 @@ impl Reader {
                 backoff = Backoff::default();
             }
             let reason = self.scrub(reason);
-            // Once per outage, not once per failed reconnect.
-            if was_up {
+            // Once per outage, not once per failed reconnect; a refused
+            // token once at warn, since collection then only polls.
+            if refused(&reason) && !warned {
+                warned = true;
+                tracing::warn!(%url, %reason, "the stream is refused; answers are read by polling instead");
+            } else if was_up {
                 tracing::info!(%url, %reason, "stream lost; reconnecting");
             } else {
                 tracing::debug!(%url, %reason, "stream still down; trying again");
@@ -316,6 +321,11 @@ fn choose_base(own: &str, advertised: Option<&str>) -> String {
     }
 }
 
+/// Whether a session ended on the server refusing the token.
+fn refused(reason: &str) -> bool {
+    reason.contains("(401)") || reason.contains("(403)")
+}
+
 /// Words for a failed handshake (the request, with its header, is never
 /// part of them).
 fn handshake_failed(url: &str, e: &WsError) -> String {
@@ -324,7 +334,9 @@ fn handshake_failed(url: &str, e: &WsError) -> String {
             let status = response.status().as_u16();
             let hint = match status {
                 401 => ": the server rejected the access token",
-                403 => ": the token may not read (check its `read` scope)",
+                403 => {
+                    ": the token may not read the stream (it needs `read:statuses`; `chathost auth` makes such a token)"
+                }
                 404 => ": no streaming API there",
                 _ => "",
             };

@@ -163,7 +163,9 @@ pub(crate) async fn scope_layer(
         .extensions()
         .get::<MatchedPath>()
         .and_then(|p| required_scope(request.method(), p.as_str()));
-    if let (Some(needed), Some(token)) = (needed, token_of(request.headers(), None)) {
+    if let (Some(needed), Some(token)) =
+        (needed, token_of(request.headers(), request.uri().query()))
+    {
         let state = shared.state.lock().expect("state lock");
         if let Some(granted) = state.oauth.scopes_of(&token)
             && !allows(granted, needed)
