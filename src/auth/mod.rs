@@ -274,3 +274,19 @@ fn explain<R: BufRead, W: Write, E: Write>(
     );
     console.out_line(&text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_instance;
+
+    #[test]
+    fn an_instance_address_with_a_password_is_refused_without_echoing_it() {
+        let e = check_instance("https://bot:s3cret@mastodon.example").unwrap_err();
+        assert!(e.contains("user name or password"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+        assert!(check_instance("https://mastodon.example?x=1").is_err());
+        assert!(check_instance("ftp://mastodon.example").is_err());
+        assert!(check_instance("https://mastodon.example").is_ok());
+        assert!(check_instance("http://127.0.0.1:3000").is_ok());
+    }
+}
