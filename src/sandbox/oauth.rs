@@ -124,11 +124,15 @@ pub fn allows(granted: &[String], needed: &str) -> bool {
         .any(|g| g == needed || g == parent || (g == "follow" && needed.ends_with(":follows")))
 }
 
-/// The scope Mastodon asks for on a route chathost (or a participant)
-/// uses; `None` where any token, or none, will do.
-pub fn required_scope(method: &Method, route: &str) -> Option<&'static str> {
+/// The scope the server asks for on a route chathost (or a participant)
+/// uses; `None` where any token, or none, will do. GoToSocial files an
+/// account's statuses and follows under other scopes than Mastodon.
+pub fn required_scope(flavour: Flavour, method: &Method, route: &str) -> Option<&'static str> {
     let write = method != Method::GET;
+    let gts = flavour == Flavour::GoToSocial;
     let scope = match route {
+        "/api/v1/accounts/{id}/statuses" if gts => "read:accounts",
+        "/api/v1/accounts/{id}/follow" | "/api/v1/accounts/{id}/unfollow" => "write:follows",
         "/api/v1/accounts/verify_credentials" | "/api/v1/accounts/lookup" => "read:accounts",
         "/api/v1/accounts/{id}" => "read:accounts",
         "/api/v1/accounts/update_credentials" => "write:accounts",
@@ -162,7 +166,7 @@ pub(crate) async fn scope_layer(
     let needed = request
         .extensions()
         .get::<MatchedPath>()
-        .and_then(|p| required_scope(request.method(), p.as_str()));
+        .and_then(|p| required_scope(shared.flavour, request.method(), p.as_str()));
     if let (Some(needed), Some(token)) =
         (needed, token_of(request.headers(), request.uri().query()))
     {

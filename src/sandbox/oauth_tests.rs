@@ -159,16 +159,35 @@ fn scopes_cover_their_children_only() {
     assert!(!allows(&granted, "write:accounts"));
     assert!(allows(&["follow".to_string()], "write:follows"));
     assert_eq!(
-        required_scope(&Method::POST, "/api/v1/statuses"),
+        required_scope(Flavour::Mastodon, &Method::POST, "/api/v1/statuses"),
         Some("write:statuses")
     );
     assert_eq!(
-        required_scope(&Method::POST, "/api/v1/statuses/{id}/pin"),
+        required_scope(
+            Flavour::Mastodon,
+            &Method::POST,
+            "/api/v1/statuses/{id}/pin"
+        ),
         Some("write:accounts")
     );
     assert_eq!(
-        required_scope(&Method::GET, "/api/v1/accounts/{id}/statuses"),
+        required_scope(
+            Flavour::Mastodon,
+            &Method::GET,
+            "/api/v1/accounts/{id}/statuses"
+        ),
         Some("read:statuses")
     );
-    assert_eq!(required_scope(&Method::GET, "/api/v1/instance"), None);
+    assert_eq!(
+        required_scope(Flavour::Mastodon, &Method::GET, "/api/v1/instance"),
+        None
+    );
+    assert_eq!(
+        required_scope(
+            Flavour::GoToSocial,
+            &Method::GET,
+            "/api/v1/accounts/{id}/statuses"
+        ),
+        Some("read:accounts")
+    );
 }
