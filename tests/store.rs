@@ -175,18 +175,43 @@ fn a_second_chathost_on_the_same_state_folder_is_refused() {
         "{said}"
     );
     drop(first);
-    // Once the first is gone (even killed: the OS drops its lock), it opens.
+    // Once the first is gone, it opens.
+    drop(Store::open(dir.db()).unwrap());
+
+    // A writer killed with SIGKILL never lets go itself: the OS does.
+    let mut holder = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "opener_child_process", "--nocapture"])
+        .env("CHATHOST_STORE_OPENER", dir.db())
+        .env("CHATHOST_STORE_HOLD", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
+    let opened = lines.find_map(|l| l.ok().filter(|l| l.starts_with("OPEN")));
+    assert_eq!(opened.as_deref(), Some("OPENED"));
+    let held = Store::open(dir.db()).expect_err("opened beside a live writer");
+    assert!(matches!(held.problem, Problem::InUse), "{held}");
+    holder.kill().unwrap(); // SIGKILL
+    holder.wait().unwrap();
     Store::open(dir.db()).unwrap();
 }
 
-/// Run by the test above as a separate process: tries to open the store.
+/// Run by the test above as a separate process: tries to open the store
+/// (with `CHATHOST_STORE_HOLD`, holds it until killed).
 #[test]
 fn opener_child_process() {
     let Ok(path) = std::env::var("CHATHOST_STORE_OPENER") else {
         return;
     };
     match Store::open(&path) {
-        Ok(_) => println!("OPENED"),
+        Ok(store) => {
+            println!("OPENED");
+            if std::env::var_os("CHATHOST_STORE_HOLD").is_some() {
+                // Never outlive a test run that went wrong.
+                std::thread::sleep(std::time::Duration::from_secs(60));
+                drop(store);
+            }
+        }
         Err(e) => println!("OPEN FAILED: {e}"),
     }
 }

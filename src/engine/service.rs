@@ -127,26 +127,45 @@ async fn open_store_waiting(parts: &Parts) -> Result<Option<Store>, String> {
     let dir = &parts.config.state_dir;
     create_state_dir(dir)?;
     let mut shutdown = parts.shutdown.clone();
-    let mut pause = FIRST_RETRY;
+    let mut waited = false;
     loop {
-        let e = match Store::open(dir.join(DATABASE)) {
-            Ok(store) => return Ok(Some(store)),
-            Err(e) if matches!(e.problem, Problem::InUse) && crate::notify::enabled() => e,
+        let path = dir.join(DATABASE);
+        match Store::open(&path) {
+            Ok(store) => {
+                if waited {
+                    tracing::info!("the state folder {} is free: starting", dir.display());
+                }
+                return Ok(Some(store));
+            }
+            Err(e) if matches!(e.problem, Problem::InUse) && crate::notify::enabled() => {}
             Err(e) => return Err(e.to_string()),
-        };
-        tracing::warn!("{e}; trying again in {}s", pause.as_secs());
+        }
+        // Once per wait, in the service's own words: InUse's text tells a
+        // person at a terminal to stop the service, which is wrong here.
+        if !waited {
+            tracing::warn!(
+                "another chathost run by hand holds {}; waiting for it to finish (trying again every {}s)",
+                crate::store::lock_path(&path).display(),
+                STATE_FOLDER_PAUSE.as_secs()
+            );
+            waited = true;
+        }
         crate::notify::status(&format!(
             "waiting for the state folder: another chathost holds it; next try in {}s",
-            pause.as_secs()
+            STATE_FOLDER_PAUSE.as_secs()
         ));
-        crate::notify::extend_start(pause + RETRY_SLACK);
+        crate::notify::extend_start(STATE_FOLDER_PAUSE + RETRY_SLACK);
         tokio::select! {
-            () = tokio::time::sleep(pause) => {}
+            () = tokio::time::sleep(STATE_FOLDER_PAUSE) => {}
             () = shutdown.wait() => return Ok(None),
         }
-        pause = (pause * 2).min(LAST_RETRY);
     }
 }
+
+/// The pause between tries for a state folder another chathost holds: a
+/// run by hand ends in seconds or minutes, and the service should start
+/// soon after, not up to 5 minutes later.
+const STATE_FOLDER_PAUSE: Duration = Duration::from_secs(5);
 
 /// The first pause before trying an unreachable server again.
 pub const FIRST_RETRY: Duration = Duration::from_secs(5);

@@ -35,8 +35,11 @@
 //!
 //! `ok` is false (and `chathost status` exits 1) exactly when `attention`
 //! lists something: a question file that fails `check`, a next chat with
-//! no questions, a failed step or recap post on the last chat, or a store
-//! problem. A missing database is no problem: the service has not run.
+//! no questions, a failed step or recap post on the last chat, posts of
+//! the last chat still waiting an hour after its end, a database no
+//! service holds, or a store problem. A missing database is no problem
+//! of itself (the service has not run), but the text says where the
+//! service keeps it, in case status looked in the wrong folder.
 
 pub mod backup;
 mod questions;
@@ -53,7 +56,7 @@ use serde::Serialize;
 
 use crate::config::{Chat, Config};
 use crate::engine::service::DATABASE;
-use crate::store::{ChatRecord, ChatState, MIGRATIONS, Problem, StepState, Store};
+use crate::store::{ChatRecord, MIGRATIONS, Problem, StepState, Store};
 
 pub use questions::{FirstError, Questions};
 
@@ -207,6 +210,10 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> Status {
     if let Some(problem) = &health.problem {
         attention.push(format!("the state database: {problem}"));
     }
+    // Without the service no chat is hosted: "all is well" would be a lie.
+    if health.exists && health.service_running == Some(false) {
+        attention.push("the service is not running: systemctl status chathost".to_string());
+    }
     let chats = config
         .chats
         .iter()
@@ -248,6 +255,7 @@ fn chat_status(
         }
     });
     if let Some(l) = &last {
+        missed(chat, l, now, attention);
         if l.steps.failed > 0 {
             attention.push(format!(
                 "{} on {}: {} post(s) failed (`chathost chats` and the log say why)",
@@ -256,7 +264,7 @@ fn chat_status(
         }
         if l.recap.failed > 0 {
             attention.push(format!(
-                "{} on {}: {} recap post(s) failed (`chathost recap {} --date {} --post` posts what is missing)",
+                "{} on {}: {} recap post(s) failed, and a failed post is final (the log, and `chathost recap {} --date {}`, give each part's reason)",
                 chat.name, l.date, l.recap.failed, chat.name, l.date
             ));
         }
@@ -270,13 +278,35 @@ fn chat_status(
     }
 }
 
-/// The newest chat date of `chat` that has begun by `now` (or left the
-/// planned state), with its outcome.
+/// How long after a chat's end its posts may still be going out (a
+/// retry, a reconcile) before status calls them missed.
+const MISSED_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// Attention for the last chat's posts still waiting an hour after its
+/// end: the service was down (or stuck) when they were due.
+fn missed(chat: &Chat, last: &LastChat, now: DateTime<Utc>, attention: &mut Vec<String>) {
+    let waiting = last.steps.pending + last.steps.posting;
+    let Ok(start) = DateTime::parse_from_rfc3339(&last.start_utc) else {
+        return;
+    };
+    let end =
+        start.with_timezone(&Utc) + chrono::TimeDelta::minutes(i64::from(chat.duration_minutes));
+    if waiting > 0 && now > end + MISSED_AFTER {
+        attention.push(format!(
+            "{}: {waiting} posts of {} never went out: was the service down? (`chathost chats` lists them)",
+            chat.name, last.date
+        ));
+    }
+}
+
+/// The newest chat date of `chat` that has begun by `now`, with its
+/// outcome. Only its start counts: a chat whose reminder went out is
+/// already "running", yet it is still the next one.
 fn last_chat(store: &Store, chat: &Chat, now: DateTime<Utc>) -> Result<Option<LastChat>, String> {
     let records = store.chats(Some(&chat.name)).map_err(|e| e.to_string())?;
     let Some(record) = records
         .into_iter()
-        .filter(|r| r.state != ChatState::Planned || r.start_utc <= now)
+        .filter(|r| r.start_utc <= now)
         .max_by_key(|r| r.start_utc)
     else {
         return Ok(None);

@@ -131,7 +131,7 @@ fn store_text(out: &mut String, store: &StoreHealth) {
     if !store.exists {
         let _ = writeln!(
             out,
-            "store: {path}: no database yet (the service has not run); {running}"
+            "store: no database in {path}; the systemd service keeps it in /var/lib/chathost: run `sudo env STATE_DIRECTORY=/var/lib/chathost chathost status --config /etc/chathost/bot.toml`; {running}"
         );
         return;
     }

@@ -93,9 +93,13 @@ fn a_failed_post_and_a_failed_recap_post_need_attention() {
     let last = status.chats[0].last.as_ref().unwrap();
     assert_eq!((last.steps.posted, last.steps.failed), (1, 1));
     assert_eq!((last.recap.posted, last.recap.failed), (1, 1));
-    assert_eq!(status.attention.len(), 2, "{:?}", status.attention);
-    assert!(status.attention[0].contains("1 post(s) failed"));
-    assert!(status.attention[1].contains("recap post(s) failed"));
+    assert_eq!(status.attention.len(), 3, "{:?}", status.attention);
+    assert!(status.attention[0].contains("the service is not running"));
+    assert!(status.attention[1].contains("1 post(s) failed"));
+    // A failed part is final: the hint must not promise that --post redoes it.
+    assert!(status.attention[2].contains("1 recap post(s) failed, and a failed post is final"));
+    assert!(status.attention[2].contains("`chathost recap wenurses --date 2026-12-02`"));
+    assert!(!status.attention[2].contains("--post"));
     // The store itself is fine, and nobody holds it.
     assert_eq!(status.store.quick_check.as_deref(), Some("ok"));
     assert_eq!(status.store.service_running, Some(false));
@@ -103,12 +107,20 @@ fn a_failed_post_and_a_failed_recap_post_need_attention() {
     let _ = std::fs::remove_dir_all(&config.base_dir);
 }
 
+/// The service's writer lock on the folder's store, as while it runs.
+fn service(config: &Config) -> Store {
+    Store::open(config.state_dir.join(DATABASE)).unwrap()
+}
+
 #[test]
-fn pending_posts_alone_and_a_fallback_week_are_well() {
+fn pending_posts_during_the_chat_and_a_fallback_week_are_well() {
     let config = folder("pending", false);
-    let now: DateTime<Utc> = "2026-12-03T12:00:00Z".parse().unwrap();
+    let _service = service(&config);
+    // The chat of 2 December runs 20:00 to 21:00 (the default hour).
+    let now: DateTime<Utc> = "2026-12-02T21:30:00Z".parse().unwrap();
     let status = gather(&config, now);
     assert!(status.ok, "{:?}", status.attention);
+    assert_eq!(status.store.service_running, Some(true));
     let next = status.chats[0].next.as_ref().unwrap();
     assert_eq!(next.date, "2026-12-09");
     assert_eq!(next.questions.source, "fallback");
@@ -119,5 +131,73 @@ fn pending_posts_alone_and_a_fallback_week_are_well() {
     let before: DateTime<Utc> = "2026-12-01T12:00:00Z".parse().unwrap();
     assert!(gather(&config, before).chats[0].last.is_none());
     assert!(render::text(&status).ends_with("all is well\n"));
+    let _ = std::fs::remove_dir_all(&config.base_dir);
+}
+
+#[test]
+fn posts_still_pending_an_hour_after_the_chat_were_missed() {
+    let config = folder("missed", false);
+    let _service = service(&config);
+    let now: DateTime<Utc> = "2026-12-03T12:00:00Z".parse().unwrap();
+    let status = gather(&config, now);
+    assert!(!status.ok);
+    assert_eq!(status.attention.len(), 1, "{:?}", status.attention);
+    assert!(
+        status.attention[0]
+            .contains("wenurses: 1 posts of 2026-12-02 never went out: was the service down?"),
+        "{:?}",
+        status.attention
+    );
+    assert!(render::text(&status).contains("needs attention"));
+    // Within the hour after its end (21:00), a late post is no alarm yet.
+    let soon: DateTime<Utc> = "2026-12-02T21:59:00Z".parse().unwrap();
+    assert!(gather(&config, soon).ok);
+    let _ = std::fs::remove_dir_all(&config.base_dir);
+}
+
+#[test]
+fn a_database_no_service_holds_needs_attention() {
+    let config = folder("down", false);
+    let now: DateTime<Utc> = "2026-12-02T21:30:00Z".parse().unwrap();
+    let status = gather(&config, now);
+    assert_eq!(status.store.service_running, Some(false));
+    assert!(!status.ok);
+    assert_eq!(
+        status.attention,
+        ["the service is not running: systemctl status chathost"]
+    );
+    // The same folder with the service holding it is well.
+    let _service = service(&config);
+    assert!(gather(&config, now).ok);
+    let _ = std::fs::remove_dir_all(&config.base_dir);
+}
+
+#[test]
+fn a_chat_whose_reminder_went_out_is_still_the_next_not_the_last() {
+    let config = folder("reminded", false);
+    let store = service(&config);
+    let start: DateTime<Utc> = "2026-12-09T20:00:00Z".parse().unwrap();
+    let next = store
+        .upsert_chat(
+            &NewChat {
+                name: "wenurses".into(),
+                date: start.date_naive(),
+                start_utc: start,
+                instance_url: "https://chat.invalid".into(),
+                account: "bot".into(),
+                questions_file: None,
+            },
+            start,
+        )
+        .unwrap();
+    // What the 24 h reminder does to the chat date.
+    let now: DateTime<Utc> = "2026-12-08T21:00:00Z".parse().unwrap();
+    store
+        .set_chat_state(next.id, crate::store::ChatState::Running, now)
+        .unwrap();
+    let status = gather(&config, now);
+    let chat = &status.chats[0];
+    assert_eq!(chat.last.as_ref().unwrap().date, "2026-12-02");
+    assert_eq!(chat.next.as_ref().unwrap().date, "2026-12-09");
     let _ = std::fs::remove_dir_all(&config.base_dir);
 }

@@ -187,12 +187,29 @@ impl fmt::Display for Problem {
                 f,
                 "{e}; check that chathost may create and write files in its folder"
             ),
+            // The path is the StoreError's; a host who ran this in
+            // /etc/chathost without STATE_DIRECTORY looked in the wrong folder.
             Problem::NoDatabase => f.write_str(
-                "no database yet (the service has not run): `chathost run` (or `chathost chat --now`) creates it in the state folder",
+                "no database in this folder; the systemd service keeps it in /var/lib/chathost: run `sudo env STATE_DIRECTORY=/var/lib/chathost chathost status --config /etc/chathost/bot.toml` (or the command you ran, the same way). Before the service's first start there is none: `chathost run` creates it",
             ),
             Problem::InUse => f.write_str(
                 "another chathost (probably the service, `chathost run`) is using this state folder, and only one may write it: is a second chathost running with the same state folder? Commands that only read (status, chats, answers, recap without --post, participant without --forget, backup) work beside it; for this one, stop the service first (systemctl stop chathost) and start it again afterwards",
             ),
+            Problem::LockFile { path, error }
+                if error.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                // Most likely made by a `sudo chathost …` before this
+                // chathost gave lock files to the folder's owner: the
+                // service fails the same way at each start until then.
+                let folder = path.parent().unwrap_or(std::path::Path::new("."));
+                write!(
+                    f,
+                    "cannot take the writer lock {}: {error}; another user (root, by a `sudo chathost …`) probably owns it: give it to the folder's owner with `sudo chown --reference={} {}`",
+                    path.display(),
+                    folder.display(),
+                    path.display()
+                )
+            }
             Problem::LockFile { path, error } => write!(
                 f,
                 "cannot take the writer lock {}: {error}; check that chathost may create and write files in its folder",

@@ -44,7 +44,9 @@
 //!   every change is one transaction, committed before the call returns.
 //! - One writer, any number of readers. [`Store::open`] (read-write) first
 //!   takes an exclusive advisory lock (`flock`) on a sidecar file,
-//!   `<database>.lock` (created 0600), and keeps it for as long as any
+//!   `<database>.lock` (created 0600, named from the database's real
+//!   path so that a symlink to it shares the lock, and given to the owner
+//!   of its folder when root made it), and keeps it for as long as any
 //!   clone of the store lives; the OS drops it when the process ends, even
 //!   by SIGKILL. A second writer (another `chathost run`, or `collect`
 //!   while the service runs) is refused at once with
@@ -76,6 +78,7 @@ mod answers;
 mod chats;
 mod codec;
 mod error;
+mod lock;
 #[cfg(test)]
 mod mention_tests;
 mod mentions;
@@ -139,7 +142,7 @@ pub fn lock_path(path: &Path) -> PathBuf {
 /// missing lock file means no writer. Holding the probe for an instant is
 /// harmless: a writer starting in that instant is refused and restarted.
 pub fn writer_active(path: &Path) -> std::io::Result<bool> {
-    let file = match File::open(lock_path(path)) {
+    let file = match File::open(writer_lock_path(path)) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
@@ -152,10 +155,23 @@ pub fn writer_active(path: &Path) -> std::io::Result<bool> {
     }
 }
 
+/// The lock file of the database at `path`, named from the file itself:
+/// through a symlink, or `..` in the path, it is still the one lock file.
+/// A database not yet made: its folder's real path and its name.
+fn writer_lock_path(path: &Path) -> PathBuf {
+    let real = std::fs::canonicalize(path).or_else(|e| match (path.parent(), path.file_name()) {
+        (Some(folder), Some(name)) if !folder.as_os_str().is_empty() => {
+            std::fs::canonicalize(folder).map(|f| f.join(name))
+        }
+        _ => Err(e),
+    });
+    lock_path(&real.unwrap_or_else(|_| path.to_path_buf()))
+}
+
 /// Takes the writer lock of the database at `path`, or says who has it.
 fn take_writer_lock(path: &Path) -> Result<File, Problem> {
     use std::os::unix::fs::OpenOptionsExt;
-    let lock = lock_path(path);
+    let lock = writer_lock_path(path);
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -167,6 +183,10 @@ fn take_writer_lock(path: &Path) -> Result<File, Problem> {
             path: lock.clone(),
             error,
         })?;
+    lock::give_to_folder_owner(&file, &lock).map_err(|error| Problem::LockFile {
+        path: lock.clone(),
+        error,
+    })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(Problem::InUse),
@@ -214,7 +234,23 @@ impl Store {
     /// file is [`Problem::NoDatabase`]; a database from another chathost
     /// version is refused rather than upgraded.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        let path = path.as_ref().to_path_buf();
+        Store::open_reading(path.as_ref(), false)
+    }
+
+    /// Opens an existing database to copy it (`chathost backup`): like
+    /// [`Store::open_read_only`], but a database of an older chathost is
+    /// accepted too, so that a backup can be made before the upgraded
+    /// service's first start migrates it. Only [`Store::copy_into`],
+    /// [`Store::quick_check`], [`Store::schema_version`] and
+    /// [`Store::chat_count`] are meant for such a store: the other queries
+    /// expect the newest schema.
+    pub fn open_for_copy(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        Store::open_reading(path.as_ref(), true)
+    }
+
+    /// [`Store::open_read_only`]; `older` accepts an older schema.
+    fn open_reading(path: &Path, older: bool) -> Result<Store, StoreError> {
+        let path = path.to_path_buf();
         let fail = |problem| StoreError {
             path: path.clone(),
             doing: "read it",
@@ -244,7 +280,7 @@ impl Store {
                     known,
                 });
             }
-            if version < known {
+            if version < known && !older {
                 return Err(Problem::Outdated {
                     found: version,
                     known,
@@ -373,6 +409,14 @@ impl Store {
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         self.read("read the schema version", |conn| {
             Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+        })
+    }
+
+    /// How many chat dates the database holds (any schema version).
+    pub fn chat_count(&self) -> Result<usize, StoreError> {
+        self.read("count its chats", |conn| {
+            let n: i64 = conn.query_row("SELECT count(*) FROM chats", [], |r| r.get(0))?;
+            Ok(usize::try_from(n).unwrap_or(0))
         })
     }
 

@@ -165,7 +165,12 @@ fn readers_read_a_live_database_beside_its_writer() {
     let db = dir.join("chathost.sqlite3");
     let missing = Store::open_read_only(&db).expect_err("a missing file opened");
     assert!(matches!(missing.problem, Problem::NoDatabase), "{missing}");
-    assert!(missing.to_string().contains("no database yet"), "{missing}");
+    assert!(
+        missing.to_string().contains(
+            "no database in this folder; the systemd service keeps it in /var/lib/chathost"
+        ),
+        "{missing}"
+    );
     assert!(!db.exists(), "a reader created the database");
 
     let writer = Store::open(&db).unwrap();
@@ -198,9 +203,41 @@ fn readers_read_a_live_database_beside_its_writer() {
     // SQLite itself refuses to copy over a database.
     assert!(reader.copy_into(&copy).is_err());
     drop((reader, writer, copied));
-    // Closed cleanly (no -wal, no -shm beside it): still readable.
+    // Every handle closed: a fresh reader still sees every commit.
     let after = Store::open_read_only(&db).unwrap();
     assert_eq!(after.chats(None).unwrap().len(), 3);
     drop(after);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_symlink_to_the_database_shares_its_writer_lock() {
+    let dir = temp_folder("symlink");
+    let db = dir.join("chathost.sqlite3");
+    let first = Store::open(&db).unwrap();
+    let link = dir.join("other-name.sqlite3");
+    std::os::unix::fs::symlink(&db, &link).unwrap();
+    assert!(
+        writer_active(&link).unwrap(),
+        "the lock is seen through the link"
+    );
+    let second = Store::open(&link).expect_err("a second writer through a symlink");
+    assert!(matches!(second.problem, Problem::InUse), "{second}");
+    assert!(!lock_path(&link).exists(), "no second lock file");
+    drop(first);
+    drop(Store::open(&link).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_lock_file_root_owns_names_the_chown_that_fixes_it() {
+    let problem = Problem::LockFile {
+        path: "/var/lib/private/chathost/chathost.sqlite3.lock".into(),
+        error: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+    };
+    let said = problem.to_string();
+    assert!(
+        said.contains("`sudo chown --reference=/var/lib/private/chathost /var/lib/private/chathost/chathost.sqlite3.lock`"),
+        "{said}"
+    );
 }
