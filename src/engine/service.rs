@@ -278,7 +278,7 @@ fn create_state_dir(state_dir: &Path) -> Result<(), String> {
 }
 
 /// Opens the database under the state directory to read only, beside a
-/// running service; a missing database says that the service has not run.
+/// running service; a missing database says where the service keeps it.
 pub fn open_store_read_only(state_dir: &Path) -> Result<Store, String> {
     Store::open_read_only(state_dir.join(DATABASE)).map_err(|e| e.to_string())
 }
