@@ -193,8 +193,10 @@ pub enum Command {
     ///
     /// Exit status: 0 when all is well; 1 when something needs the host's
     /// attention: a question file that fails check, a next chat with no
-    /// questions, a failed post or recap post on the last chat, or a store
-    /// problem (a missing database is none, but check the state folder: the service keeps it in /var/lib/chathost).
+    /// questions, a failed or missed post or recap post on the last chat,
+    /// a database the service does not hold (it is not running), or a
+    /// store problem. A missing database is none: check the state folder
+    /// (the systemd service keeps it in /var/lib/chathost).
     Status {
         /// The settings file.
         #[arg(long, default_value = "bot.toml")]
