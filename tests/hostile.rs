@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 const TOKEN: &str = "s3cr3t-T0KEN-abc";
 
 /// The wrong advice for anything but a rejected token.
-const TOKEN_ADVICE: &str = "new application token";
+const TOKEN_ADVICE: &str = "chathost auth --instance URL --force";
 
 /// How a faulty server answers every request.
 #[derive(Clone)]
