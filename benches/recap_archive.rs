@@ -133,6 +133,8 @@ fn one_run(
         per_url: 23,
     };
     let (posts, _) = recap::compose_thread(chat, occ, &data, limit).expect("thread");
+    // The service composes and archives in separate steps: nothing shared.
+    drop(data);
     took[1] = lap();
     let steps: Vec<ThreadStep> = posts
         .into_iter()
