@@ -10,7 +10,7 @@ pub fn to_text(html: &str) -> String {
     let mut rest = html;
     while let Some(lt) = rest.find('<') {
         out.push_str(&decode_entities(&rest[..lt]));
-        let Some(gt) = rest[lt..].find('>') else {
+        let Some(gt) = tag_end(&rest[lt..]) else {
             rest = &rest[lt..];
             break;
         };
@@ -32,6 +32,35 @@ pub fn to_text(html: &str) -> String {
     }
     out.push_str(&decode_entities(rest));
     out.trim().to_string()
+}
+
+/// The offset of the `>` ending the tag that `tag` starts with: a `>`
+/// inside a quoted attribute value (`title="1 > 0"`) does not end it, or
+/// the rest of the value would be read as text. An unclosed quote falls
+/// back to the first `>`.
+fn tag_end(tag: &str) -> Option<usize> {
+    let bytes = tag.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'>' => return Some(i),
+            b'=' => {
+                let mut j = i + 1;
+                while bytes.get(j).is_some_and(u8::is_ascii_whitespace) {
+                    j += 1;
+                }
+                if let Some(&q @ (b'"' | b'\'')) = bytes.get(j) {
+                    match tag[j + 1..].find(char::from(q)) {
+                        Some(close) => i = j + 1 + close,
+                        None => return tag.find('>'),
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 fn decode_entities(s: &str) -> String {
@@ -134,6 +163,19 @@ mod tests {
             masto
         ));
         assert!(!same_post("Q3: Tea & biscuits?", masto));
+    }
+
+    #[test]
+    fn a_quoted_gt_in_an_attribute_stays_in_the_tag() {
+        // Found by tests/fuzz.rs: the value's rest leaked into the text.
+        assert_eq!(to_text(r#"<p class="x>y">A1: hi</p>"#), "A1: hi");
+        assert_eq!(
+            to_text("<a title='1 > 0' href=\"x\">link</a> ok"),
+            "link ok"
+        );
+        assert_eq!(to_text("<a title = \"a>b\">x</a>"), "x");
+        // An unclosed quote: the first `>` still ends the tag.
+        assert_eq!(to_text(r#"<p class="x>y</p>"#), "y");
     }
 
     #[test]

@@ -166,6 +166,9 @@ fn cleaner() -> &'static ammonia::Builder<'static> {
         builder
             .tags(tags)
             .tag_attributes(HashMap::from([("a", HashSet::from(["href"]))]))
+            // `empty()` empties the tags only: its default `lang` and
+            // `title` on every tag would still pass (found by tests/fuzz.rs).
+            .generic_attributes(HashSet::new())
             .allowed_classes(HashMap::from([(
                 "span",
                 HashSet::from(["invisible", "ellipsis"]),
@@ -229,6 +232,24 @@ mod tests {
         assert!(
             out.contains("Hi ") && out.contains(">j<"),
             "text stays: {out}"
+        );
+    }
+
+    #[test]
+    fn no_attribute_passes_on_every_tag() {
+        // ammonia's generic `title` and `lang` passed on any tag, also
+        // after foreign content (found by tests/fuzz.rs).
+        for input in [
+            r#"<p title="x" lang="en" dir="rtl">a</p>"#,
+            r#"<svg><noscript><p title="</noscript><img src=x onerror=alert(1)>">a"#,
+        ] {
+            let out = sanitise(input);
+            assert!(out.starts_with("<p>") && out.ends_with("</p>"), "{out}");
+            assert!(!out.contains("title") && !out.contains("lang"), "{out}");
+        }
+        assert_eq!(
+            sanitise(r#"<a title="t" lang="en" href="https://a.example/">k</a>"#),
+            r#"<a href="https://a.example/" rel="nofollow noopener noreferrer ugc">k</a>"#
         );
     }
 
