@@ -191,8 +191,9 @@ impl Times {
 fn kill_plan(seed: u64, kills: usize, t: &Times) -> Vec<Kill> {
     assert!(kills >= 8, "a campaign needs at least 8 kills");
     let mut rng = StdRng::seed_from_u64(seed);
-    // Each kill on a stored post watches its own step, from just before
-    // its instant: kills queued behind one another never drift past it.
+    // Each kill on a stored post watches its own step from just before its
+    // instant (one that comes up late, behind a kill still waiting for its
+    // event, strikes at once instead: see STALE).
     let mut steps = t.steps.clone();
     steps.shuffle(&mut rng);
     steps.truncate(kills / 4);
