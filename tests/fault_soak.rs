@@ -1,0 +1,688 @@
+//! The fault soak (issue 12, item 2): a whole chat — reminder, welcome,
+//! questions, last call and wrap-up; live collection and the final sweep;
+//! the recap thread and the archive; replies to participants' commands —
+//! against the sandbox while a seeded share of every request and stream
+//! event fails, in every way the sandbox can make it fail: 5xx (with a
+//! proxy's HTML page or JSON), 429 with no hint, with `Retry-After: 0`, with
+//! a reset already past or a sensible one, TCP resets before and after the
+//! request was handled, answers lost for good, latency under and over the
+//! client's timeout, stream disconnects and reordered stream events. Every
+//! route chathost uses is in the line of fire: posting, tag timelines,
+//! contexts, notifications, the bot's own statuses, pins, streaming.
+//!
+//! At the end it prints a report and asserts its zeros: no step posted
+//! twice or missed, no answer lost against the sandbox's record (nor one
+//! shown that is not there), no recap post doubled or missing, no command
+//! reply doubled or missing.
+//!
+//! The two short tests (one per flavour, 15 %, one seed each) run in the
+//! suite. The long soak — several seeds, 20 %, more participants, both
+//! flavours — is one command:
+//!
+//! ```text
+//! cargo test --release --test fault_soak -- --ignored --nocapture
+//! ```
+//!
+//! `CHATHOST_SOAK_SEED=N` replays one seed (in both the short and the long
+//! tests). Time is a scaled clock (150×): a chat evening takes ~10 s.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chathost::clock::SharedClock;
+use chathost::engine::Shutdown;
+use chathost::engine::service;
+use chathost::plan::{self, Step};
+use chathost::prompts::{self, Templates};
+use chathost::sandbox::{
+    COMMAND_SEATS, Fault, FaultKind, FaultMix, Flavour, Method, Sandbox, SandboxConfig,
+    StatusRecord,
+};
+use chathost::secret::Secret;
+use chathost::store::{RecapState, StepState, Store};
+
+/// Wednesday 24 March 2027, 20:00 in London is 20:00Z (GMT that week).
+const DATE: &str = "2027-03-24";
+const ORIGIN: &str = "2027-03-24T19:49:00Z";
+const SPEED: f64 = 150.0;
+const CHAT: &str = "wenurses";
+const ARCHIVE_URL: &str = "https://wenurses.example/archive";
+
+const QUESTIONS: &str = r#"topic = "Handovers"
+
+[[question]]
+text = "What do you always say at a handover?"
+
+[[question]]
+text = "How do you keep a handover short?"
+
+[[question]]
+text = "Which checklist has helped you?"
+"#;
+
+/// A 16-minute chat with a reminder 10 minutes ahead: reminder 19:50,
+/// welcome 20:00, Q1–Q3 from 20:02, last call 20:13, wrap-up 20:16;
+/// answers count until 20:18; the recap is due at 20:19. Calls time out
+/// after 1 s, which is 150 virtual s: one lost answer costs a step 2½
+/// minutes, so the reminder gets 10 minutes (with 2, its moment — the
+/// start — passes while the engine waits for a lost answer: an artefact of
+/// the fast clock, not of a host's evening).
+fn bot_toml(url: &str, software: &str) -> String {
+    format!(
+        r#"[instance]
+url = "{url}"
+software = "{software}"
+timeout_seconds = 1
+
+[account]
+token_env = "CHATHOST_TOKEN"
+
+[state]
+dir = "state"
+
+[chats.{CHAT}]
+hashtag = "WeNurses"
+weekday = "Wednesday"
+time = "20:00"
+zone = "Europe/London"
+duration_minutes = 16
+reminders = ["10m"]
+
+[chats.{CHAT}.pacing]
+welcome = 0
+first_question = 2
+last_call = 13
+wrap_up = 16
+
+[chats.{CHAT}.catch_up]
+missed = "post"
+spacing_seconds = 10
+
+[chats.{CHAT}.collect]
+grace_minutes = 2
+
+[chats.{CHAT}.recap]
+enabled = true
+delay_minutes = 3
+answers_per_question = 2
+
+[chats.{CHAT}.archive]
+url = "{ARCHIVE_URL}"
+"#
+    )
+}
+
+/// Every kind of fault the sandbox injects, drawn evenly.
+fn every_fault_kind() -> Vec<FaultKind> {
+    let hinting = |retry_after, reset_in| FaultKind::RateLimitedHinting {
+        retry_after,
+        reset_in,
+    };
+    vec![
+        FaultKind::Status(500),
+        FaultKind::Status(502),
+        FaultKind::Status(503),
+        FaultKind::Status(504),
+        FaultKind::RateLimited,
+        hinting(Some(0), None),
+        hinting(None, Some(-30)),
+        hinting(Some(10), Some(10)),
+        FaultKind::Reset,
+        FaultKind::ResetAfterHandling,
+        FaultKind::LoseResponse,
+        FaultKind::Latency(Duration::from_millis(150)),
+        FaultKind::Latency(Duration::from_millis(1500)),
+        FaultKind::StreamDisconnect,
+        FaultKind::StreamReorder,
+    ]
+}
+
+/// Each kind once, armed ahead of the random mix so that every kind fires
+/// in every soak, on the route where it hurts most: an unknown outcome of
+/// a post (then of the reconcile that settles it), rate limits on the
+/// reads, a refused stream handshake.
+fn one_of_each() -> Vec<Fault> {
+    let hinting = |retry_after, reset_in| FaultKind::RateLimitedHinting {
+        retry_after,
+        reset_in,
+    };
+    let post = |kind| Fault::new(Method::POST, "/api/v1/statuses", kind).exact();
+    let get = |path, kind| Fault::new(Method::GET, path, kind);
+    let timeline = "/api/v1/timelines/tag/";
+    let notifications = "/api/v1/notifications";
+    vec![
+        post(FaultKind::LoseResponse),
+        post(FaultKind::ResetAfterHandling),
+        post(hinting(Some(10), Some(10))),
+        Fault::new(Method::POST, "/api/v1/statuses/", FaultKind::Status(504)),
+        get("/api/v1/accounts/", hinting(None, Some(-30))),
+        get(timeline, FaultKind::RateLimited),
+        get(timeline, FaultKind::Status(502)),
+        get(timeline, FaultKind::Latency(Duration::from_millis(150))),
+        get("/api/v1/statuses/", FaultKind::Reset),
+        get(
+            "/api/v1/statuses/",
+            FaultKind::Latency(Duration::from_millis(1500)),
+        ),
+        get(notifications, hinting(Some(0), None)),
+        get(notifications, FaultKind::Status(503)),
+        get("/api/v1/streaming", FaultKind::Status(500)),
+        Fault::stream(FaultKind::StreamDisconnect),
+        Fault::stream(FaultKind::StreamReorder),
+    ]
+}
+
+/// One soak: a flavour, a seed, the crowd, and the random mix's share of
+/// failing requests on top of [`one_of_each`] (which alone is about 13 %
+/// of the ~100 requests of an evening: the report prints the total).
+#[derive(Clone, Copy, Debug)]
+struct Soak {
+    flavour: Flavour,
+    seed: u64,
+    mix: f64,
+    participants: usize,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mastodon_chat_keeps_its_promises_with_15_percent_of_requests_failing() {
+    let seed = env_seed().unwrap_or(0x50a4_0001);
+    soak(Soak {
+        flavour: Flavour::Mastodon,
+        seed,
+        mix: 0.05,
+        participants: 8,
+    })
+    .await
+    .assert_zero();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gotosocial_chat_keeps_its_promises_with_15_percent_of_requests_failing() {
+    let seed = env_seed().unwrap_or(0x50a4_0002);
+    soak(Soak {
+        flavour: Flavour::GoToSocial,
+        seed,
+        mix: 0.05,
+        participants: 8,
+    })
+    .await
+    .assert_zero();
+}
+
+/// The long soak: several seeds (or the one in `CHATHOST_SOAK_SEED`), 20 %
+/// of requests failing, 16 participants, both flavours. Every report is
+/// printed before any is judged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the long soak: cargo test --release --test fault_soak -- --ignored"]
+async fn long_soak_many_seeds_20_percent_both_flavours() {
+    let seeds: Vec<u64> = match env_seed() {
+        Some(seed) => vec![seed],
+        None => (1..=5).map(|i| 0x50a4_1000 + i).collect(),
+    };
+    let mut reports = Vec::new();
+    for seed in seeds {
+        for flavour in [Flavour::Mastodon, Flavour::GoToSocial] {
+            let soak = Soak {
+                flavour,
+                seed,
+                mix: 0.10,
+                participants: 16,
+            };
+            reports.push(self::soak(soak).await);
+        }
+    }
+    let bad: Vec<_> = reports.iter().filter(|r| !r.is_zero()).collect();
+    assert!(
+        bad.is_empty(),
+        "{} soaks broke a promise: {bad:#?}",
+        bad.len()
+    );
+}
+
+fn env_seed() -> Option<u64> {
+    std::env::var("CHATHOST_SOAK_SEED").ok()?.parse().ok()
+}
+
+/// What a soak found: the figures of the report. Every count but the
+/// fault figures must be zero.
+#[derive(Debug, Default)]
+struct Report {
+    what: String,
+    /// Requests seen, and those a fault hit, by route.
+    routes: BTreeMap<String, (usize, usize)>,
+    /// Faults fired, by kind (stream ones included).
+    fired: BTreeMap<String, usize>,
+    /// Kinds of [`every_fault_kind`] that never fired.
+    kinds_not_fired: Vec<String>,
+    steps_planned: usize,
+    steps_doubled: Vec<String>,
+    /// Not on the server.
+    steps_missed: Vec<String>,
+    /// On the server, but the store does not record it posted.
+    steps_unsettled: Vec<String>,
+    answers_made: usize,
+    answers_lost: Vec<String>,
+    /// Shown in the store but not made (deleted, or twice).
+    answers_extra: usize,
+    recap_posts: usize,
+    recap_doubled: Vec<String>,
+    recap_missing: Vec<String>,
+    archive_missing: Vec<String>,
+    commands: usize,
+    replies_doubled: Vec<String>,
+    replies_missing: Vec<String>,
+    real_seconds: f64,
+}
+
+impl Report {
+    fn is_zero(&self) -> bool {
+        self.steps_doubled.is_empty()
+            && self.steps_missed.is_empty()
+            && self.steps_unsettled.is_empty()
+            && self.answers_lost.is_empty()
+            && self.answers_extra == 0
+            && self.recap_doubled.is_empty()
+            && self.recap_missing.is_empty()
+            && self.archive_missing.is_empty()
+            && self.replies_doubled.is_empty()
+            && self.replies_missing.is_empty()
+    }
+
+    /// The share of HTTP requests that failed.
+    fn failed_share(&self) -> f64 {
+        let (total, hit) = (self.routes.values()).fold((0, 0), |(t, h), r| (t + r.0, h + r.1));
+        hit as f64 / total.max(1) as f64
+    }
+
+    fn assert_zero(&self) {
+        assert!(self.is_zero(), "{}: a promise broken: {self:#?}", self.what);
+        let share = self.failed_share();
+        assert!(share >= 0.10, "{}: only {share:.2} failed", self.what);
+        // The soak soaked: faults hit the routes that matter.
+        for route in ["POST /api/v1/statuses", "GET /api/v1/timelines/tag/{tag}"] {
+            let hit = self.routes.get(route).map_or(0, |r| r.1);
+            assert!(hit > 0, "{}: no fault hit {route}: {self:#?}", self.what);
+        }
+        assert!(
+            self.kinds_not_fired.is_empty(),
+            "{}: these faults never fired: {:?}",
+            self.what,
+            self.kinds_not_fired
+        );
+    }
+
+    fn print(&self) {
+        let total: usize = self.routes.values().map(|r| r.0).sum();
+        let mut out = format!(
+            "== fault soak {}: {:.1} % of {total} requests failed, {:.1} s real\n",
+            self.what,
+            100.0 * self.failed_share(),
+            self.real_seconds
+        );
+        for (route, (t, h)) in &self.routes {
+            out += &format!("   {h:>4} of {t:>5}  {route}\n");
+        }
+        out += "   faults fired by kind:";
+        for (kind, n) in &self.fired {
+            out += &format!(" {kind} ×{n};");
+        }
+        out += &format!("\n   kinds never fired: {:?}\n", self.kinds_not_fired);
+        let n = |v: &Vec<String>| format!("{} {v:?}", v.len());
+        out += &format!(
+            "   steps {}: doubled {}, missed {}, on the server but not recorded posted {}\n   answers {}: lost {}, extra {}\n   \
+             recap posts {}: doubled {}, missing {}; archive missing {}\n   \
+             commands {}: replies doubled {}, missing {}\n",
+            self.steps_planned,
+            n(&self.steps_doubled),
+            n(&self.steps_missed),
+            n(&self.steps_unsettled),
+            self.answers_made,
+            n(&self.answers_lost),
+            self.answers_extra,
+            self.recap_posts,
+            n(&self.recap_doubled),
+            n(&self.recap_missing),
+            n(&self.archive_missing),
+            self.commands,
+            n(&self.replies_doubled),
+            n(&self.replies_missing),
+        );
+        eprint!("{out}");
+    }
+}
+
+/// The sandbox and files of one soak.
+struct Rig {
+    dir: PathBuf,
+    sandbox: Sandbox,
+    clock: SharedClock,
+}
+
+impl Rig {
+    async fn new(soak: Soak) -> Rig {
+        let (clock, _) = common::anchored_clock(ORIGIN, SPEED);
+        let sandbox = Sandbox::start(SandboxConfig {
+            flavour: soak.flavour,
+            participants: soak.participants,
+            clock: clock.clone(),
+            hashtag: "WeNurses".into(),
+            answer_window: Duration::from_secs(150),
+            commands: true,
+            seed: soak.seed,
+            ..SandboxConfig::default()
+        })
+        .await
+        .expect("the sandbox starts");
+        let software = common::software(soak.flavour);
+        let dir = common::fresh_dir(&format!("chathost-soak-{software}-{:x}", soak.seed));
+        std::fs::write(dir.join(format!("prompts/{DATE}.toml")), QUESTIONS).unwrap();
+        let toml = bot_toml(sandbox.base_url(), software);
+        std::fs::write(dir.join("bot.toml"), toml).unwrap();
+        Rig {
+            dir,
+            sandbox,
+            clock,
+        }
+    }
+
+    fn config(&self) -> chathost::config::Config {
+        common::load_config(&self.dir)
+    }
+
+    /// The chat's steps as the library plans them from the test's files:
+    /// what the host saw in `chathost plan`.
+    fn planned_steps(&self) -> Vec<Step> {
+        let config = self.config();
+        let chat = config.chats[0].clone();
+        let origin = ORIGIN.parse().unwrap();
+        let occ = plan::occurrences(&chat, origin).next().expect("a date");
+        assert_eq!(occ.date.to_string(), DATE);
+        let next = plan::next_after(&chat, &occ);
+        let questions = prompts::question_file(&chat, occ.date)
+            .load(&chat)
+            .expect("a question file")
+            .expect("questions load");
+        let templates = Templates::load(&chat.prompts_dir).expect("templates").0;
+        plan::build_steps(&chat, &occ, &questions, &templates, next.as_ref()).expect("a plan")
+    }
+
+    /// The bot's replies to status `id`.
+    fn replies_to(&self, id: &str) -> Vec<StatusRecord> {
+        self.sandbox
+            .replies_by_bot()
+            .into_iter()
+            .filter(|s| s.in_reply_to_id.as_deref() == Some(id))
+            .collect()
+    }
+
+    /// Command mentions, each with the number of replies it must get: one
+    /// for a known word, none for `dance`.
+    fn commands(&self) -> Vec<(String, String, usize)> {
+        let unknown = COMMAND_SEATS.last().map(|c| c.1).unwrap_or_default();
+        self.sandbox
+            .mentions_made()
+            .into_iter()
+            .filter(|m| m.command)
+            .map(|m| {
+                let due = usize::from(!m.text.ends_with(unknown));
+                (m.acct, m.status_id, due)
+            })
+            .collect()
+    }
+}
+
+/// Runs one chat evening under faults and reports what the participants
+/// and the host got.
+async fn soak(soak: Soak) -> Report {
+    let began = Instant::now();
+    let rig = Rig::new(soak).await;
+    let software = common::software(soak.flavour);
+    let what = format!(
+        "{software} seed {:#x}, mix {:.0} %",
+        soak.seed,
+        soak.mix * 100.0
+    );
+    eprintln!("[{what}] files in {}", rig.dir.display());
+    let (trigger, shutdown) = Shutdown::new();
+    let started = service::start(service::Parts {
+        config: rig.config(),
+        token: Secret::new(rig.sandbox.bot().token.expose()),
+        clock: rig.clock.clone(),
+        use_scheduler: false,
+        events: None,
+        shutdown,
+    })
+    .await
+    .expect("the engine starts");
+    // From here on every API request and stream event may fail (start-up
+    // under faults is the crash test's and the wire tests' subject).
+    for fault in one_of_each() {
+        rig.sandbox.faults().inject(fault);
+    }
+    rig.sandbox.faults().mix(FaultMix {
+        rate: soak.mix,
+        path_prefix: "/api/".into(),
+        kinds: every_fault_kind(),
+        seed: soak.seed,
+    });
+    let mentions = service::spawn_mentions(&started.engine);
+    let occ = {
+        let chat = rig.config().chats[0].clone();
+        plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time)
+    };
+    let mut engine = started.engine.clone();
+    let run = tokio::spawn(async move { engine.run_occurrence(CHAT, &occ).await });
+    let finished = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .unwrap_or_else(|_| panic!("[{what}] the chat, recap and archive end within 120 s"))
+        .expect("the chat task");
+    assert!(finished, "[{what}] the chat date finished");
+    let store = started.engine.store.clone();
+    wait_for_replies(&rig, &store).await;
+    rig.sandbox.faults().clear();
+    trigger.trigger();
+    mentions.await.expect("the mentions task ends");
+
+    let mut report = judge(&rig, &store, what);
+    report.real_seconds = began.elapsed().as_secs_f64();
+    report.print();
+    drop((store, started));
+    rig.sandbox.shutdown().await;
+    if report.is_zero() {
+        let _ = std::fs::remove_dir_all(&rig.dir);
+    }
+    report
+}
+
+/// Waits (under faults still) until every command due a reply has one and
+/// no mention is open, or 20 virtual minutes: the report tells what is
+/// missing then.
+async fn wait_for_replies(rig: &Rig, store: &Store) {
+    let deadline = rig.clock.now() + chrono::Duration::minutes(20);
+    while rig.clock.now() < deadline {
+        let replied = (rig.commands().iter()).all(|(_, id, due)| rig.replies_to(id).len() >= *due);
+        if replied && store.open_mentions().is_ok_and(|o| o.is_empty()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Checks everything against the sandbox's record.
+fn judge(rig: &Rig, store: &Store, what: String) -> Report {
+    let mut report = Report {
+        what,
+        ..Report::default()
+    };
+    for r in rig.sandbox.log().records() {
+        let route = report.routes.entry(r.key()).or_default();
+        route.0 += 1;
+        route.1 += usize::from(r.fault.is_some());
+    }
+    let fired = rig.sandbox.faults().fired();
+    for kind in &fired {
+        *report.fired.entry(format!("{kind:?}")).or_default() += 1;
+    }
+    report.kinds_not_fired = (every_fault_kind().into_iter())
+        .filter(|k| !fired.contains(k))
+        .map(|k| format!("{k:?}"))
+        .collect();
+    let record = store
+        .chat(CHAT, DATE.parse().unwrap())
+        .unwrap()
+        .expect("the chat is stored");
+    let steps = store.steps(record.id).unwrap();
+    let bot: Vec<StatusRecord> = (rig.sandbox.statuses_of("chatbot").into_iter())
+        .filter(|s| s.deleted_at.is_none())
+        .collect();
+    judge_steps(rig, &steps, &bot, &mut report);
+    judge_recap(rig, &record, &steps, &bot, &mut report);
+    judge_answers(rig, store, record.id, &mut report);
+    for (acct, id, due) in rig.commands() {
+        report.commands += 1;
+        let got = rig.replies_to(&id).len();
+        if got > due {
+            report.replies_doubled.push(format!("{acct}: {got}"));
+        } else if got < due {
+            report.replies_missing.push(acct);
+        }
+    }
+    report
+}
+
+fn copies(bot: &[StatusRecord], text: &str) -> usize {
+    bot.iter().filter(|s| s.text == text).count()
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+/// Every planned step once on the server and posted in the store; no bot
+/// post that is neither a step, the recap nor a reply to someone.
+fn judge_steps(
+    rig: &Rig,
+    steps: &[chathost::store::StepRecord],
+    bot: &[StatusRecord],
+    report: &mut Report,
+) {
+    let planned = rig.planned_steps();
+    report.steps_planned = planned.len();
+    for step in &planned {
+        let name = first_line(&step.text);
+        let stored = match steps.iter().find(|s| s.text == step.text) {
+            Some(s) if s.state == StepState::Posted => None,
+            Some(s) => Some(format!("{name}: {:?} ({:?})", s.state, s.reason)),
+            None => Some(format!("{name}: not stored")),
+        };
+        match (copies(bot, &step.text), stored) {
+            (0, None) => report
+                .steps_missed
+                .push(format!("{name}: not on the server")),
+            (0, Some(why)) => report.steps_missed.push(why),
+            (_, Some(why)) => report.steps_unsettled.push(why),
+            (1, None) => {}
+            (n, None) => report.steps_doubled.push(format!("{name}: {n} times")),
+        }
+    }
+    let replies: Vec<String> = rig
+        .sandbox
+        .replies_by_bot()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    for status in bot {
+        let known = planned.iter().any(|s| s.text == status.text)
+            || steps
+                .iter()
+                .any(|s| s.kind.is_recap() && s.text == status.text)
+            || replies.contains(&status.id);
+        if !known {
+            let name = first_line(&status.text);
+            report.steps_doubled.push(format!("not planned: {name}"));
+        }
+    }
+}
+
+/// The recap thread: done, each stored post once on the server, chained;
+/// the archive's files written.
+fn judge_recap(
+    rig: &Rig,
+    record: &chathost::store::ChatRecord,
+    steps: &[chathost::store::StepRecord],
+    bot: &[StatusRecord],
+    report: &mut Report,
+) {
+    if record.recap != Some(RecapState::Done) {
+        let state = format!("recap {:?}: {:?}", record.recap, record.recap_note);
+        report.recap_missing.push(state);
+    }
+    let thread: Vec<_> = steps.iter().filter(|s| s.kind.is_recap()).collect();
+    report.recap_posts = thread.len();
+    if thread.len() < 5 {
+        let n = thread.len();
+        report
+            .recap_missing
+            .push(format!("{n} posts: head, 3 questions, end"));
+    }
+    let mut previous: Option<&str> = None;
+    for step in &thread {
+        let on_server = (step.remote.as_ref()).and_then(|r| bot.iter().find(|s| s.id == r.id));
+        match (step.state, on_server) {
+            (StepState::Posted, Some(status)) => {
+                if status.in_reply_to_id.as_deref() != previous {
+                    report
+                        .recap_missing
+                        .push(format!("{}: off the thread", step.key));
+                }
+                previous = Some(&status.id);
+            }
+            (state, _) => {
+                (report.recap_missing).push(format!("{}: {state:?} ({:?})", step.key, step.reason))
+            }
+        }
+        let n = copies(bot, &step.text);
+        if n > 1 {
+            report
+                .recap_doubled
+                .push(format!("{}: {n} times", step.key));
+        }
+    }
+    let root = rig.dir.join(format!("state/archive/{CHAT}"));
+    let files = ["index.html", "transcript.md", "chat.json", "activity.svg"];
+    let files = files.iter().map(|f| root.join(DATE).join(f));
+    for path in files.chain([root.join("index.html"), root.join("feed.xml")]) {
+        if !path.is_file() {
+            report.archive_missing.push(path.display().to_string());
+        }
+    }
+}
+
+/// Every answer made and not deleted is stored once under its question;
+/// nothing else is shown.
+fn judge_answers(rig: &Rig, store: &Store, chat: chathost::store::ChatId, report: &mut Report) {
+    let stored = store.answers(chat).unwrap();
+    let visible: Vec<_> = (rig.sandbox.answers_made().into_iter())
+        .filter(|a| !a.bot && a.deleted_at.is_none())
+        .collect();
+    report.answers_made = visible.len();
+    for a in &visible {
+        let got = stored.iter().find(|s| s.uri == a.uri);
+        match got {
+            Some(s) if s.deleted_at.is_none() && s.question == Some(a.question) => {}
+            Some(s) => (report.answers_lost).push(format!(
+                "{} (Q{}): stored as Q{:?}, deleted {:?}",
+                a.uri, a.question, s.question, s.deleted_at
+            )),
+            None => report
+                .answers_lost
+                .push(format!("{} (Q{})", a.uri, a.question)),
+        }
+    }
+    report.answers_extra = (stored.iter())
+        .filter(|s| s.deleted_at.is_none() && !visible.iter().any(|a| a.uri == s.uri))
+        .count();
+}
