@@ -39,7 +39,7 @@ use chathost::plan::{self, Step};
 use chathost::prompts::{self, Templates};
 use chathost::sandbox::{
     COMMAND_SEATS, Fault, FaultKind, FaultMix, Flavour, Method, Sandbox, SandboxConfig,
-    StatusRecord,
+    StatusRecord, TestPost,
 };
 use chathost::secret::Secret;
 use chathost::store::{RecapState, StepState, Store};
@@ -475,6 +475,7 @@ async fn soak(soak: Soak) -> Report {
     };
     let mut engine = started.engine.clone();
     let run = tokio::spawn(async move { engine.run_occurrence(CHAT, &occ).await });
+    late_moves(&rig).await;
     let finished = tokio::time::timeout(Duration::from_secs(120), run)
         .await
         .unwrap_or_else(|_| panic!("[{what}] the chat, recap and archive end within 120 s"))
@@ -495,6 +496,47 @@ async fn soak(soak: Soak) -> Report {
         let _ = std::fs::remove_dir_all(&rig.dir);
     }
     report
+}
+
+/// What only the final sweep can get right, and the sweep made to retry:
+/// in the grace after the wrap-up a participant replies to Q1 without the
+/// hashtag (live collection reads the replies of the latest two questions
+/// only), another answers Q3 late, and a third deletes an answer; once the
+/// grace is over the sweep's first timeline and context reads fail.
+async fn late_moves(rig: &Rig) {
+    let at = |hm: &str| format!("{DATE}T{hm}Z").parse::<chrono::DateTime<chrono::Utc>>();
+    rig.clock.sleep_until(at("20:16:40").unwrap()).await;
+    let people: Vec<String> = (rig.sandbox.accounts().into_iter())
+        .filter(|a| !a.bot)
+        .map(|a| a.acct)
+        .collect();
+    let q1 = (rig.sandbox.statuses_of("chatbot").into_iter())
+        .find(|s| s.text.starts_with("Q1:"))
+        .expect("Q1 is out by the wrap-up");
+    let reply = TestPost {
+        in_reply_to_id: Some(q1.id),
+        ..TestPost::answer(1, "A1: a late thought, no tag, only a reply")
+    };
+    rig.sandbox.post_as(&people[0], reply).unwrap();
+    let late = TestPost::answer(3, "A3: late but counted #WeNurses");
+    rig.sandbox.post_as(&people[1], late).unwrap();
+    let gone = (rig.sandbox.answers_made().into_iter())
+        .find(|a| !a.bot && a.deleted_at.is_none() && a.acct != people[0])
+        .expect("an answer to delete");
+    rig.sandbox.delete_as(&gone.acct, &gone.status_id).unwrap();
+    // The grace ends at 20:18: the sweep begins.
+    rig.clock.sleep_until(at("20:18:01").unwrap()).await;
+    let faults = rig.sandbox.faults();
+    faults.inject(Fault::new(
+        Method::GET,
+        "/api/v1/timelines/tag/",
+        FaultKind::Status(503),
+    ));
+    faults.inject(Fault::new(
+        Method::GET,
+        "/api/v1/statuses/",
+        FaultKind::Reset,
+    ));
 }
 
 /// Waits (under faults still) until every command due a reply has one and
