@@ -28,8 +28,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use common::soak::{self, Report};
+
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chathost::clock::SharedClock;
@@ -38,11 +40,10 @@ use chathost::engine::service;
 use chathost::plan::{self, Step};
 use chathost::prompts::{self, Templates};
 use chathost::sandbox::{
-    COMMAND_SEATS, Fault, FaultKind, FaultMix, Flavour, Method, Sandbox, SandboxConfig,
-    StatusRecord, TestPost,
+    Fault, FaultKind, FaultMix, Flavour, Method, Sandbox, SandboxConfig, TestPost,
 };
 use chathost::secret::Secret;
-use chathost::store::{RecapState, StepState, Store};
+use chathost::store::Store;
 
 /// Wednesday 24 March 2027, 20:00 in London is 20:00Z (GMT that week).
 const DATE: &str = "2027-03-24";
@@ -246,114 +247,6 @@ fn env_seed() -> Option<u64> {
     std::env::var("CHATHOST_SOAK_SEED").ok()?.parse().ok()
 }
 
-/// What a soak found: the figures of the report. Every count but the
-/// fault figures must be zero.
-#[derive(Debug, Default)]
-struct Report {
-    what: String,
-    /// Requests seen, and those a fault hit, by route.
-    routes: BTreeMap<String, (usize, usize)>,
-    /// Faults fired, by kind (stream ones included).
-    fired: BTreeMap<String, usize>,
-    /// Kinds of [`every_fault_kind`] that never fired.
-    kinds_not_fired: Vec<String>,
-    steps_planned: usize,
-    steps_doubled: Vec<String>,
-    /// Not on the server.
-    steps_missed: Vec<String>,
-    /// On the server, but the store does not record it posted.
-    steps_unsettled: Vec<String>,
-    answers_made: usize,
-    answers_lost: Vec<String>,
-    /// Shown in the store but not made (deleted, or twice).
-    answers_extra: usize,
-    recap_posts: usize,
-    recap_doubled: Vec<String>,
-    recap_missing: Vec<String>,
-    archive_missing: Vec<String>,
-    commands: usize,
-    replies_doubled: Vec<String>,
-    replies_missing: Vec<String>,
-    real_seconds: f64,
-}
-
-impl Report {
-    fn is_zero(&self) -> bool {
-        self.steps_doubled.is_empty()
-            && self.steps_missed.is_empty()
-            && self.steps_unsettled.is_empty()
-            && self.answers_lost.is_empty()
-            && self.answers_extra == 0
-            && self.recap_doubled.is_empty()
-            && self.recap_missing.is_empty()
-            && self.archive_missing.is_empty()
-            && self.replies_doubled.is_empty()
-            && self.replies_missing.is_empty()
-    }
-
-    /// The share of HTTP requests that failed.
-    fn failed_share(&self) -> f64 {
-        let (total, hit) = (self.routes.values()).fold((0, 0), |(t, h), r| (t + r.0, h + r.1));
-        hit as f64 / total.max(1) as f64
-    }
-
-    fn assert_zero(&self) {
-        assert!(self.is_zero(), "{}: a promise broken: {self:#?}", self.what);
-        let share = self.failed_share();
-        assert!(share >= 0.10, "{}: only {share:.2} failed", self.what);
-        // The soak soaked: faults hit the routes that matter.
-        for route in ["POST /api/v1/statuses", "GET /api/v1/timelines/tag/{tag}"] {
-            let hit = self.routes.get(route).map_or(0, |r| r.1);
-            assert!(hit > 0, "{}: no fault hit {route}: {self:#?}", self.what);
-        }
-        assert!(
-            self.kinds_not_fired.is_empty(),
-            "{}: these faults never fired: {:?}",
-            self.what,
-            self.kinds_not_fired
-        );
-    }
-
-    fn print(&self) {
-        let total: usize = self.routes.values().map(|r| r.0).sum();
-        let mut out = format!(
-            "== fault soak {}: {:.1} % of {total} requests failed, {:.1} s real\n",
-            self.what,
-            100.0 * self.failed_share(),
-            self.real_seconds
-        );
-        for (route, (t, h)) in &self.routes {
-            out += &format!("   {h:>4} of {t:>5}  {route}\n");
-        }
-        out += "   faults fired by kind:";
-        for (kind, n) in &self.fired {
-            out += &format!(" {kind} ×{n};");
-        }
-        out += &format!("\n   kinds never fired: {:?}\n", self.kinds_not_fired);
-        let n = |v: &Vec<String>| format!("{} {v:?}", v.len());
-        out += &format!(
-            "   steps {}: doubled {}, missed {}, on the server but not recorded posted {}\n   answers {}: lost {}, extra {}\n   \
-             recap posts {}: doubled {}, missing {}; archive missing {}\n   \
-             commands {}: replies doubled {}, missing {}\n",
-            self.steps_planned,
-            n(&self.steps_doubled),
-            n(&self.steps_missed),
-            n(&self.steps_unsettled),
-            self.answers_made,
-            n(&self.answers_lost),
-            self.answers_extra,
-            self.recap_posts,
-            n(&self.recap_doubled),
-            n(&self.recap_missing),
-            n(&self.archive_missing),
-            self.commands,
-            n(&self.replies_doubled),
-            n(&self.replies_missing),
-        );
-        eprint!("{out}");
-    }
-}
-
 /// The sandbox and files of one soak.
 struct Rig {
     dir: PathBuf,
@@ -377,7 +270,11 @@ impl Rig {
         .await
         .expect("the sandbox starts");
         let software = common::software(soak.flavour);
-        let dir = common::fresh_dir(&format!("chathost-soak-{software}-{:x}", soak.seed));
+        // Two soaks of one seed may run at once (`--include-ignored`).
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let run = RUNS.fetch_add(1, Ordering::Relaxed);
+        let name = format!("chathost-soak-{software}-{:x}-{run}", soak.seed);
+        let dir = common::fresh_dir(&name);
         std::fs::write(dir.join(format!("prompts/{DATE}.toml")), QUESTIONS).unwrap();
         let toml = bot_toml(sandbox.base_url(), software);
         std::fs::write(dir.join("bot.toml"), toml).unwrap();
@@ -407,30 +304,6 @@ impl Rig {
             .expect("questions load");
         let templates = Templates::load(&chat.prompts_dir).expect("templates").0;
         plan::build_steps(&chat, &occ, &questions, &templates, next.as_ref()).expect("a plan")
-    }
-
-    /// The bot's replies to status `id`.
-    fn replies_to(&self, id: &str) -> Vec<StatusRecord> {
-        self.sandbox
-            .replies_by_bot()
-            .into_iter()
-            .filter(|s| s.in_reply_to_id.as_deref() == Some(id))
-            .collect()
-    }
-
-    /// Command mentions, each with the number of replies it must get: one
-    /// for a known word, none for `dance`.
-    fn commands(&self) -> Vec<(String, String, usize)> {
-        let unknown = COMMAND_SEATS.last().map(|c| c.1).unwrap_or_default();
-        self.sandbox
-            .mentions_made()
-            .into_iter()
-            .filter(|m| m.command)
-            .map(|m| {
-                let due = usize::from(!m.text.ends_with(unknown));
-                (m.acct, m.status_id, due)
-            })
-            .collect()
     }
 }
 
@@ -487,7 +360,19 @@ async fn soak(soak: Soak) -> Report {
     trigger.trigger();
     mentions.await.expect("the mentions task ends");
 
-    let mut report = judge(&rig, &store, what);
+    let planned = rig.planned_steps();
+    let mut report = soak::judge(
+        &soak::Chat {
+            sandbox: &rig.sandbox,
+            store: &store,
+            name: CHAT,
+            date: DATE.parse().unwrap(),
+            planned: &planned,
+            archive: rig.dir.join("state/archive").join(CHAT),
+            kinds: &every_fault_kind(),
+        },
+        what,
+    );
     report.real_seconds = began.elapsed().as_secs_f64();
     report.print();
     drop((store, started));
@@ -545,186 +430,11 @@ async fn late_moves(rig: &Rig) {
 async fn wait_for_replies(rig: &Rig, store: &Store) {
     let deadline = rig.clock.now() + chrono::Duration::minutes(20);
     while rig.clock.now() < deadline {
-        let replied = (rig.commands().iter()).all(|(_, id, due)| rig.replies_to(id).len() >= *due);
+        let replied = (soak::commands(&rig.sandbox).iter())
+            .all(|(_, id, due)| soak::replies_to(&rig.sandbox, id).len() >= *due);
         if replied && store.open_mentions().is_ok_and(|o| o.is_empty()) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// Checks everything against the sandbox's record.
-fn judge(rig: &Rig, store: &Store, what: String) -> Report {
-    let mut report = Report {
-        what,
-        ..Report::default()
-    };
-    for r in rig.sandbox.log().records() {
-        let route = report.routes.entry(r.key()).or_default();
-        route.0 += 1;
-        route.1 += usize::from(r.fault.is_some());
-    }
-    let fired = rig.sandbox.faults().fired();
-    for kind in &fired {
-        *report.fired.entry(format!("{kind:?}")).or_default() += 1;
-    }
-    report.kinds_not_fired = (every_fault_kind().into_iter())
-        .filter(|k| !fired.contains(k))
-        .map(|k| format!("{k:?}"))
-        .collect();
-    let record = store
-        .chat(CHAT, DATE.parse().unwrap())
-        .unwrap()
-        .expect("the chat is stored");
-    let steps = store.steps(record.id).unwrap();
-    let bot: Vec<StatusRecord> = (rig.sandbox.statuses_of("chatbot").into_iter())
-        .filter(|s| s.deleted_at.is_none())
-        .collect();
-    judge_steps(rig, &steps, &bot, &mut report);
-    judge_recap(rig, &record, &steps, &bot, &mut report);
-    judge_answers(rig, store, record.id, &mut report);
-    for (acct, id, due) in rig.commands() {
-        report.commands += 1;
-        let got = rig.replies_to(&id).len();
-        if got > due {
-            report.replies_doubled.push(format!("{acct}: {got}"));
-        } else if got < due {
-            report.replies_missing.push(acct);
-        }
-    }
-    report
-}
-
-fn copies(bot: &[StatusRecord], text: &str) -> usize {
-    bot.iter().filter(|s| s.text == text).count()
-}
-
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or_default().to_string()
-}
-
-/// Every planned step once on the server and posted in the store; no bot
-/// post that is neither a step, the recap nor a reply to someone.
-fn judge_steps(
-    rig: &Rig,
-    steps: &[chathost::store::StepRecord],
-    bot: &[StatusRecord],
-    report: &mut Report,
-) {
-    let planned = rig.planned_steps();
-    report.steps_planned = planned.len();
-    for step in &planned {
-        let name = first_line(&step.text);
-        let stored = match steps.iter().find(|s| s.text == step.text) {
-            Some(s) if s.state == StepState::Posted => None,
-            Some(s) => Some(format!("{name}: {:?} ({:?})", s.state, s.reason)),
-            None => Some(format!("{name}: not stored")),
-        };
-        match (copies(bot, &step.text), stored) {
-            (0, None) => report
-                .steps_missed
-                .push(format!("{name}: not on the server")),
-            (0, Some(why)) => report.steps_missed.push(why),
-            (_, Some(why)) => report.steps_unsettled.push(why),
-            (1, None) => {}
-            (n, None) => report.steps_doubled.push(format!("{name}: {n} times")),
-        }
-    }
-    let replies: Vec<String> = rig
-        .sandbox
-        .replies_by_bot()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    for status in bot {
-        let known = planned.iter().any(|s| s.text == status.text)
-            || steps
-                .iter()
-                .any(|s| s.kind.is_recap() && s.text == status.text)
-            || replies.contains(&status.id);
-        if !known {
-            let name = first_line(&status.text);
-            report.steps_doubled.push(format!("not planned: {name}"));
-        }
-    }
-}
-
-/// The recap thread: done, each stored post once on the server, chained;
-/// the archive's files written.
-fn judge_recap(
-    rig: &Rig,
-    record: &chathost::store::ChatRecord,
-    steps: &[chathost::store::StepRecord],
-    bot: &[StatusRecord],
-    report: &mut Report,
-) {
-    if record.recap != Some(RecapState::Done) {
-        let state = format!("recap {:?}: {:?}", record.recap, record.recap_note);
-        report.recap_missing.push(state);
-    }
-    let thread: Vec<_> = steps.iter().filter(|s| s.kind.is_recap()).collect();
-    report.recap_posts = thread.len();
-    if thread.len() < 5 {
-        let n = thread.len();
-        report
-            .recap_missing
-            .push(format!("{n} posts: head, 3 questions, end"));
-    }
-    let mut previous: Option<&str> = None;
-    for step in &thread {
-        let on_server = (step.remote.as_ref()).and_then(|r| bot.iter().find(|s| s.id == r.id));
-        match (step.state, on_server) {
-            (StepState::Posted, Some(status)) => {
-                if status.in_reply_to_id.as_deref() != previous {
-                    report
-                        .recap_missing
-                        .push(format!("{}: off the thread", step.key));
-                }
-                previous = Some(&status.id);
-            }
-            (state, _) => {
-                (report.recap_missing).push(format!("{}: {state:?} ({:?})", step.key, step.reason))
-            }
-        }
-        let n = copies(bot, &step.text);
-        if n > 1 {
-            report
-                .recap_doubled
-                .push(format!("{}: {n} times", step.key));
-        }
-    }
-    let root = rig.dir.join(format!("state/archive/{CHAT}"));
-    let files = ["index.html", "transcript.md", "chat.json", "activity.svg"];
-    let files = files.iter().map(|f| root.join(DATE).join(f));
-    for path in files.chain([root.join("index.html"), root.join("feed.xml")]) {
-        if !path.is_file() {
-            report.archive_missing.push(path.display().to_string());
-        }
-    }
-}
-
-/// Every answer made and not deleted is stored once under its question;
-/// nothing else is shown.
-fn judge_answers(rig: &Rig, store: &Store, chat: chathost::store::ChatId, report: &mut Report) {
-    let stored = store.answers(chat).unwrap();
-    let visible: Vec<_> = (rig.sandbox.answers_made().into_iter())
-        .filter(|a| !a.bot && a.deleted_at.is_none())
-        .collect();
-    report.answers_made = visible.len();
-    for a in &visible {
-        let got = stored.iter().find(|s| s.uri == a.uri);
-        match got {
-            Some(s) if s.deleted_at.is_none() && s.question == Some(a.question) => {}
-            Some(s) => (report.answers_lost).push(format!(
-                "{} (Q{}): stored as Q{:?}, deleted {:?}",
-                a.uri, a.question, s.question, s.deleted_at
-            )),
-            None => report
-                .answers_lost
-                .push(format!("{} (Q{})", a.uri, a.question)),
-        }
-    }
-    report.answers_extra = (stored.iter())
-        .filter(|s| s.deleted_at.is_none() && !visible.iter().any(|a| a.uri == s.uri))
-        .count();
 }
