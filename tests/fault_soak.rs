@@ -348,6 +348,7 @@ async fn soak(soak: Soak) -> Report {
     };
     let mut engine = started.engine.clone();
     let run = tokio::spawn(async move { engine.run_occurrence(CHAT, &occ).await });
+    reply_in_doubt(&rig).await;
     late_moves(&rig).await;
     let finished = tokio::time::timeout(Duration::from_secs(120), run)
         .await
@@ -383,6 +384,22 @@ async fn soak(soak: Soak) -> Report {
     report
 }
 
+/// Once the first command is sent, the bot's next post (most likely its
+/// reply) is stored but its answer is lost to a reset: the reply's
+/// outcome is unknown and must be settled by reading, not by posting again.
+async fn reply_in_doubt(rig: &Rig) {
+    let deadline = rig.clock.now() + chrono::Duration::minutes(20);
+    while soak::commands(&rig.sandbox).is_empty() && rig.clock.now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let post = Fault::new(
+        Method::POST,
+        "/api/v1/statuses",
+        FaultKind::ResetAfterHandling,
+    );
+    rig.sandbox.faults().inject(post.exact());
+}
+
 /// What only the final sweep can get right, and the sweep made to retry:
 /// in the grace after the wrap-up a participant replies to Q1 without the
 /// hashtag (live collection reads the replies of the latest two questions
@@ -395,14 +412,15 @@ async fn late_moves(rig: &Rig) {
         .filter(|a| !a.bot)
         .map(|a| a.acct)
         .collect();
-    let q1 = (rig.sandbox.statuses_of("chatbot").into_iter())
-        .find(|s| s.text.starts_with("Q1:"))
-        .expect("Q1 is out by the wrap-up");
-    let reply = TestPost {
-        in_reply_to_id: Some(q1.id),
-        ..TestPost::answer(1, "A1: a late thought, no tag, only a reply")
-    };
-    rig.sandbox.post_as(&people[0], reply).unwrap();
+    // Without Q1 (a broken engine) the report says so; no reply to it then.
+    let q1 = (rig.sandbox.statuses_of("chatbot").into_iter()).find(|s| s.text.starts_with("Q1:"));
+    if let Some(q1) = q1 {
+        let reply = TestPost {
+            in_reply_to_id: Some(q1.id),
+            ..TestPost::answer(1, "A1: a late thought, no tag, only a reply")
+        };
+        rig.sandbox.post_as(&people[0], reply).unwrap();
+    }
     let late = TestPost::answer(3, "A3: late but counted #WeNurses");
     rig.sandbox.post_as(&people[1], late).unwrap();
     let gone = (rig.sandbox.answers_made().into_iter())

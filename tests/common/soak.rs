@@ -121,6 +121,9 @@ impl Report {
                 problems.push(format!("no fault hit {route}"));
             }
         }
+        if self.commands == 0 || self.answers_made == 0 {
+            problems.push("no command or no answer was made".to_string());
+        }
         if !self.kinds_not_fired.is_empty() {
             problems.push(format!("never fired: {:?}", self.kinds_not_fired));
         }
