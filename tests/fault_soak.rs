@@ -15,16 +15,27 @@
 //! shown that is not there), no recap post doubled or missing, no command
 //! reply doubled or missing.
 //!
-//! The two short tests (one per flavour, 15 %, one seed each) run in the
-//! suite. The long soak — several seeds, 20 %, more participants, both
-//! flavours — is one command:
+//! Each kind fires at least once in every soak ([`one_of_each`], about 13 %
+//! of an evening's ~110 requests); a seeded random mix adds more. The two
+//! short tests (one per flavour, one seed each, a 5 % mix: about 15 % of
+//! requests fail in all, 8 participants) run in the suite, ~13 s each. The
+//! long soak — five seeds, both flavours, a 10 % mix (about 20 % in all),
+//! 16 participants, ~3½ minutes — is one command:
 //!
 //! ```text
 //! cargo test --release --test fault_soak -- --ignored --nocapture
 //! ```
 //!
-//! `CHATHOST_SOAK_SEED=N` replays one seed (in both the short and the long
-//! tests). Time is a scaled clock (150×): a chat evening takes ~10 s.
+//! `CHATHOST_SOAK_SEED=N` (decimal) replays one seed in the short and the
+//! long tests: the same faults in the same order of requests, though the
+//! order itself varies a little with timing, so a replay is close, not
+//! exact. Time is a scaled clock (150×): a chat evening takes ~13 s.
+//!
+//! What the report may show that is not a broken promise: a reminder or
+//! last call left out because the server asked for a pause past its moment
+//! (a 429 with `X-RateLimit-Remaining: 0` and its reset 5 minutes ahead;
+//! the last call's moment ends 3 minutes later, at the wrap-up). The
+//! catch-up policy allows that; it happened once in ten long soaks.
 
 mod common;
 
@@ -213,9 +224,9 @@ async fn gotosocial_chat_keeps_its_promises_with_15_percent_of_requests_failing(
     .assert_zero();
 }
 
-/// The long soak: several seeds (or the one in `CHATHOST_SOAK_SEED`), 20 %
-/// of requests failing, 16 participants, both flavours. Every report is
-/// printed before any is judged.
+/// The long soak: five seeds (or the one in `CHATHOST_SOAK_SEED`), about
+/// 20 % of requests failing, 16 participants, both flavours. Every report
+/// is printed before any is judged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "the long soak: cargo test --release --test fault_soak -- --ignored"]
 async fn long_soak_many_seeds_20_percent_both_flavours() {
@@ -235,12 +246,16 @@ async fn long_soak_many_seeds_20_percent_both_flavours() {
             reports.push(self::soak(soak).await);
         }
     }
-    let bad: Vec<_> = reports.iter().filter(|r| !r.is_zero()).collect();
-    assert!(
-        bad.is_empty(),
-        "{} soaks broke a promise: {bad:#?}",
-        bad.len()
+    let left_out: usize = reports.iter().map(|r| r.steps_left_out.len()).sum();
+    eprintln!(
+        "== {} soaks; steps left out by the catch-up policy: {left_out}",
+        reports.len()
     );
+    let bad: Vec<_> = (reports.iter())
+        .map(|r| (&r.what, r.problems()))
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
+    assert!(bad.is_empty(), "{} soaks went wrong: {bad:#?}", bad.len());
 }
 
 fn env_seed() -> Option<u64> {
