@@ -53,6 +53,7 @@ pub fn commands(sandbox: &Sandbox) -> Vec<(String, String, usize)> {
 /// fault figures must be zero.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// Which soak: flavour, seed, mix.
     pub what: String,
     /// Requests seen, and those a fault hit, by route.
     pub routes: BTreeMap<String, (usize, usize)>,
@@ -60,7 +61,9 @@ pub struct Report {
     pub fired: BTreeMap<String, usize>,
     /// Kinds of [`Chat::kinds`] that never fired.
     pub kinds_not_fired: Vec<String>,
+    /// Steps in the plan (recap apart).
     pub steps_planned: usize,
+    /// On the server more than once, or a bot post nobody planned.
     pub steps_doubled: Vec<String>,
     /// Not on the server.
     pub steps_missed: Vec<String>,
@@ -70,21 +73,33 @@ pub struct Report {
     pub steps_left_out: Vec<String>,
     /// On the server, but the store does not record it posted.
     pub steps_unsettled: Vec<String>,
+    /// Answers the participants made and kept.
     pub answers_made: usize,
+    /// Made and kept but not stored under their question.
     pub answers_lost: Vec<String>,
     /// Shown in the store but not made (deleted, or twice).
     pub answers_extra: usize,
+    /// Posts of the stored recap thread.
     pub recap_posts: usize,
+    /// Recap posts on the server more than once.
     pub recap_doubled: Vec<String>,
+    /// Recap posts not posted, not on the server or off the thread; a
+    /// recap not done.
     pub recap_missing: Vec<String>,
+    /// Archive files not written.
     pub archive_missing: Vec<String>,
+    /// Commands the participants sent.
     pub commands: usize,
+    /// Commands answered more than once (or `dance` answered).
     pub replies_doubled: Vec<String>,
+    /// Known commands not answered.
     pub replies_missing: Vec<String>,
+    /// Real time the soak took.
     pub real_seconds: f64,
 }
 
 impl Report {
+    /// Whether every promise held.
     pub fn is_zero(&self) -> bool {
         self.steps_doubled.is_empty()
             && self.steps_missed.is_empty()
@@ -140,6 +155,7 @@ impl Report {
         );
     }
 
+    /// Prints the report (with `--nocapture`, or on failure).
     pub fn print(&self) {
         let total: usize = self.routes.values().map(|r| r.0).sum();
         let mut out = format!(
