@@ -15,9 +15,16 @@
 //! HTTP faults act in a middleware in front of rate limiting and the
 //! handlers; stream faults act on the next event a matching WebSocket stream
 //! would deliver.
+//!
+//! Besides faults that fire a set number of times, a [`FaultMix`] makes a
+//! seeded share of all matching requests and stream events fail, each in a
+//! kind drawn from a list: a soak test's weather rather than a script.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -143,11 +150,57 @@ impl Fault {
     }
 }
 
+/// A seeded random share of failing requests: every request (any method)
+/// whose path starts with `path_prefix`, and every stream event, fails with
+/// probability `rate`, in a kind drawn evenly from `kinds` (HTTP requests
+/// draw from its HTTP kinds, stream events from its stream kinds; a side
+/// with no kind listed never fails).
+#[derive(Clone, Debug)]
+pub struct FaultMix {
+    /// Share of matching requests (and of stream events) that fail, 0 to 1.
+    pub rate: f64,
+    /// The request path must start with this (`"/api/"`: every API route).
+    pub path_prefix: String,
+    /// The kinds to draw from.
+    pub kinds: Vec<FaultKind>,
+    /// Seed of the draws: the same seed and the same request order give
+    /// the same faults.
+    pub seed: u64,
+}
+
+/// A [`FaultMix`] with its random state.
+#[derive(Debug)]
+struct ActiveMix {
+    mix: FaultMix,
+    rng: StdRng,
+}
+
+impl ActiveMix {
+    /// One draw for a request: a fault kind, or `None` to let it through.
+    fn draw(&mut self, path: &str, stream: bool) -> Option<FaultKind> {
+        if !path.starts_with(&self.mix.path_prefix) {
+            return None;
+        }
+        let kinds: Vec<&FaultKind> = (self.mix.kinds.iter())
+            .filter(|k| k.is_stream_fault() == stream)
+            .collect();
+        // Draw the chance even with no kind to pick, so adding a stream kind
+        // does not shift the HTTP faults of a seed.
+        let fails = self.rng.gen_bool(self.mix.rate.clamp(0.0, 1.0));
+        if !fails || kinds.is_empty() {
+            return None;
+        }
+        Some(kinds[self.rng.gen_range(0..kinds.len())].clone())
+    }
+}
+
 /// The armed faults of a sandbox; cheap to clone, shared with the server.
 #[derive(Clone, Debug, Default)]
 pub struct Faults {
     /// Armed faults, first match wins.
     armed: Arc<Mutex<Vec<Fault>>>,
+    /// The random mix, consulted when no armed fault matches.
+    mix: Arc<Mutex<Option<ActiveMix>>>,
     /// Every firing, in order.
     fired: Arc<Mutex<Vec<FaultKind>>>,
 }
@@ -158,9 +211,17 @@ impl Faults {
         self.armed.lock().expect("faults lock").push(fault);
     }
 
-    /// Disarms every fault.
+    /// Sets the random mix (replacing any), consulted for requests and
+    /// stream events no armed fault matches.
+    pub fn mix(&self, mix: FaultMix) {
+        let rng = StdRng::seed_from_u64(mix.seed);
+        *self.mix.lock().expect("faults lock") = Some(ActiveMix { mix, rng });
+    }
+
+    /// Disarms every fault, the random mix included.
     pub fn clear(&self) {
         self.armed.lock().expect("faults lock").clear();
+        *self.mix.lock().expect("faults lock") = None;
     }
 
     /// The faults that fired so far, in order.
@@ -174,8 +235,18 @@ impl Faults {
         armed.iter().filter(|f| f.remaining != Some(0)).count()
     }
 
-    /// Takes one firing of the first fault matching the request, if any.
+    /// Takes one firing of the first fault matching the request, else a
+    /// draw of the random mix, if any.
     pub(crate) fn take(&self, method: &Method, path: &str, stream: bool) -> Option<FaultKind> {
+        let kind = self.take_armed(method, path, stream).or_else(|| {
+            let mut mix = self.mix.lock().expect("faults lock");
+            mix.as_mut()?.draw(path, stream)
+        })?;
+        self.fired.lock().expect("faults lock").push(kind.clone());
+        Some(kind)
+    }
+
+    fn take_armed(&self, method: &Method, path: &str, stream: bool) -> Option<FaultKind> {
         let mut armed = self.armed.lock().expect("faults lock");
         let fault = armed.iter_mut().find(|f| f.matches(method, path, stream))?;
         if let Some(n) = fault.remaining.as_mut() {
@@ -183,7 +254,6 @@ impl Faults {
         }
         let kind = fault.kind.clone();
         armed.retain(|f| f.remaining != Some(0));
-        self.fired.lock().expect("faults lock").push(kind.clone());
         Some(kind)
     }
 }
@@ -328,5 +398,77 @@ mod tests {
         }
         faults.clear();
         assert!(faults.take(&Method::GET, "/api/v1/x", false).is_none());
+    }
+
+    fn soak_mix(seed: u64) -> FaultMix {
+        FaultMix {
+            rate: 0.2,
+            path_prefix: "/api/".into(),
+            kinds: vec![
+                FaultKind::Status(503),
+                FaultKind::Reset,
+                FaultKind::StreamDisconnect,
+                FaultKind::StreamReorder,
+            ],
+            seed,
+        }
+    }
+
+    #[test]
+    fn a_mix_fails_its_share_in_its_kinds_and_a_seed_replays() {
+        let draws = |seed| {
+            let faults = Faults::default();
+            faults.mix(soak_mix(seed));
+            let http: Vec<_> = (0..2000)
+                .map(|_| faults.take(&Method::GET, "/api/v1/timelines/tag/x", false))
+                .collect();
+            let stream: Vec<_> = (0..2000)
+                .map(|_| faults.take(&Method::GET, "/api/v1/streaming", true))
+                .collect();
+            // Outside the prefix nothing fails.
+            for _ in 0..100 {
+                assert_eq!(faults.take(&Method::GET, "/oauth/token", false), None);
+            }
+            (http, stream)
+        };
+        let (http, stream) = draws(7);
+        let failed = http.iter().flatten().count();
+        assert!((300..500).contains(&failed), "{failed} of 2000 at 20 %");
+        assert!(http.iter().flatten().all(|k| !k.is_stream_fault()));
+        for kind in [FaultKind::Status(503), FaultKind::Reset] {
+            assert!(http.contains(&Some(kind.clone())), "{kind:?} drawn");
+        }
+        let failed = stream.iter().flatten().count();
+        assert!((300..500).contains(&failed), "{failed} of 2000 events");
+        assert!(stream.iter().flatten().all(FaultKind::is_stream_fault));
+        assert!(stream.contains(&Some(FaultKind::StreamReorder)));
+        assert_eq!(draws(7), (http, stream), "the same seed, the same faults");
+        assert_ne!(draws(8).0, draws(7).0, "another seed, other faults");
+    }
+
+    #[test]
+    fn armed_faults_come_before_the_mix_and_clear_ends_both() {
+        let faults = Faults::default();
+        faults.mix(FaultMix {
+            rate: 1.0,
+            ..soak_mix(1)
+        });
+        faults.inject(Fault::new(
+            Method::POST,
+            "/api/v1/statuses",
+            FaultKind::LoseResponse,
+        ));
+        assert_eq!(
+            faults.take(&Method::POST, "/api/v1/statuses", false),
+            Some(FaultKind::LoseResponse)
+        );
+        assert!(
+            faults
+                .take(&Method::POST, "/api/v1/statuses", false)
+                .is_some()
+        );
+        assert_eq!(faults.fired().len(), 2);
+        faults.clear();
+        assert_eq!(faults.take(&Method::POST, "/api/v1/statuses", false), None);
     }
 }

@@ -88,7 +88,7 @@ use tokio::task::JoinHandle;
 pub use axum::http::Method;
 pub use commands::COMMAND_SEATS;
 pub use content::{counted_length, render_html};
-pub use faults::{Fault, FaultKind, Faults};
+pub use faults::{Fault, FaultKind, FaultMix, Faults};
 pub use flavour::Flavour;
 pub use log::{RequestLog, RequestRecord};
 pub use oauth::App;

@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests: a plain HTTP client over
 //! loopback, a WebSocket reader, and sandbox start-up on a fast clock;
 //! [`mock`] runs mastodon-mock, [`contract`] holds the contract suites'
-//! plumbing and [`browser`] drives a headless Chromium.
+//! plumbing, [`browser`] drives a headless Chromium and [`soak`] judges
+//! the fault soak.
 
 #![allow(dead_code)] // each test binary uses a different part
 
@@ -9,6 +10,7 @@ pub mod browser;
 pub mod contract;
 pub mod mock;
 pub mod process;
+pub mod soak;
 
 use std::sync::Arc;
 use std::time::Duration;
