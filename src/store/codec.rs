@@ -112,7 +112,7 @@ pub(super) fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<ChatRecord> {
 
 pub(super) const STEP_COLUMNS: &str = "id, chat_id, key, kind, kind_number, planned_at, text, state, \
      idempotency_key, attempts, remote_id, remote_uri, remote_url, remote_created_at, \
-     posted_at, last_error, reason, updated_at";
+     posted_at, last_error, reason, updated_at, outcome_unknown";
 
 pub(super) fn step_from_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
     let word: String = row.get(3)?;
@@ -146,5 +146,6 @@ pub(super) fn step_from_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
         last_error: row.get(15)?,
         reason: row.get(16)?,
         updated_at: row.get::<_, Ts>(17)?.0,
+        outcome_unknown: row.get(18)?,
     })
 }

@@ -14,10 +14,18 @@
 //!    ├──mark_failed (also from posting) ────────────► failed    (gave up, with the reason)
 //!    ├──mark_skipped (also from posting) ───────────► skipped   (too late, with the reason)
 //!    └──sync_steps (no longer planned) ─────────────► cancelled (pending again if re-planned)
+//!
+//! posting ──mark_failed_unknown──► failed + outcome unknown ──mark_found_later──► posted
+//!                                          │
+//!                                          └──clear_outcome_unknown──► failed (known)
 //! ```
 //!
-//! `posted`, `failed` and `skipped` are final. From `posting`, skip or fail
-//! a step only once a reconcile has shown that it is not on the server.
+//! `posted`, `skipped` and a known `failed` are final. From `posting`, skip
+//! or fail a step only once a reconcile has shown that it is not on the
+//! server — or, when the server cannot even be asked, fail it with the
+//! outcome unknown ([`Store::mark_failed_unknown`]) so that the chat goes
+//! on: such a step is looked for again ([`Store::outcome_unknown_steps`])
+//! and only then ends `posted` or known `failed`.
 //!
 //! The host follows "durable before visible": [`Store::begin_attempt`]
 //! commits the intent — state `posting` and the step's idempotency key —
@@ -106,6 +114,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_answers_accounts_sources.sql"),
     include_str!("migrations/003_recap_archive.sql"),
     include_str!("migrations/004_mentions.sql"),
+    include_str!("migrations/005_outcome_unknown.sql"),
 ];
 
 /// `PRAGMA application_id` of a chathost database ("chat" in ASCII).

@@ -23,7 +23,7 @@ pub(super) fn locate(conn: &Connection, id: StepId) -> Result<Located, Problem> 
     );
     conn.query_row(&sql, [id.0], |row| {
         let step = step_from_row(row)?;
-        let chat: String = row.get(18)?;
+        let chat: String = row.get(19)?;
         Ok(Located {
             label: format!("{} of {chat}", step.key),
             step,
@@ -42,6 +42,19 @@ pub(super) fn require(located: &Located, allowed: &[StepState]) -> Result<(), Pr
             step: located.label.clone(),
             state: located.step.state,
         })
+    }
+}
+
+/// Refuses a change unless the step is `failed` with the outcome unknown.
+fn require_unknown(located: &Located) -> Result<(), Problem> {
+    require(located, &[StepState::Failed])?;
+    if located.step.outcome_unknown {
+        Ok(())
+    } else {
+        Err(Problem::Invalid(format!(
+            "{} failed and is known not to be on the server",
+            located.label
+        )))
     }
 }
 
@@ -208,6 +221,31 @@ impl Store {
         http_status: Option<u16>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.fail(id, reason, http_status, false, now)
+    }
+
+    /// Gives up on a step whose post may be on the server: the last
+    /// attempt's outcome is unknown and the server could not be asked. It
+    /// ends `failed` with the outcome unknown, so that the chat goes on;
+    /// [`Store::mark_found_later`] or [`Store::clear_outcome_unknown`]
+    /// settle it once a look succeeds.
+    pub fn mark_failed_unknown(
+        &self,
+        id: StepId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.fail(id, reason, None, true, now)
+    }
+
+    fn fail(
+        &self,
+        id: StepId,
+        reason: &str,
+        http_status: Option<u16>,
+        unknown: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.write("record that a post failed", |tx| {
             let located = locate(tx, id)?;
             require(&located, &[StepState::Pending, StepState::Posting])?;
@@ -220,9 +258,73 @@ impl Store {
                 now,
             )?;
             tx.execute(
-                "UPDATE steps SET state = ?2, reason = ?3, last_error = ?3, updated_at = ?4 \
-                 WHERE id = ?1",
-                params![id.0, StepState::Failed, reason, Ts(now)],
+                "UPDATE steps SET state = ?2, reason = ?3, last_error = ?3, updated_at = ?4, \
+                 outcome_unknown = ?5 WHERE id = ?1",
+                params![id.0, StepState::Failed, reason, Ts(now), unknown],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records that a step failed with the outcome unknown is on the server
+    /// as `post` after all: it becomes `posted`. Refused for any other step
+    /// (a step known failed was never posted), and for a status another
+    /// step is recorded as.
+    pub fn mark_found_later(
+        &self,
+        id: StepId,
+        post: &RemotePost,
+        now: DateTime<Utc>,
+    ) -> Result<StepRecord, StoreError> {
+        self.write("record a post found later", |tx| {
+            let located = locate(tx, id)?;
+            require_unknown(&located)?;
+            let other: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM steps WHERE remote_uri = ?1",
+                    [&post.uri],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(other) = other {
+                return Err(Problem::PostClaimed {
+                    step: located.label,
+                    uri: post.uri.clone(),
+                    other: locate(tx, StepId(other))?.label,
+                });
+            }
+            tx.execute(
+                "UPDATE steps SET state = ?2, remote_id = ?3, remote_uri = ?4, remote_url = ?5, \
+                 remote_created_at = ?6, posted_at = ?7, updated_at = ?7, reason = NULL, \
+                 outcome_unknown = 0 WHERE id = ?1",
+                params![
+                    id.0,
+                    StepState::Posted,
+                    post.id,
+                    post.uri,
+                    post.url,
+                    Ts(post.created_at),
+                    Ts(now),
+                ],
+            )?;
+            Ok(locate(tx, id)?.step)
+        })
+    }
+
+    /// Records that a step failed with the outcome unknown is known not to
+    /// be on the server: it stays `failed`, with `reason`.
+    pub fn clear_outcome_unknown(
+        &self,
+        id: StepId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write("record that a post is not on the server", |tx| {
+            let located = locate(tx, id)?;
+            require_unknown(&located)?;
+            tx.execute(
+                "UPDATE steps SET outcome_unknown = 0, reason = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id.0, reason, Ts(now)],
             )?;
             Ok(())
         })

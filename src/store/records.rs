@@ -194,6 +194,9 @@ pub struct StepRecord {
     pub reason: Option<String>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// A `failed` step whose post may be on the server after all (the look
+    /// for it failed): looked for again before the recap.
+    pub outcome_unknown: bool,
 }
 
 /// The start of an attempt, as [`Store::begin_attempt`] recorded it.

@@ -160,4 +160,19 @@ impl Store {
             Ok(steps)
         })
     }
+
+    /// The chat's `failed` steps whose post may be on the server after all
+    /// ([`Store::mark_failed_unknown`]), by planned instant.
+    pub fn outcome_unknown_steps(&self, chat: ChatId) -> Result<Vec<StepRecord>, StoreError> {
+        self.read("read the steps of unknown outcome", |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {STEP_COLUMNS} FROM steps WHERE chat_id = ?1 AND state = 'failed' \
+                 AND outcome_unknown = 1 ORDER BY planned_at, key"
+            ))?;
+            let steps = stmt
+                .query_map([chat.0], step_from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(steps)
+        })
+    }
 }
