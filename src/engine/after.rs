@@ -22,6 +22,10 @@ use crate::policy::RECAP_LATEST;
 use crate::recap::{self, ChatData};
 use crate::store::{ChatId, ChatRecord, ChatState, RecapState, StepState, ThreadStep};
 
+/// How long the end of a recap thread waits, at most, to look again for
+/// its posts given up with the outcome unknown.
+const THREAD_RECHECK: Duration = Duration::minutes(5);
+
 /// The recap and archive part of one chat date.
 pub(super) struct AfterChat {
     pub(super) engine: Engine,
@@ -202,6 +206,17 @@ impl AfterChat {
         );
         posting.on_purpose = self.on_purpose;
         if !posting.post_thread().await {
+            return false;
+        }
+        // A post of the thread given up with the outcome unknown: one more
+        // look, for a few minutes at most, before the thread is called over.
+        let until = self.engine.now() + THREAD_RECHECK;
+        let chat = self.chat.clone();
+        if !self
+            .engine
+            .recheck_unknown(&chat, self.chat_id, until)
+            .await
+        {
             return false;
         }
         loop {

@@ -34,6 +34,7 @@ mod mentions;
 pub mod occurrence;
 mod pin;
 mod poster;
+mod recheck;
 pub mod service;
 
 use std::sync::Arc;

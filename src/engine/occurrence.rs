@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::after::{AfterChat, after_owed};
+use super::after::{AfterChat, after_owed, recap_due};
 use super::{Engine, Event, Woke, poster};
 use crate::collect::{Collector, Setup};
 use crate::config::Chat;
@@ -78,7 +78,8 @@ impl Engine {
             // restart during the grace) or await the final sweep, and the
             // recap and archive may be owed.
             let after = after.filter(|_| after_owed(&chat, occ, &record, self.now()));
-            return self.run_parts(None, collecting, after).await;
+            let recheck = self.recheck_at_restart(&chat, occ, &record);
+            return self.run_parts(None, collecting, recheck, after).await;
         }
         let posting = Posting {
             engine: self.clone(),
@@ -91,7 +92,30 @@ impl Engine {
             unsettled: 0,
             on_purpose: false,
         };
-        self.run_parts(Some(posting), collecting, after).await
+        self.run_parts(Some(posting), collecting, None, after).await
+    }
+
+    /// At a restart after posting ended, while the date's after part may
+    /// still be owed: a part that looks again for steps given up with the
+    /// outcome unknown, before the recap (until it is due, or for a few
+    /// minutes when that has passed).
+    fn recheck_at_restart(
+        &self,
+        chat: &Chat,
+        occ: &Occurrence,
+        record: &ChatRecord,
+    ) -> Option<Part> {
+        let now = self.now();
+        let due = recap_due(chat, occ);
+        if record.state != ChatState::Done || now >= due + policy::RECAP_LATEST {
+            return None;
+        }
+        let until = due.max(now + RESTART_RECHECK);
+        let mut engine = self.clone();
+        let (chat, id) = (chat.clone(), record.id);
+        Some(Box::pin(async move {
+            engine.recheck_unknown(&chat, id, until).await
+        }))
     }
 
     /// The collecting part of a date, unless collection is off, the date
@@ -141,11 +165,15 @@ impl Engine {
         &mut self,
         posting: Option<Posting>,
         collecting: Option<Collector>,
+        recheck: Option<Part>,
         after: Option<AfterChat>,
     ) -> bool {
         let mut parts = JoinSet::new();
         if let Some(posting) = posting {
             parts.spawn(posting.run().in_current_span());
+        }
+        if let Some(recheck) = recheck {
+            parts.spawn(recheck.in_current_span());
         }
         if let Some(collecting) = collecting {
             parts.spawn(collecting.run().in_current_span());
@@ -195,6 +223,13 @@ impl Engine {
         finished
     }
 }
+
+/// A part of a chat date run beside the others.
+type Part = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+
+/// How long a restart past the recap's moment looks again for steps of
+/// unknown outcome before the recap goes on without them.
+const RESTART_RECHECK: chrono::Duration = chrono::Duration::minutes(5);
 
 /// What a round of the posting loop leads to.
 pub(super) enum Flow {
@@ -417,7 +452,7 @@ impl Posting {
                 {
                     let why = "an earlier attempt was cut short";
                     let reason = poster::outcome_unknown(why, &e);
-                    self.engine.fail_step(chat, step, reason).await;
+                    self.engine.fail_step_unknown(chat, step, reason).await;
                     return Some(Flow::Next);
                 }
                 let pause = poster::rate_limit_pause(self.unsettled);
@@ -544,13 +579,26 @@ impl Posting {
         self.engine.wait_until(again).await.into()
     }
 
-    /// Ends the chat date: unpins the welcome, records it done.
+    /// Ends the chat date: looks again for steps given up with the outcome
+    /// unknown (until the recap is due at the latest, so that the recap and
+    /// the final sweep see them as they are), unpins the welcome, records
+    /// the date done.
     async fn finish(&mut self, chat: &Chat, steps: &[StepRecord]) -> Flow {
+        let until = recap_due(chat, &self.occ);
+        if !self.engine.recheck_unknown(chat, self.chat_id, until).await {
+            return Flow::End(false);
+        }
         self.unpin_welcome(chat, steps).await;
         if !self.set_state(ChatState::Done).await {
             // Not "over" until recorded; the next round tries again.
             return self.pause().await;
         }
+        // Read again: the look may have found a step posted after all.
+        let steps = self
+            .engine
+            .store
+            .steps(self.chat_id)
+            .unwrap_or_else(|_| steps.to_vec());
         let posted = steps
             .iter()
             .filter(|s| s.state == StepState::Posted)

@@ -218,7 +218,7 @@ impl Engine {
 
     /// After a rate-limit answer: the instant before which nothing is
     /// posted, at least a growing floor past now whatever the server hinted.
-    fn note_rate_limited(&mut self, class: &FailureClass) -> Option<DateTime<Utc>> {
+    pub(super) fn note_rate_limited(&mut self, class: &FailureClass) -> Option<DateTime<Utc>> {
         let now = self.now();
         let longest =
             now + chrono::Duration::from_std(MAX_HINT).unwrap_or(chrono::Duration::hours(3));
@@ -292,7 +292,6 @@ impl Engine {
         reason: String,
         unknown_outcome: bool,
     ) -> Option<String> {
-        let mut reason = reason;
         if unknown_outcome {
             match self.find_posted(step).await {
                 Ok(Some(remote)) => {
@@ -300,7 +299,11 @@ impl Engine {
                     return self.posted(chat, step, remote).await;
                 }
                 Ok(None) => {}
-                Err(e) => reason = outcome_unknown(&reason, &e),
+                Err(e) => {
+                    let reason = outcome_unknown(&reason, &e);
+                    self.fail_step_unknown(chat, step, reason).await;
+                    return None;
+                }
             }
         }
         self.fail_step(chat, step, reason).await;
@@ -309,8 +312,29 @@ impl Engine {
 
     /// Records a step failed and says so.
     pub(super) async fn fail_step(&mut self, chat: &Chat, step: &StepRecord, reason: String) {
+        self.fail_with(chat, step, reason, false).await;
+    }
+
+    /// Records a step failed while its post may be on the server (the look
+    /// for it failed): it is looked for again before the recap.
+    pub(super) async fn fail_step_unknown(
+        &mut self,
+        chat: &Chat,
+        step: &StepRecord,
+        reason: String,
+    ) {
+        self.fail_with(chat, step, reason, true).await;
+    }
+
+    async fn fail_with(&mut self, chat: &Chat, step: &StepRecord, reason: String, unknown: bool) {
         tracing::error!("{reason}");
-        if let Err(e) = self.store.mark_failed(step.id, &reason, None, self.now()) {
+        let now = self.now();
+        let recorded = if unknown {
+            self.store.mark_failed_unknown(step.id, &reason, now)
+        } else {
+            self.store.mark_failed(step.id, &reason, None, now)
+        };
+        if let Err(e) = recorded {
             self.store_failed("cannot record a step given up", &e);
             self.pause_after_store_error().await;
             return;
@@ -445,7 +469,8 @@ fn is_our_post(step: &StepRecord, status: &RemoteStatus) -> bool {
 }
 
 /// The reason recorded for a step whose post may or may not have reached
-/// the server: the host is told to look at the account.
+/// the server: the host is told to look at the account (until a later look
+/// settles it).
 pub(super) fn outcome_unknown(reason: &str, e: &CallError) -> String {
     format!(
         "{reason}; whether it reached the server is unknown: the server could not be asked ({e}); look at the bot's account"

@@ -1,0 +1,167 @@
+//! Steps given up while their post may be on the server: the last
+//! attempt's outcome was unknown and even the look for it failed (a 429, a
+//! timeout). They are recorded failed with the outcome unknown so that the
+//! chat goes on, and looked for again here — once posting is over, before
+//! the recap is composed (answers to a question found later are tied to
+//! it), and at a restart while the date's after part is still owed. Found:
+//! recorded posted after all. Not there: failed, now known. Still unknown
+//! when the time allowed runs out: left as it is, and said once.
+
+use chrono::{DateTime, Utc};
+
+use super::poster::{jittered, rate_limit_pause};
+use super::{Engine, Event};
+use crate::config::Chat;
+use crate::instance::{FailureClass, RemoteStatus};
+use crate::store::{ChatId, RemotePost, StepRecord};
+
+/// Looks at most this many times for one step (each failed look waits a
+/// rate-limit pause, or the server's reset, first).
+const MAX_LOOKS: u32 = 6;
+
+impl Engine {
+    /// Looks again for the chat date's steps failed with the outcome
+    /// unknown, waiting no later than `until` (a look due later is not
+    /// made). False when stopped.
+    pub(super) async fn recheck_unknown(
+        &mut self,
+        chat: &Chat,
+        chat_id: ChatId,
+        until: DateTime<Utc>,
+    ) -> bool {
+        let steps = match self.store.outcome_unknown_steps(chat_id) {
+            Ok(s) => s,
+            Err(e) => {
+                // Left as they are: a restart looks again.
+                self.store_failed("cannot read the steps of unknown outcome", &e);
+                return !self.shutdown.requested();
+            }
+        };
+        for step in steps {
+            if !self.recheck_step(chat, &step, until).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Looks for one step until found, known absent, out of looks or of
+    /// time. False when stopped.
+    async fn recheck_step(&mut self, chat: &Chat, step: &StepRecord, until: DateTime<Utc>) -> bool {
+        let mut looks = 0;
+        loop {
+            // Respect a rate limit the server announced before asking.
+            let limited = match self.rate_limited {
+                (_, Some(t)) if t > self.now() => Some(t),
+                _ => self.instance.pause_until(self.now()),
+            }
+            .filter(|t| *t > self.now());
+            if let Some(t) = limited {
+                if t > until {
+                    self.still_unknown(step, "the server is limiting our requests");
+                    return true;
+                }
+                if !self.hold_until(t).await {
+                    return false;
+                }
+            }
+            if self.shutdown.requested() {
+                return false;
+            }
+            looks += 1;
+            let e = match self.find_posted(step).await {
+                Ok(Some(remote)) => {
+                    self.found_later(chat, step, remote);
+                    return true;
+                }
+                Ok(None) => {
+                    self.known_absent(step);
+                    return true;
+                }
+                Err(e) => e,
+            };
+            let now = self.now();
+            let next = match e.class {
+                FailureClass::Permanent => None,
+                FailureClass::Wait(_) | FailureClass::WaitFor(_) => {
+                    self.note_rate_limited(&e.class)
+                }
+                FailureClass::Transient => Some(now + jittered(rate_limit_pause(looks - 1))),
+            };
+            match next {
+                Some(next) if looks < MAX_LOOKS && next <= until => {
+                    tracing::info!(
+                        key = %step.key,
+                        "cannot look for it yet ({e}); looking again at {}",
+                        next.format("%H:%M:%SZ")
+                    );
+                    if !self.hold_until(next).await {
+                        return false;
+                    }
+                }
+                _ => {
+                    self.still_unknown(step, &e.message);
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Records a step found on the server after all, and says so.
+    fn found_later(&mut self, chat: &Chat, step: &StepRecord, remote: RemoteStatus) {
+        let now = self.now();
+        let record = RemotePost {
+            id: remote.id.clone(),
+            uri: remote.uri,
+            url: remote.url,
+            created_at: remote.created_at,
+        };
+        if let Err(e) = self.store.mark_found_later(step.id, &record, now) {
+            // Left failed with the outcome unknown: a restart looks again.
+            self.store_failed(
+                &format!(
+                    "{} is on the server as {}, but cannot be recorded",
+                    step.key, remote.id
+                ),
+                &e,
+            );
+            return;
+        }
+        tracing::info!(key = %step.key, remote_id = %remote.id, "found on the server after all; recorded posted");
+        self.emit(Event::Posted {
+            chat: chat.name.clone(),
+            key: step.key.clone(),
+            planned: step.planned_at,
+            at: now,
+            text: step.text.clone(),
+            remote_id: remote.id,
+        });
+    }
+
+    /// Records a step known not to be on the server: it stays failed.
+    fn known_absent(&mut self, step: &StepRecord) {
+        let was = step.reason.as_deref().unwrap_or("gave up");
+        // The old reason told the host to look at the account: no longer.
+        let was = was
+            .split("; whether it reached the server")
+            .next()
+            .unwrap_or(was);
+        let reason = format!("{was}; it is not on the server (looked again later)");
+        if let Err(e) = self
+            .store
+            .clear_outcome_unknown(step.id, &reason, self.now())
+        {
+            self.store_failed("cannot record that a post is not on the server", &e);
+            return;
+        }
+        tracing::warn!(key = %step.key, "looked again: not on the server; it stays failed");
+    }
+
+    /// Says once that a step's outcome is still unknown.
+    fn still_unknown(&self, step: &StepRecord, why: &str) {
+        tracing::warn!(
+            key = %step.key,
+            "still cannot tell whether it reached the server ({why}); it stays recorded failed with the outcome unknown: look at the bot's account"
+        );
+    }
+}

@@ -1,0 +1,264 @@
+//! A question whose POST went out but whose answer was lost, while the
+//! server would not say whether it had it (the bot's own statuses refused):
+//! recorded failed with the outcome unknown so the chat goes on, then looked
+//! for again once posting is over — through a 429 — before the recap. Found:
+//! recorded posted with the server's id, answers replying to it tied to it,
+//! never posted twice. Not there (the request was lost): failed, and known.
+//!
+//! Time is a scaled clock (posting, collecting and the recap wait on it).
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chathost::clock::SharedClock;
+use chathost::engine::Shutdown;
+use chathost::engine::service::{self, Started};
+use chathost::sandbox::{Fault, FaultKind, Flavour, Method, Sandbox, SandboxConfig};
+use chathost::secret::Secret;
+use chathost::store::{ChatId, RecapState, StepRecord, StepState, Store};
+
+/// Wednesday 24 March 2027, 20:00 in London is 20:00Z (GMT that week).
+const DATE: &str = "2027-03-24";
+const ORIGIN: &str = "2027-03-24T19:57:30Z";
+const SPEED: f64 = 150.0;
+
+const QUESTIONS: &str = r#"topic = "Handovers"
+
+[[question]]
+text = "What do you always say at a handover?"
+
+[[question]]
+text = "How do you keep a handover short?"
+
+[[question]]
+text = "Which checklist has helped you?"
+"#;
+
+/// A 16-minute chat: welcome 20:00, Q1 20:02, last call 20:13, wrap-up
+/// 20:16; answers count until 20:18; the recap is due at 20:19.
+fn bot_toml(url: &str, software: &str) -> String {
+    format!(
+        r#"[instance]
+url = "{url}"
+software = "{software}"
+timeout_seconds = 1
+
+[account]
+token_env = "CHATHOST_TOKEN"
+
+[state]
+dir = "state"
+
+[chats.wenurses]
+hashtag = "WeNurses"
+weekday = "Wednesday"
+time = "20:00"
+zone = "Europe/London"
+duration_minutes = 16
+reminders = []
+
+[chats.wenurses.pacing]
+welcome = 0
+first_question = 2
+last_call = 13
+wrap_up = 16
+
+[chats.wenurses.collect]
+grace_minutes = 2
+
+[chats.wenurses.recap]
+enabled = true
+delay_minutes = 3
+answers_per_question = 2
+"#
+    )
+}
+
+struct Rig {
+    dir: PathBuf,
+    sandbox: Sandbox,
+    clock: SharedClock,
+}
+
+impl Rig {
+    async fn new(name: &str, flavour: Flavour) -> Rig {
+        let (clock, _) = common::anchored_clock(ORIGIN, SPEED);
+        let sandbox = Sandbox::start(SandboxConfig {
+            flavour,
+            participants: 10,
+            clock: clock.clone(),
+            hashtag: "WeNurses".into(),
+            answer_window: Duration::from_secs(150),
+            ..SandboxConfig::default()
+        })
+        .await
+        .unwrap();
+        let software = common::software(flavour);
+        let dir = common::fresh_dir(&format!("chathost-found-later-{name}-{software}"));
+        std::fs::write(dir.join(format!("prompts/{DATE}.toml")), QUESTIONS).unwrap();
+        std::fs::write(dir.join("bot.toml"), bot_toml(sandbox.base_url(), software)).unwrap();
+        Rig {
+            dir,
+            sandbox,
+            clock,
+        }
+    }
+
+    async fn engine(&self) -> Started {
+        let (trigger, shutdown) = Shutdown::new();
+        // Never triggered: the engine runs until the test ends.
+        std::mem::forget(trigger);
+        service::start(service::Parts {
+            config: common::load_config(&self.dir),
+            token: Secret::new(self.sandbox.bot().token.expose()),
+            clock: self.clock.clone(),
+            use_scheduler: false,
+            events: None,
+            shutdown,
+        })
+        .await
+        .unwrap()
+    }
+
+    /// The bot's chat posts (not replies: the recap thread quotes them)
+    /// starting with `prefix`.
+    fn chat_posts(&self, prefix: &str) -> Vec<chathost::sandbox::StatusRecord> {
+        self.sandbox
+            .statuses_of("chatbot")
+            .into_iter()
+            .filter(|s| s.in_reply_to_id.is_none() && s.text.starts_with(prefix))
+            .collect()
+    }
+
+    /// `GET /api/v1/accounts/{bot}/statuses`: how the bot reads its own posts.
+    fn own_statuses(&self) -> String {
+        format!("/api/v1/accounts/{}/statuses", self.sandbox.bot().id)
+    }
+
+    /// Waits (on the real clock, within the chat) until `ok` holds.
+    async fn until(&self, what: &str, ok: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !ok() {
+            assert!(std::time::Instant::now() < deadline, "never: {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Runs the chat date: the welcome goes out cleanly; Q1's POST meets
+    /// `post_fault` while every read of the bot's own statuses fails, until
+    /// Q1 is recorded failed with the outcome unknown; then the next read
+    /// of them is a 429 with a reset 20 s ahead, and the rest succeed.
+    /// Returns the store and Q1 as recorded at the end.
+    async fn chat(&self, post_fault: FaultKind) -> (Store, ChatId, StepRecord) {
+        let started = self.engine().await;
+        let store = started.engine.store.clone();
+        let chat = common::load_config(&self.dir).chats[0].clone();
+        let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
+        let mut engine = started.engine.clone();
+        let run = tokio::spawn(async move { engine.run_occurrence("wenurses", &occ).await });
+        let bot = |prefix: &str| self.chat_posts(prefix).len();
+        self.until("the welcome is posted", || bot("Welcome") == 1)
+            .await;
+        let faults = self.sandbox.faults();
+        faults.inject(Fault::new(Method::POST, "/api/v1/statuses", post_fault).exact());
+        faults.inject(
+            Fault::new(Method::GET, &self.own_statuses(), FaultKind::Status(503))
+                .exact()
+                .always(),
+        );
+        let q1 = |store: &Store| {
+            let id = store.chat("wenurses", DATE.parse().unwrap()).ok()??.id;
+            store.steps(id).ok()?.into_iter().find(|s| s.key == "q1")
+        };
+        self.until("Q1 is given up with the outcome unknown", || {
+            q1(&store).is_some_and(|s| s.state == StepState::Failed && s.outcome_unknown)
+        })
+        .await;
+        assert_eq!(
+            q1(&store).unwrap().remote,
+            None,
+            "not claimed while unknown"
+        );
+        faults.clear();
+        let hinting = FaultKind::RateLimitedHinting {
+            retry_after: None,
+            reset_in: Some(20),
+        };
+        faults.inject(Fault::new(Method::GET, &self.own_statuses(), hinting).exact());
+        let finished = tokio::time::timeout(Duration::from_secs(120), run)
+            .await
+            .expect("the chat date, its recap and archive end within 120 s")
+            .unwrap();
+        assert!(finished, "the chat date finished");
+        assert_eq!(faults.pending(), 0, "the re-check met the 429");
+        let chat_id = store
+            .chat("wenurses", DATE.parse().unwrap())
+            .unwrap()
+            .unwrap()
+            .id;
+        let steps: Vec<_> = store.steps(chat_id).unwrap();
+        let states: Vec<_> = steps.iter().map(|s| (&s.key, s.state, &s.reason)).collect();
+        assert!(
+            bot("Q2:") == 1 && bot("Q3:") == 1,
+            "the chat went on: {states:#?}"
+        );
+        let q1 = q1(&store).unwrap();
+        (store, chat_id, q1)
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_given_up_unknown_is_found_later_and_its_answers_tied_to_it() {
+    let rig = Rig::new("found", Flavour::GoToSocial).await;
+    // Stored by the server, the answer lost: the client times out.
+    let (store, chat_id, q1) = rig.chat(FaultKind::LoseResponse).await;
+    let on_server = rig.chat_posts("Q1:");
+    assert_eq!(on_server.len(), 1, "Q1 once on the server, never again");
+    assert_eq!(q1.state, StepState::Posted, "{:?}", q1.reason);
+    assert!(!q1.outcome_unknown);
+    assert_eq!(
+        q1.remote.as_ref().map(|r| r.id.as_str()),
+        Some(on_server[0].id.as_str())
+    );
+    // Answers replying to Q1 are Q1's, in the store the recap reads.
+    let answers = store.answers(chat_id).unwrap();
+    let replies: Vec<_> = answers
+        .iter()
+        .filter(|a| a.in_reply_to_id.as_deref() == Some(on_server[0].id.as_str()))
+        .collect();
+    assert!(!replies.is_empty(), "participants replied to Q1");
+    for a in &replies {
+        assert_eq!(a.question, Some(1), "{} tied to Q1", a.uri);
+        assert_eq!(a.method.as_deref(), Some("reply"), "{}", a.uri);
+    }
+    let record = store.chat_by_id(chat_id).unwrap();
+    assert_eq!(
+        record.recap,
+        Some(RecapState::Done),
+        "{:?}",
+        record.recap_note
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_that_never_went_out_ends_failed_and_known() {
+    let rig = Rig::new("absent", Flavour::Mastodon).await;
+    // The connection drops before the server handles the POST.
+    let (store, chat_id, q1) = rig.chat(FaultKind::Reset).await;
+    let on_server = rig.chat_posts("Q1:").len();
+    assert_eq!(on_server, 0, "Q1 is not posted late, nor blind");
+    assert_eq!(q1.state, StepState::Failed);
+    assert!(!q1.outcome_unknown, "known now: {:?}", q1.reason);
+    let reason = q1.reason.unwrap_or_default();
+    assert!(reason.contains("not on the server"), "{reason}");
+    assert!(!reason.contains("look at the bot's account"), "{reason}");
+    assert!(store.outcome_unknown_steps(chat_id).unwrap().is_empty());
+}
