@@ -84,7 +84,12 @@ struct Rig {
 
 impl Rig {
     async fn new(name: &str, flavour: Flavour) -> Rig {
-        let (clock, _) = common::anchored_clock(ORIGIN, SPEED);
+        Rig::from(name, flavour, ORIGIN).await
+    }
+
+    /// As `new`, the clock starting at `origin`.
+    async fn from(name: &str, flavour: Flavour, origin: &str) -> Rig {
+        let (clock, _) = common::anchored_clock(origin, SPEED);
         let sandbox = Sandbox::start(SandboxConfig {
             flavour,
             participants: 10,
@@ -261,4 +266,102 @@ async fn a_question_that_never_went_out_ends_failed_and_known() {
     assert!(reason.contains("not on the server"), "{reason}");
     assert!(!reason.contains("look at the bot's account"), "{reason}");
     assert!(store.outcome_unknown_steps(chat_id).unwrap().is_empty());
+}
+
+/// What an earlier run left: the chat date done, Q1 given up with the
+/// outcome unknown — though the server has it.
+fn given_up_unknown(rig: &Rig) -> Store {
+    let chat = common::load_config(&rig.dir).chats[0].clone();
+    let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
+    let questions = chathost::prompts::question_file(&chat, occ.date)
+        .load(&chat)
+        .expect("a question file")
+        .expect("questions load");
+    let templates = chathost::prompts::Templates::load(&chat.prompts_dir)
+        .expect("templates")
+        .0;
+    let plan =
+        chathost::plan::build_steps(&chat, &occ, &questions, &templates, None).expect("a plan");
+    std::fs::create_dir_all(rig.dir.join("state")).unwrap();
+    let store = Store::open(rig.dir.join("state/chathost.sqlite3")).unwrap();
+    let now = rig.clock.now();
+    let record = store
+        .upsert_chat(
+            &chathost::store::NewChat {
+                name: "wenurses".into(),
+                date: occ.date,
+                start_utc: occ.start_utc(),
+                instance_url: rig.sandbox.base_url().to_string(),
+                account: "chatbot".into(),
+                questions_file: None,
+            },
+            now,
+        )
+        .unwrap();
+    store.sync_steps(record.id, &plan, now).unwrap();
+    let q1 = store
+        .steps(record.id)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.key == "q1")
+        .unwrap();
+    store.begin_attempt(q1.id, now).unwrap();
+    store.mark_failed_unknown(q1.id, "unknown", now).unwrap();
+    store
+        .set_chat_state(record.id, chathost::store::ChatState::Done, now)
+        .unwrap();
+    store
+}
+
+/// A restart after the chat, before the recap is due: a step an earlier
+/// run gave up with the outcome unknown is looked for first, found, and
+/// recorded posted — not posted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_before_the_recap_finds_a_step_given_up_unknown() {
+    let rig = Rig::from("restart", Flavour::Mastodon, "2027-03-24T20:16:30Z").await;
+    // No recap thread: its own end-of-thread look must not be what finds it.
+    let toml = rig.dir.join("bot.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, text.replace("enabled = true", "enabled = false")).unwrap();
+    let store = given_up_unknown(&rig);
+    let chat_id = store
+        .chat("wenurses", DATE.parse().unwrap())
+        .unwrap()
+        .unwrap()
+        .id;
+    let text = store.steps(chat_id).unwrap()[1].text.clone();
+    assert!(text.starts_with("Q1:"), "{text}");
+    drop(store);
+    let api = common::Api::new(rig.sandbox.base_url());
+    let token = rig.sandbox.bot().token.expose().to_string();
+    let posted = api
+        .status(
+            &token,
+            serde_json::json!({ "status": text, "visibility": "public" }),
+        )
+        .await;
+    let started = rig.engine().await;
+    let chat = common::load_config(&rig.dir).chats[0].clone();
+    let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
+    let mut engine = started.engine.clone();
+    let finished = tokio::time::timeout(Duration::from_secs(120), async move {
+        engine.run_occurrence("wenurses", &occ).await
+    })
+    .await
+    .expect("the date's after part ends within 120 s");
+    assert!(finished);
+    let q1 = started
+        .engine
+        .store
+        .steps(chat_id)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.key == "q1")
+        .unwrap();
+    assert_eq!(q1.state, StepState::Posted, "{:?}", q1.reason);
+    assert_eq!(
+        q1.remote.map(|r| r.id),
+        posted["id"].as_str().map(String::from)
+    );
+    assert_eq!(rig.chat_posts("Q1:").len(), 1, "not posted again");
 }

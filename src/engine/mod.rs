@@ -27,7 +27,9 @@
 //!
 //! Layout: [`service`] assembles the engine for `run`, `chat --now` and
 //! rehearsals; [`occurrence`] is the per-date supervisor and the posting
-//! loop; [`poster`] posts one step; [`pin`] pins the welcome for the hour.
+//! loop; [`poster`] posts one step; [`recheck`] looks again, before the
+//! recap, for steps given up while their post may be on the server; [`pin`]
+//! pins the welcome for the hour.
 
 pub mod after;
 mod mentions;
