@@ -95,29 +95,6 @@ impl Engine {
         self.run_parts(Some(posting), collecting, None, after).await
     }
 
-    /// At a restart after posting ended, while the date's after part may
-    /// still be owed: a part that looks again for steps given up with the
-    /// outcome unknown, before the recap (until it is due, or for a few
-    /// minutes when that has passed).
-    fn recheck_at_restart(
-        &self,
-        chat: &Chat,
-        occ: &Occurrence,
-        record: &ChatRecord,
-    ) -> Option<Part> {
-        let now = self.now();
-        let due = recap_due(chat, occ);
-        if record.state != ChatState::Done || now >= due + policy::RECAP_LATEST {
-            return None;
-        }
-        let until = due.max(now + RESTART_RECHECK);
-        let mut engine = self.clone();
-        let (chat, id) = (chat.clone(), record.id);
-        Some(Box::pin(async move {
-            engine.recheck_unknown(&chat, id, until).await
-        }))
-    }
-
     /// The collecting part of a date, unless collection is off, the date
     /// was skipped, or its final sweep is done.
     fn collecting(&self, chat: &Chat, occ: &Occurrence, record: &ChatRecord) -> Option<Collector> {
@@ -165,7 +142,7 @@ impl Engine {
         &mut self,
         posting: Option<Posting>,
         collecting: Option<Collector>,
-        recheck: Option<Part>,
+        recheck: Option<super::recheck::Part>,
         after: Option<AfterChat>,
     ) -> bool {
         let mut parts = JoinSet::new();
@@ -223,13 +200,6 @@ impl Engine {
         finished
     }
 }
-
-/// A part of a chat date run beside the others.
-type Part = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
-
-/// How long a restart past the recap's moment looks again for steps of
-/// unknown outcome before the recap goes on without them.
-const RESTART_RECHECK: chrono::Duration = chrono::Duration::minutes(5);
 
 /// What a round of the posting loop leads to.
 pub(super) enum Flow {

@@ -9,17 +9,50 @@
 
 use chrono::{DateTime, Utc};
 
+use super::after::recap_due;
 use super::poster::{jittered, rate_limit_pause};
 use super::{Engine, Event};
 use crate::config::Chat;
 use crate::instance::{FailureClass, RemoteStatus};
-use crate::store::{ChatId, RemotePost, StepRecord};
+use crate::plan::Occurrence;
+use crate::policy;
+use crate::store::{ChatId, ChatRecord, ChatState, RemotePost, StepRecord};
 
 /// Looks at most this many times for one step (each failed look waits a
 /// rate-limit pause, or the server's reset, first).
 const MAX_LOOKS: u32 = 6;
 
+/// A part of a chat date run beside the others.
+pub(super) type Part = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+
+/// How long a restart past the recap's moment looks again for steps of
+/// unknown outcome before the recap goes on without them.
+const RESTART_RECHECK: chrono::Duration = chrono::Duration::minutes(5);
+
 impl Engine {
+    /// At a restart after posting ended, while the date's after part may
+    /// still be owed: a part that looks again for steps given up with the
+    /// outcome unknown, before the recap (until it is due, or for a few
+    /// minutes when that has passed).
+    pub(super) fn recheck_at_restart(
+        &self,
+        chat: &Chat,
+        occ: &Occurrence,
+        record: &ChatRecord,
+    ) -> Option<Part> {
+        let now = self.now();
+        let due = recap_due(chat, occ);
+        if record.state != ChatState::Done || now >= due + policy::RECAP_LATEST {
+            return None;
+        }
+        let until = due.max(now + RESTART_RECHECK);
+        let mut engine = self.clone();
+        let (chat, id) = (chat.clone(), record.id);
+        Some(Box::pin(async move {
+            engine.recheck_unknown(&chat, id, until).await
+        }))
+    }
+
     /// Looks again for the chat date's steps failed with the outcome
     /// unknown, waiting no later than `until` (a look due later is not
     /// made). False when stopped.
