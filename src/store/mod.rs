@@ -196,12 +196,26 @@ fn take_writer_lock(path: &Path) -> Result<File, Problem> {
         path: lock.clone(),
         error,
     })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Problem::InUse),
-        Err(std::fs::TryLockError::Error(error)) => Err(Problem::LockFile { path: lock, error }),
+    // A lock let go this instant can still be held for a moment by a
+    // process forked meanwhile (until its exec closes the copy): look a
+    // few times before calling the folder in use.
+    let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Problem::InUse),
+            Err(std::fs::TryLockError::Error(error)) => {
+                return Err(Problem::LockFile { path: lock, error });
+            }
+        }
     }
 }
+
+/// How long opening waits for a writer lock that is about to be let go.
+const LOCK_PATIENCE: Duration = Duration::from_secs(1);
 
 impl Store {
     /// Opens the database at `path`, creating the file (not its folder) and
