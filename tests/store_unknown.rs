@@ -149,3 +149,63 @@ fn a_status_another_step_holds_is_not_claimed_later() {
     assert_eq!(still.state, StepState::Failed);
     assert!(still.outcome_unknown);
 }
+
+/// A step an older chathost gave up with the outcome unknown (its reason
+/// says so) is looked for again after the upgrade; a plain failure is not.
+#[test]
+fn an_upgrade_marks_the_older_unknown_failures_for_a_look() {
+    use chathost::store::MIGRATIONS;
+    let dir = std::env::temp_dir().join(format!("chathost-unknown-v4-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("chathost.sqlite3");
+    {
+        // As chathost left it before migration 5.
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        for script in &MIGRATIONS[..4] {
+            conn.execute_batch(script).unwrap();
+        }
+        conn.pragma_update(None, "application_id", 0x6368_6174)
+            .unwrap();
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute(
+            "INSERT INTO chats (name, local_date, start_utc, instance_url, account, state, \
+             questions_file, created_at, updated_at) VALUES ('wenurses', '2026-12-02', \
+             '2026-12-02T20:00:00.000Z', 'https://mastodon.example', 'chatbot@mastodon.example', \
+             'done', NULL, '2026-12-01T10:00:00.000Z', '2026-12-02T21:00:00.000Z')",
+            [],
+        )
+        .unwrap();
+        for (n, key, reason) in [
+            (
+                1,
+                "q1",
+                "gave up after 3 attempts; whether it reached the server is unknown: the server could not be asked (429); look at the bot's account",
+            ),
+            (2, "q2", "the server refused it (422): too long"),
+        ] {
+            conn.execute(
+                "INSERT INTO steps (chat_id, key, kind, kind_number, planned_at, text, state, \
+                 reason, created_at, updated_at) VALUES (1, ?1, 'question', ?3, \
+                 '2026-12-02T20:05:00.000Z', 'Q: why?', 'failed', ?2, \
+                 '2026-12-01T10:00:00.000Z', '2026-12-02T20:06:00.000Z')",
+                rusqlite::params![key, reason, n],
+            )
+            .unwrap();
+        }
+    }
+    let store = Store::open(&db).unwrap();
+    let chat = store
+        .chat("wenurses", NaiveDate::from_ymd_opt(2026, 12, 2).unwrap())
+        .unwrap()
+        .unwrap();
+    let unknown: Vec<String> = store
+        .outcome_unknown_steps(chat.id)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.key)
+        .collect();
+    assert_eq!(unknown, vec!["q1".to_string()]);
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -549,16 +549,17 @@ impl Posting {
         self.engine.wait_until(again).await.into()
     }
 
-    /// Ends the chat date: looks again for steps given up with the outcome
-    /// unknown (until the recap is due at the latest, so that the recap and
-    /// the final sweep see them as they are), unpins the welcome, records
-    /// the date done.
+    /// Ends the chat date: unpins the welcome, looks again for steps given
+    /// up with the outcome unknown (a few minutes at most: the server that
+    /// lost their answers may still be failing, and the date must not stay
+    /// "running" for hours; the restart and recap looks come later),
+    /// records the date done.
     async fn finish(&mut self, chat: &Chat, steps: &[StepRecord]) -> Flow {
-        let until = recap_due(chat, &self.occ);
+        self.unpin_welcome(chat, steps).await;
+        let until = recap_due(chat, &self.occ).min(self.engine.now() + FINISH_LOOK);
         if !self.engine.recheck_unknown(chat, self.chat_id, until).await {
             return Flow::End(false);
         }
-        self.unpin_welcome(chat, steps).await;
         if !self.set_state(ChatState::Done).await {
             // Not "over" until recorded; the next round tries again.
             return self.pause().await;
@@ -613,3 +614,7 @@ pub(super) fn chat_times(chat: &Chat, occ: &Occurrence) -> ChatTimes {
         wrap_up: start + chrono::Duration::minutes(i64::from(chat.pacing.wrap_up)),
     }
 }
+
+/// The longest the end of posting looks again for steps whose outcome is
+/// unknown before the date is recorded done.
+const FINISH_LOOK: chrono::Duration = chrono::Duration::minutes(5);

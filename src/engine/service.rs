@@ -122,7 +122,8 @@ pub async fn start_retrying(parts: Parts) -> Result<Started, String> {
 /// Opens the store for the service; `None` on shutdown meanwhile. Under
 /// systemd a state folder held by another chathost (a host's `collect` run
 /// by hand, say) is waited for, not given up: an exit here would keep the
-/// service down through tonight's chat. At a terminal it is refused at once.
+/// service down through tonight's chat. At a terminal it is refused (after
+/// a second's patience for a lock being let go).
 async fn open_store_waiting(parts: &Parts) -> Result<Option<Store>, String> {
     let dir = &parts.config.state_dir;
     create_state_dir(dir)?;
@@ -130,7 +131,13 @@ async fn open_store_waiting(parts: &Parts) -> Result<Option<Store>, String> {
     let mut waited = false;
     loop {
         let path = dir.join(DATABASE);
-        match Store::open(&path) {
+        // Off the runtime's one thread: opening may wait a moment for a
+        // lock being let go, and SIGTERM must still be heard meanwhile.
+        let opening = path.clone();
+        let opened = tokio::task::spawn_blocking(move || Store::open(opening))
+            .await
+            .map_err(|e| format!("cannot open the state database: {e}"))?;
+        match opened {
             Ok(store) => {
                 if waited {
                     tracing::info!("the state folder {} is free: starting", dir.display());

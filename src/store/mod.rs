@@ -57,8 +57,9 @@
 //!   of its folder when root made it), and keeps it for as long as any
 //!   clone of the store lives; the OS drops it when the process ends, even
 //!   by SIGKILL. A second writer (another `chathost run`, or `collect`
-//!   while the service runs) is refused at once with
-//!   [`Problem::InUse`] instead of posting the same chat again.
+//!   while the service runs) is refused with [`Problem::InUse`] (after a
+//!   second's patience, for a lock being let go) instead of posting the
+//!   same chat again.
 //!   [`Store::open_read_only`] takes no such lock: WAL lets `status`,
 //!   `chats`, `answers` and the like read a consistent snapshot while the
 //!   service writes, in short read transactions that never block it.
