@@ -365,3 +365,125 @@ async fn a_restart_before_the_recap_finds_a_step_given_up_unknown() {
     );
     assert_eq!(rig.chat_posts("Q1:").len(), 1, "not posted again");
 }
+
+/// Three participants' replies to `q1_id` (no `A1:` prefix: only the reply
+/// ties them), as the final sweep stored them while Q1 was not known posted:
+/// tied to no question. The date is recorded swept.
+fn replies_swept_untied(store: &Store, chat_id: ChatId, q1_id: &str) {
+    let at: chrono::DateTime<chrono::Utc> = "2027-03-24T20:05:00Z".parse().unwrap();
+    let names = ["ann", "bea", "cal"];
+    let uris: Vec<String> = names
+        .iter()
+        .map(|n| format!("https://nurses.example/users/{n}/statuses/9"))
+        .collect();
+    let accts: Vec<String> = names
+        .iter()
+        .map(|n| format!("{n}@nurses.example"))
+        .collect();
+    let ids: Vec<String> = (0..3).map(|i| format!("99000{i}")).collect();
+    let batch: Vec<_> = (0..3)
+        .map(|i| chathost::store::SeenAnswer {
+            uri: &uris[i],
+            account: chathost::store::SeenAccount {
+                acct: &accts[i],
+                display_name: names[i],
+                url: None,
+                quotable: true,
+                why_not: None,
+            },
+            source: "https://nurses.example",
+            remote_id: Some(&ids[i]),
+            in_reply_to_id: Some(q1_id),
+            via_tag: false,
+            via_reply: true,
+            visibility: "public",
+            language: Some("en"),
+            created_at: at,
+            edited_at: None,
+            text: "Who is sickest, and what is still pending",
+            html: "Who is sickest, and what is still pending",
+            url: Some(&uris[i]),
+            engagement: None,
+        })
+        .collect();
+    store.record_answers(chat_id, &batch, at).unwrap();
+    store.mark_swept(chat_id, at).unwrap();
+    let answers = store.answers(chat_id).unwrap();
+    assert_eq!(answers.len(), 3);
+    assert!(answers.iter().all(|a| a.question.is_none()), "{answers:#?}");
+}
+
+/// A question found on the server only after the final sweep (a restart
+/// past the chat, recap on): the replies the sweep stored are tied to it
+/// then, from the store alone, and the recap counts them under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_found_after_the_final_sweep_gets_its_answers() {
+    let rig = Rig::from("retie", Flavour::Mastodon, "2027-03-24T20:16:30Z").await;
+    let store = given_up_unknown(&rig);
+    let chat_id = store
+        .chat("wenurses", DATE.parse().unwrap())
+        .unwrap()
+        .unwrap()
+        .id;
+    let text = store.steps(chat_id).unwrap()[1].text.clone();
+    assert!(text.starts_with("Q1:"), "{text}");
+    let api = common::Api::new(rig.sandbox.base_url());
+    let token = rig.sandbox.bot().token.expose().to_string();
+    let posted = api
+        .status(
+            &token,
+            serde_json::json!({ "status": text, "visibility": "public" }),
+        )
+        .await;
+    let q1_id = posted["id"].as_str().unwrap().to_string();
+    replies_swept_untied(&store, chat_id, &q1_id);
+    drop(store);
+    let started = rig.engine().await;
+    let chat = common::load_config(&rig.dir).chats[0].clone();
+    let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
+    let mut engine = started.engine.clone();
+    let finished = tokio::time::timeout(Duration::from_secs(120), async move {
+        engine.run_occurrence("wenurses", &occ).await
+    })
+    .await
+    .expect("the date's after part ends within 120 s");
+    assert!(finished);
+    let store = &started.engine.store;
+    let q1 = store
+        .steps(chat_id)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.key == "q1")
+        .unwrap();
+    assert_eq!(q1.state, StepState::Posted, "{:?}", q1.reason);
+    for a in store.answers(chat_id).unwrap() {
+        assert_eq!(a.question, Some(1), "{} tied to Q1", a.uri);
+        assert_eq!(a.method.as_deref(), Some("reply"), "{}", a.uri);
+    }
+    let record = store.chat_by_id(chat_id).unwrap();
+    assert_eq!(
+        record.recap,
+        Some(RecapState::Done),
+        "{:?}",
+        record.recap_note
+    );
+    // The thread's Q1 post (a reply, quoting Q1) counts the three.
+    let recap_q1: Vec<_> = rig
+        .sandbox
+        .statuses_of("chatbot")
+        .into_iter()
+        .filter(|s| s.in_reply_to_id.is_some() && s.text.starts_with("Q1:"))
+        .collect();
+    assert_eq!(recap_q1.len(), 1, "one recap post for Q1");
+    assert!(
+        recap_q1[0].text.contains("3 answers"),
+        "{}",
+        recap_q1[0].text
+    );
+    assert!(
+        !recap_q1[0].text.contains("No answers"),
+        "{}",
+        recap_q1[0].text
+    );
+    assert_eq!(rig.chat_posts("Q1:").len(), 1, "Q1 not posted again");
+}
