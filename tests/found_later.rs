@@ -487,3 +487,67 @@ async fn a_question_found_after_the_final_sweep_gets_its_answers() {
     );
     assert_eq!(rig.chat_posts("Q1:").len(), 1, "Q1 not posted again");
 }
+
+/// A status found for a step given up unknown, which the store will not let
+/// it claim (another step is recorded with it): recorded failed, known and
+/// said why — never looked for again at every restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_found_status_another_step_holds_ends_the_unknown() {
+    let rig = Rig::from("claimed", Flavour::Mastodon, "2027-03-24T20:16:30Z").await;
+    let toml = rig.dir.join("bot.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, text.replace("enabled = true", "enabled = false")).unwrap();
+    let store = given_up_unknown(&rig);
+    let chat_id = store
+        .chat("wenurses", DATE.parse().unwrap())
+        .unwrap()
+        .unwrap()
+        .id;
+    let steps = store.steps(chat_id).unwrap();
+    let text = steps[1].text.clone();
+    assert!(text.starts_with("Q1:"), "{text}");
+    let api = common::Api::new(rig.sandbox.base_url());
+    let token = rig.sandbox.bot().token.expose().to_string();
+    let posted = api
+        .status(
+            &token,
+            serde_json::json!({ "status": text, "visibility": "public" }),
+        )
+        .await;
+    // Q2 recorded with the same status (by its uri): Q1 cannot claim it.
+    let q2 = steps.iter().find(|s| s.key == "q2").unwrap();
+    let now = rig.clock.now();
+    store.begin_attempt(q2.id, now).unwrap();
+    let held = chathost::store::RemotePost {
+        id: "held-elsewhere".into(),
+        uri: posted["uri"].as_str().unwrap().into(),
+        url: None,
+        created_at: now,
+    };
+    store.mark_posted(q2.id, &held, now).unwrap();
+    drop(store);
+    let started = rig.engine().await;
+    let chat = common::load_config(&rig.dir).chats[0].clone();
+    let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
+    let mut engine = started.engine.clone();
+    let finished = tokio::time::timeout(Duration::from_secs(120), async move {
+        engine.run_occurrence("wenurses", &occ).await
+    })
+    .await
+    .expect("the date's after part ends within 120 s");
+    assert!(finished);
+    let store = &started.engine.store;
+    let q1 = store
+        .steps(chat_id)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.key == "q1")
+        .unwrap();
+    assert_eq!(q1.state, StepState::Failed);
+    assert!(!q1.outcome_unknown, "known now: {:?}", q1.reason);
+    assert_eq!(q1.remote, None, "not claimed");
+    let reason = q1.reason.unwrap_or_default();
+    assert!(reason.contains("cannot be recorded"), "{reason}");
+    assert!(store.outcome_unknown_steps(chat_id).unwrap().is_empty());
+    assert_eq!(rig.chat_posts("Q1:").len(), 1, "not posted again");
+}
