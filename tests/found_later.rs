@@ -551,3 +551,69 @@ async fn a_found_status_another_step_holds_ends_the_unknown() {
     assert!(store.outcome_unknown_steps(chat_id).unwrap().is_empty());
     assert_eq!(rig.chat_posts("Q1:").len(), 1, "not posted again");
 }
+
+/// A recap head given up with the outcome unknown, though the server has it:
+/// the next part looks for it first, finds it, and the thread goes on under
+/// it — the parts are not left out for a head that was there all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recap_head_given_up_unknown_is_looked_for_before_parts_are_left_out() {
+    let rig = Rig::from("head", Flavour::Mastodon, "2027-03-24T20:30:00Z").await;
+    let store = given_up_unknown(&rig);
+    let chat_id = store
+        .chat("wenurses", DATE.parse().unwrap())
+        .unwrap()
+        .unwrap()
+        .id;
+    let now = rig.clock.now();
+    let thread = [
+        "Thank you for the #WeNurses chat!",
+        "Q1: two answers",
+        "Q2: none",
+    ];
+    let posts: Vec<_> = thread
+        .iter()
+        .enumerate()
+        .map(|(i, t)| chathost::store::ThreadStep {
+            text: (*t).into(),
+            head: i == 0,
+        })
+        .collect();
+    assert!(store.compose_recap(chat_id, &posts, now, now).unwrap());
+    let head = store.steps(chat_id).unwrap();
+    let head = head.iter().find(|s| s.text == thread[0]).unwrap();
+    store.begin_attempt(head.id, now).unwrap();
+    store.mark_failed_unknown(head.id, "unknown", now).unwrap();
+    let api = common::Api::new(rig.sandbox.base_url());
+    let token = rig.sandbox.bot().token.expose().to_string();
+    let on_server = api
+        .status(
+            &token,
+            serde_json::json!({ "status": thread[0], "visibility": "public" }),
+        )
+        .await;
+    drop(store);
+    let started = rig.engine().await;
+    let chat = common::load_config(&rig.dir).chats[0].clone();
+    let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
+    let mut engine = started.engine.clone();
+    let posted = tokio::time::timeout(Duration::from_secs(120), async move {
+        engine.post_recap_now(&chat, &occ).await
+    })
+    .await
+    .expect("the thread is over within 120 s");
+    assert_eq!(posted, Ok(()), "every post of the thread is on the server");
+    let steps = started.engine.store.steps(chat_id).unwrap();
+    let states: Vec<_> = steps.iter().map(|s| (&s.text, s.state)).collect();
+    let recap: Vec<_> = steps.iter().filter(|s| s.kind.is_recap()).collect();
+    assert!(
+        recap.iter().all(|s| s.state == StepState::Posted),
+        "none left out: {states:#?}"
+    );
+    // One head, never posted again; the parts chained under it.
+    let bot = rig.sandbox.statuses_of("chatbot");
+    let heads: Vec<_> = bot.iter().filter(|s| s.text == thread[0]).collect();
+    assert_eq!(heads.len(), 1, "the head not posted twice");
+    assert_eq!(heads[0].id.as_str(), on_server["id"].as_str().unwrap());
+    let part1 = bot.iter().find(|s| s.text == thread[1]).unwrap();
+    assert_eq!(part1.in_reply_to_id.as_deref(), Some(heads[0].id.as_str()));
+}
