@@ -344,6 +344,9 @@ async fn a_restart_before_the_recap_finds_a_step_given_up_unknown() {
     let chat = common::load_config(&rig.dir).chats[0].clone();
     let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
     let mut engine = started.engine.clone();
+    // Posting's pause (a 429 on a POST) runs past the look's time: reading
+    // the bot's statuses is not held by it.
+    engine.rate_limited = (1, Some(rig.clock.now() + chrono::Duration::hours(2)));
     let finished = tokio::time::timeout(Duration::from_secs(120), async move {
         engine.run_occurrence("wenurses", &occ).await
     })
@@ -364,4 +367,256 @@ async fn a_restart_before_the_recap_finds_a_step_given_up_unknown() {
         posted["id"].as_str().map(String::from)
     );
     assert_eq!(rig.chat_posts("Q1:").len(), 1, "not posted again");
+}
+
+/// Three participants' replies to `q1_id` (no `A1:` prefix: only the reply
+/// ties them), as the final sweep stored them while Q1 was not known posted:
+/// tied to no question. The date is recorded swept.
+fn replies_swept_untied(store: &Store, chat_id: ChatId, q1_id: &str) {
+    let at: chrono::DateTime<chrono::Utc> = "2027-03-24T20:05:00Z".parse().unwrap();
+    let names = ["ann", "bea", "cal"];
+    let uris: Vec<String> = names
+        .iter()
+        .map(|n| format!("https://nurses.example/users/{n}/statuses/9"))
+        .collect();
+    let accts: Vec<String> = names
+        .iter()
+        .map(|n| format!("{n}@nurses.example"))
+        .collect();
+    let ids: Vec<String> = (0..3).map(|i| format!("99000{i}")).collect();
+    let batch: Vec<_> = (0..3)
+        .map(|i| chathost::store::SeenAnswer {
+            uri: &uris[i],
+            account: chathost::store::SeenAccount {
+                acct: &accts[i],
+                display_name: names[i],
+                url: None,
+                quotable: true,
+                why_not: None,
+            },
+            source: "https://nurses.example",
+            remote_id: Some(&ids[i]),
+            in_reply_to_id: Some(q1_id),
+            via_tag: false,
+            via_reply: true,
+            visibility: "public",
+            language: Some("en"),
+            created_at: at,
+            edited_at: None,
+            text: "Who is sickest, and what is still pending",
+            html: "Who is sickest, and what is still pending",
+            url: Some(&uris[i]),
+            engagement: None,
+        })
+        .collect();
+    store.record_answers(chat_id, &batch, at).unwrap();
+    store.mark_swept(chat_id, at).unwrap();
+    let answers = store.answers(chat_id).unwrap();
+    assert_eq!(answers.len(), 3);
+    assert!(answers.iter().all(|a| a.question.is_none()), "{answers:#?}");
+}
+
+/// A question found on the server only after the final sweep (a restart
+/// past the chat, recap on): the replies the sweep stored are tied to it
+/// then, from the store alone, and the recap counts them under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_found_after_the_final_sweep_gets_its_answers() {
+    let rig = Rig::from("retie", Flavour::Mastodon, "2027-03-24T20:16:30Z").await;
+    let store = given_up_unknown(&rig);
+    let chat_id = store
+        .chat("wenurses", DATE.parse().unwrap())
+        .unwrap()
+        .unwrap()
+        .id;
+    let text = store.steps(chat_id).unwrap()[1].text.clone();
+    assert!(text.starts_with("Q1:"), "{text}");
+    let api = common::Api::new(rig.sandbox.base_url());
+    let token = rig.sandbox.bot().token.expose().to_string();
+    let posted = api
+        .status(
+            &token,
+            serde_json::json!({ "status": text, "visibility": "public" }),
+        )
+        .await;
+    let q1_id = posted["id"].as_str().unwrap().to_string();
+    replies_swept_untied(&store, chat_id, &q1_id);
+    drop(store);
+    let started = rig.engine().await;
+    let chat = common::load_config(&rig.dir).chats[0].clone();
+    let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
+    let mut engine = started.engine.clone();
+    let finished = tokio::time::timeout(Duration::from_secs(120), async move {
+        engine.run_occurrence("wenurses", &occ).await
+    })
+    .await
+    .expect("the date's after part ends within 120 s");
+    assert!(finished);
+    let store = &started.engine.store;
+    let q1 = store
+        .steps(chat_id)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.key == "q1")
+        .unwrap();
+    assert_eq!(q1.state, StepState::Posted, "{:?}", q1.reason);
+    for a in store.answers(chat_id).unwrap() {
+        assert_eq!(a.question, Some(1), "{} tied to Q1", a.uri);
+        assert_eq!(a.method.as_deref(), Some("reply"), "{}", a.uri);
+    }
+    let record = store.chat_by_id(chat_id).unwrap();
+    assert_eq!(
+        record.recap,
+        Some(RecapState::Done),
+        "{:?}",
+        record.recap_note
+    );
+    // The thread's Q1 post (a reply, quoting Q1) counts the three.
+    let recap_q1: Vec<_> = rig
+        .sandbox
+        .statuses_of("chatbot")
+        .into_iter()
+        .filter(|s| s.in_reply_to_id.is_some() && s.text.starts_with("Q1:"))
+        .collect();
+    assert_eq!(recap_q1.len(), 1, "one recap post for Q1");
+    assert!(
+        recap_q1[0].text.contains("3 answers"),
+        "{}",
+        recap_q1[0].text
+    );
+    assert!(
+        !recap_q1[0].text.contains("No answers"),
+        "{}",
+        recap_q1[0].text
+    );
+    assert_eq!(rig.chat_posts("Q1:").len(), 1, "Q1 not posted again");
+}
+
+/// A status found for a step given up unknown, which the store will not let
+/// it claim (another step is recorded with it): recorded failed, known and
+/// said why — never looked for again at every restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_found_status_another_step_holds_ends_the_unknown() {
+    let rig = Rig::from("claimed", Flavour::Mastodon, "2027-03-24T20:16:30Z").await;
+    let toml = rig.dir.join("bot.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, text.replace("enabled = true", "enabled = false")).unwrap();
+    let store = given_up_unknown(&rig);
+    let chat_id = store
+        .chat("wenurses", DATE.parse().unwrap())
+        .unwrap()
+        .unwrap()
+        .id;
+    let steps = store.steps(chat_id).unwrap();
+    let text = steps[1].text.clone();
+    assert!(text.starts_with("Q1:"), "{text}");
+    let api = common::Api::new(rig.sandbox.base_url());
+    let token = rig.sandbox.bot().token.expose().to_string();
+    let posted = api
+        .status(
+            &token,
+            serde_json::json!({ "status": text, "visibility": "public" }),
+        )
+        .await;
+    // Q2 recorded with the same status (by its uri): Q1 cannot claim it.
+    let q2 = steps.iter().find(|s| s.key == "q2").unwrap();
+    let now = rig.clock.now();
+    store.begin_attempt(q2.id, now).unwrap();
+    let held = chathost::store::RemotePost {
+        id: "held-elsewhere".into(),
+        uri: posted["uri"].as_str().unwrap().into(),
+        url: None,
+        created_at: now,
+    };
+    store.mark_posted(q2.id, &held, now).unwrap();
+    drop(store);
+    let started = rig.engine().await;
+    let chat = common::load_config(&rig.dir).chats[0].clone();
+    let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
+    let mut engine = started.engine.clone();
+    let finished = tokio::time::timeout(Duration::from_secs(120), async move {
+        engine.run_occurrence("wenurses", &occ).await
+    })
+    .await
+    .expect("the date's after part ends within 120 s");
+    assert!(finished);
+    let store = &started.engine.store;
+    let q1 = store
+        .steps(chat_id)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.key == "q1")
+        .unwrap();
+    assert_eq!(q1.state, StepState::Failed);
+    assert!(!q1.outcome_unknown, "known now: {:?}", q1.reason);
+    assert_eq!(q1.remote, None, "not claimed");
+    let reason = q1.reason.unwrap_or_default();
+    assert!(reason.contains("cannot be recorded"), "{reason}");
+    assert!(store.outcome_unknown_steps(chat_id).unwrap().is_empty());
+    assert_eq!(rig.chat_posts("Q1:").len(), 1, "not posted again");
+}
+
+/// A recap head given up with the outcome unknown, though the server has it:
+/// the next part looks for it first, finds it, and the thread goes on under
+/// it — the parts are not left out for a head that was there all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recap_head_given_up_unknown_is_looked_for_before_parts_are_left_out() {
+    let rig = Rig::from("head", Flavour::Mastodon, "2027-03-24T20:30:00Z").await;
+    let store = given_up_unknown(&rig);
+    let chat_id = store
+        .chat("wenurses", DATE.parse().unwrap())
+        .unwrap()
+        .unwrap()
+        .id;
+    let now = rig.clock.now();
+    let thread = [
+        "Thank you for the #WeNurses chat!",
+        "Q1: two answers",
+        "Q2: none",
+    ];
+    let posts: Vec<_> = thread
+        .iter()
+        .enumerate()
+        .map(|(i, t)| chathost::store::ThreadStep {
+            text: (*t).into(),
+            head: i == 0,
+        })
+        .collect();
+    assert!(store.compose_recap(chat_id, &posts, now, now).unwrap());
+    let head = store.steps(chat_id).unwrap();
+    let head = head.iter().find(|s| s.text == thread[0]).unwrap();
+    store.begin_attempt(head.id, now).unwrap();
+    store.mark_failed_unknown(head.id, "unknown", now).unwrap();
+    let api = common::Api::new(rig.sandbox.base_url());
+    let token = rig.sandbox.bot().token.expose().to_string();
+    let on_server = api
+        .status(
+            &token,
+            serde_json::json!({ "status": thread[0], "visibility": "public" }),
+        )
+        .await;
+    drop(store);
+    let started = rig.engine().await;
+    let chat = common::load_config(&rig.dir).chats[0].clone();
+    let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
+    let mut engine = started.engine.clone();
+    let posted = tokio::time::timeout(Duration::from_secs(120), async move {
+        engine.post_recap_now(&chat, &occ).await
+    })
+    .await
+    .expect("the thread is over within 120 s");
+    assert_eq!(posted, Ok(()), "every post of the thread is on the server");
+    let steps = started.engine.store.steps(chat_id).unwrap();
+    let states: Vec<_> = steps.iter().map(|s| (&s.text, s.state)).collect();
+    let recap: Vec<_> = steps.iter().filter(|s| s.kind.is_recap()).collect();
+    assert!(
+        recap.iter().all(|s| s.state == StepState::Posted),
+        "none left out: {states:#?}"
+    );
+    // One head, never posted again; the parts chained under it.
+    let bot = rig.sandbox.statuses_of("chatbot");
+    let heads: Vec<_> = bot.iter().filter(|s| s.text == thread[0]).collect();
+    assert_eq!(heads.len(), 1, "the head not posted twice");
+    assert_eq!(heads[0].id.as_str(), on_server["id"].as_str().unwrap());
+    let part1 = bot.iter().find(|s| s.text == thread[1]).unwrap();
+    assert_eq!(part1.in_reply_to_id.as_deref(), Some(heads[0].id.as_str()));
 }

@@ -389,6 +389,16 @@ impl Collector {
         Ok(())
     }
 
+    /// Ties the stored answers to the posted questions again from the
+    /// store alone: no request, nothing posted. For a question recorded
+    /// posted after the final sweep (found on the server later), whose
+    /// replies the sweep tied to nothing.
+    pub(crate) fn retie_stored(&mut self) -> Result<(), StoreError> {
+        self.load_questions()?;
+        self.dirty = true;
+        self.attribute_all()
+    }
+
     /// Counts a request and what it delivered against the chat's sources
     /// table (the host's "requests per chat").
     pub(super) fn note(&mut self, source: &str, cursor: Option<&str>, posts: usize) {

@@ -415,6 +415,8 @@ impl Posting {
     /// once, through the same decisions as any step. True when every post
     /// is settled; false when stopped.
     pub(super) async fn post_thread(mut self) -> bool {
+        // Each head is looked for at most once before parts are left out.
+        let mut heads_looked = Vec::new();
         loop {
             if self.engine.shutdown.requested() {
                 return false;
@@ -444,6 +446,9 @@ impl Posting {
                 return true;
             };
             if step.state == StepState::Pending {
+                if !self.look_for_head(&step, &mut heads_looked).await {
+                    return false;
+                }
                 let why = match self.leave_out(&step) {
                     Ok(why) => why,
                     Err(e) => {
@@ -476,6 +481,41 @@ impl Posting {
                 Flow::End(finished) => return finished,
             }
         }
+    }
+
+    /// A head part before `step` given up with the outcome unknown may be
+    /// on the server: looked for (a few minutes at most) before the parts
+    /// after it are left out for it. False when stopped.
+    async fn look_for_head(
+        &mut self,
+        step: &crate::store::StepRecord,
+        looked: &mut Vec<crate::store::StepId>,
+    ) -> bool {
+        let StepKind::Recap { part, .. } = step.kind else {
+            return true;
+        };
+        // Unreadable: `leave_out` reads again and says so.
+        let Ok(steps) = self.engine.store.steps(self.chat_id) else {
+            return true;
+        };
+        let until = self.engine.now() + THREAD_RECHECK;
+        let chat = self.chat.clone();
+        let heads: Vec<_> = steps
+            .into_iter()
+            .filter(|s| {
+                matches!(s.kind, StepKind::Recap { head: true, part: p } if p < part)
+                    && s.state == StepState::Failed
+                    && s.outcome_unknown
+                    && !looked.contains(&s.id)
+            })
+            .collect();
+        for head in &heads {
+            looked.push(head.id);
+            if !self.engine.recheck_step(&chat, head, until).await {
+                return false;
+            }
+        }
+        true
     }
 
     /// Why a pending post of the thread is left out, if it is: the recap

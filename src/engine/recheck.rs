@@ -14,7 +14,7 @@ use super::poster::{jittered, rate_limit_pause};
 use super::{Engine, Event};
 use crate::config::Chat;
 use crate::instance::{FailureClass, RemoteStatus};
-use crate::plan::Occurrence;
+use crate::plan::{self, Occurrence, StepKind};
 use crate::policy;
 use crate::store::{ChatId, ChatRecord, ChatState, RemotePost, StepRecord};
 
@@ -80,15 +80,21 @@ impl Engine {
 
     /// Looks for one step until found, known absent, out of looks or of
     /// time. False when stopped.
-    async fn recheck_step(&mut self, chat: &Chat, step: &StepRecord, until: DateTime<Utc>) -> bool {
+    pub(super) async fn recheck_step(
+        &mut self,
+        chat: &Chat,
+        step: &StepRecord,
+        until: DateTime<Utc>,
+    ) -> bool {
         let mut looks = 0;
         loop {
-            // Respect a rate limit the server announced before asking.
-            let limited = match self.rate_limited {
-                (_, Some(t)) if t > self.now() => Some(t),
-                _ => self.instance.pause_until(self.now()),
-            }
-            .filter(|t| *t > self.now());
+            // Respect the server's read allowance before asking. Not
+            // posting's pause (a 429 on a POST): reading the bot's own
+            // statuses may well be allowed meanwhile.
+            let limited = self
+                .instance
+                .pause_until(self.now())
+                .filter(|t| *t > self.now());
             if let Some(t) = limited {
                 if t > until {
                     self.still_unknown(step, "the server is limiting our requests");
@@ -150,6 +156,20 @@ impl Engine {
             created_at: remote.created_at,
         };
         if let Err(e) = self.store.mark_found_later(step.id, &record, now) {
+            if e.is_refusal() {
+                // Asking again gets the same refusal (the status is held by
+                // another step, or another chat): known now, never looked
+                // for again.
+                let reason = format!(
+                    "the post found for it ({}) cannot be recorded: {e}",
+                    remote.id
+                );
+                if let Err(e) = self.store.clear_outcome_unknown(step.id, &reason, now) {
+                    self.store_failed("cannot record why a post found later is not its", &e);
+                }
+                tracing::warn!(key = %step.key, "{reason}");
+                return;
+            }
             // Left failed with the outcome unknown: a restart looks again.
             self.store_failed(
                 &format!(
@@ -161,6 +181,9 @@ impl Engine {
             return;
         }
         tracing::info!(key = %step.key, remote_id = %remote.id, "found on the server after all; recorded posted");
+        if matches!(step.kind, StepKind::Question { .. }) {
+            self.retie_answers(chat, step.chat_id);
+        }
         self.emit(Event::Posted {
             chat: chat.name.clone(),
             key: step.key.clone(),
@@ -169,6 +192,25 @@ impl Engine {
             text: step.text.clone(),
             remote_id: remote.id,
         });
+    }
+
+    /// Ties the date's stored answers to its questions again (the final
+    /// sweep may be over: replies to a question found later were tied to
+    /// nothing). The store alone: nothing is read from or posted to the
+    /// server. A failure is said; the recap then counts fewer answers.
+    fn retie_answers(&self, chat: &Chat, chat_id: ChatId) {
+        let record = match self.store.chat_by_id(chat_id) {
+            Ok(r) => r,
+            Err(e) => {
+                self.store_failed("cannot read the chat to tie its answers again", &e);
+                return;
+            }
+        };
+        let occ = plan::resolve_start(chat.zone, record.date, chat.time);
+        let mut collector = self.collector(chat, &occ, chat_id);
+        if let Err(e) = collector.retie_stored() {
+            self.store_failed("cannot tie the answers to a question found later", &e);
+        }
     }
 
     /// Records a step known not to be on the server: it stays failed.
