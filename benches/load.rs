@@ -179,13 +179,20 @@ async fn punctuality() {
         (start - now).num_seconds() + 60
     );
     let (mut late_ms, mut first_ms) = (Vec::new(), BTreeMap::new());
-    let mut q1 = 0;
+    let (mut q1, mut remote) = (0, Vec::new());
     while q1 < chats {
         match events.recv().await {
             Some(Event::Posted {
-                key, planned, at, ..
+                chat,
+                key,
+                planned,
+                at,
+                remote_id,
+                ..
             }) => {
                 let ms = (at - planned).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+                println!("  {chat} {key}: {ms:.2} ms late");
+                remote.push((remote_id, planned));
                 late_ms.push(ms);
                 // The first post at each instant waits for nobody else.
                 let first = first_ms.entry(planned).or_insert(ms);
@@ -210,6 +217,25 @@ async fn punctuality() {
             .map(|m| format!("{m:.2} ms"))
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    // The server's own record: when each POST arrived (its clock is the
+    // same system clock), without the round trip back.
+    let arrived: BTreeMap<String, DateTime<Utc>> = sandbox
+        .statuses_of(&bot.acct)
+        .into_iter()
+        .map(|s| (s.id, s.created_at))
+        .collect();
+    let mut server_ms: Vec<f64> = remote
+        .iter()
+        .filter_map(|(id, planned)| arrived.get(id).map(|a| *a - *planned))
+        .map(|d| d.num_microseconds().unwrap_or(0) as f64 / 1000.0)
+        .collect();
+    server_ms.sort_by(f64::total_cmp);
+    println!(
+        "  as the server recorded arrival: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&server_ms, 0.5),
+        percentile(&server_ms, 0.99),
+        server_ms.last().copied().unwrap_or(f64::NAN)
     );
     println!("  rerun: CHATHOST_BENCH_CHATS={chats} cargo bench --bench load -- punctuality");
     sandbox.shutdown().await;
