@@ -26,6 +26,7 @@ use chathost::engine::service;
 use chathost::engine::{Event, Shutdown};
 use chathost::sandbox::{Sandbox, SandboxConfig, TestPost, Visibility};
 use chathost::secret::Secret;
+use chathost::store::Store;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -178,32 +179,7 @@ async fn punctuality() {
         "punctuality: {chats} chats at {time} UTC, each a 1-minute reminder, the welcome and Q1 (real time, ~{} s)",
         (start - now).num_seconds() + 60
     );
-    let (mut late_ms, mut first_ms) = (Vec::new(), BTreeMap::new());
-    let (mut q1, mut remote) = (0, Vec::new());
-    while q1 < chats {
-        match events.recv().await {
-            Some(Event::Posted {
-                chat,
-                key,
-                planned,
-                at,
-                remote_id,
-                ..
-            }) => {
-                let ms = (at - planned).num_microseconds().unwrap_or(0) as f64 / 1000.0;
-                println!("  {chat} {key}: {ms:.2} ms late");
-                remote.push((remote_id, planned));
-                late_ms.push(ms);
-                // The first post at each instant waits for nobody else.
-                let first = first_ms.entry(planned).or_insert(ms);
-                *first = f64::min(*first, ms);
-                q1 += usize::from(key == "q1");
-            }
-            Some(Event::Failed { key, reason, .. }) => println!("  failed {key}: {reason}"),
-            Some(_) => {}
-            None => break,
-        }
-    }
+    let (mut late_ms, first_ms, remote) = lateness(&mut events, chats).await;
     late_ms.sort_by(f64::total_cmp);
     let firsts: Vec<f64> = first_ms.values().copied().collect();
     println!(
@@ -218,25 +194,7 @@ async fn punctuality() {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    // The server's own record: when each POST arrived (its clock is the
-    // same system clock), without the round trip back.
-    let arrived: BTreeMap<String, DateTime<Utc>> = sandbox
-        .statuses_of(&bot.acct)
-        .into_iter()
-        .map(|s| (s.id, s.created_at))
-        .collect();
-    let mut server_ms: Vec<f64> = remote
-        .iter()
-        .filter_map(|(id, planned)| arrived.get(id).map(|a| *a - *planned))
-        .map(|d| d.num_microseconds().unwrap_or(0) as f64 / 1000.0)
-        .collect();
-    server_ms.sort_by(f64::total_cmp);
-    println!(
-        "  as the server recorded arrival: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        percentile(&server_ms, 0.5),
-        percentile(&server_ms, 0.99),
-        server_ms.last().copied().unwrap_or(f64::NAN)
-    );
+    server_lateness(&sandbox, &bot.acct, &remote);
     println!("  rerun: CHATHOST_BENCH_CHATS={chats} cargo bench --bench load -- punctuality");
     sandbox.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
@@ -276,21 +234,7 @@ async fn ingest() {
     let sandbox = Sandbox::start(sandbox_config(clock.clone(), 8))
         .await
         .expect("sandbox");
-    // Ordinary public participants: every post of theirs is stored.
-    let posters: Vec<String> = sandbox
-        .accounts()
-        .into_iter()
-        .filter(|a| {
-            a.persona
-                .as_ref()
-                .is_some_and(|p| p.visibility == Visibility::Public)
-                && !a.bot
-                && !a.noindex
-                && a.discoverable
-                && !a.note.to_lowercase().contains("#nobot")
-        })
-        .map(|a| a.acct)
-        .collect();
+    let posters = posters(&sandbox);
     let names = vec!["bench0".to_string()];
     let bot = sandbox.bot();
     let (started, mut events, dir) = engine(
@@ -305,48 +249,11 @@ async fn ingest() {
     wait_for(&mut events, "q1").await;
     let store_path = started.engine.store.path().to_path_buf();
     let bytes_before = store_bytes(&store_path);
-    let per_tick = (rate / 100).max(1);
-    let mut tick = tokio::time::interval(Duration::from_millis(1000 * per_tick / rate));
-    let (t0, mut ids) = (Instant::now(), HashSet::new());
-    while t0.elapsed() < Duration::from_secs(seconds) {
-        tick.tick().await;
-        for _ in 0..per_tick {
-            let k = ids.len();
-            let acct = &posters[k % posters.len()];
-            let text = format!("A1: answer number {k} #Bench0");
-            match sandbox.post_as(acct, TestPost::answer(1, text)) {
-                Ok(id) => {
-                    ids.insert(id);
-                }
-                Err(e) => println!("  post failed: {e}"),
-            }
-        }
-    }
-    let posting = t0.elapsed();
-    let chat = started
-        .engine
-        .store
-        .chats(Some("bench0"))
-        .ok()
-        .and_then(|c| c.into_iter().next())
-        .expect("the chat is stored");
-    // Give the collector up to 30 s (real) to catch up with the last post.
-    let (t1, mut stored) = (Instant::now(), 0);
-    while t1.elapsed() < Duration::from_secs(30) {
-        let answers = started.engine.store.answers(chat.id).unwrap_or_default();
-        stored = answers
-            .iter()
-            .filter(|a| a.remote_id.as_ref().is_some_and(|r| ids.contains(r)))
-            .count();
-        if stored == ids.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let lag = t1.elapsed();
+    let (ids, posting) = post_at_rate(&sandbox, &posters, rate, seconds).await;
+    let (stored, lag) = wait_stored(&started.engine.store, &ids).await;
     let growth = store_bytes(&store_path).saturating_sub(bytes_before);
     println!(
-        "ingest: {} answers posted in {:.1} s ({:.0}/s asked, {:.0}/s achieved); stored {} ({} lost), the last {:.1} s after posting stopped; store + WAL grew {:.2} MiB, {:.2} MiB per 10,000 answers",
+        "ingest: {} answers posted in {:.1} s ({:.0}/s asked, {:.0}/s achieved); stored {} ({} not stored), the last {:.1} s after posting stopped; store + WAL grew {:.2} MiB, {:.2} MiB per 10,000 answers",
         ids.len(),
         posting.as_secs_f64(),
         rate,
@@ -439,4 +346,136 @@ async fn economy_chat(answers: usize) {
     println!("  most asked: {}", top.join(", "));
     sandbox.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Prints the lateness of `remote` (id, planned instant) by the server's
+/// own record: when each POST arrived (its clock is the same system clock),
+/// without the round trip back.
+fn server_lateness(sandbox: &Sandbox, acct: &str, remote: &[(String, DateTime<Utc>)]) {
+    let arrived: BTreeMap<String, DateTime<Utc>> = sandbox
+        .statuses_of(acct)
+        .into_iter()
+        .map(|s| (s.id, s.created_at))
+        .collect();
+    let mut server_ms: Vec<f64> = remote
+        .iter()
+        .filter_map(|(id, planned)| arrived.get(id).map(|a| *a - *planned))
+        .map(|d| d.num_microseconds().unwrap_or(0) as f64 / 1000.0)
+        .collect();
+    server_ms.sort_by(f64::total_cmp);
+    println!(
+        "  as the server recorded arrival: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&server_ms, 0.5),
+        percentile(&server_ms, 0.99),
+        server_ms.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
+/// Ordinary public participants: every post of theirs is stored.
+fn posters(sandbox: &Sandbox) -> Vec<String> {
+    sandbox
+        .accounts()
+        .into_iter()
+        .filter(|a| {
+            a.persona
+                .as_ref()
+                .is_some_and(|p| p.visibility == Visibility::Public)
+                && !a.bot
+                && !a.noindex
+                && a.discoverable
+                && !a.note.to_lowercase().contains("#nobot")
+        })
+        .map(|a| a.acct)
+        .collect()
+}
+
+/// Posts answers to Q1 at `rate` a second for `seconds`, round robin over
+/// `posters`; the ids posted and how long it took.
+async fn post_at_rate(
+    sandbox: &Sandbox,
+    posters: &[String],
+    rate: u64,
+    seconds: u64,
+) -> (HashSet<String>, Duration) {
+    let per_tick = (rate / 100).max(1);
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 * per_tick / rate));
+    let (t0, mut ids) = (Instant::now(), HashSet::new());
+    while t0.elapsed() < Duration::from_secs(seconds) {
+        tick.tick().await;
+        for _ in 0..per_tick {
+            let k = ids.len();
+            let acct = &posters[k % posters.len()];
+            let text = format!("A1: answer number {k} #Bench0");
+            match sandbox.post_as(acct, TestPost::answer(1, text)) {
+                Ok(id) => {
+                    ids.insert(id);
+                }
+                Err(e) => println!("  post failed: {e}"),
+            }
+        }
+    }
+    (ids, t0.elapsed())
+}
+
+/// Waits up to 30 s (real) for the collector to store every id of `ids`;
+/// how many it stored and how long that took.
+async fn wait_stored(store: &Store, ids: &HashSet<String>) -> (usize, Duration) {
+    let chat = store
+        .chats(Some("bench0"))
+        .ok()
+        .and_then(|c| c.into_iter().next())
+        .expect("the chat is stored");
+    // Give the collector up to 30 s (real) to catch up with the last post.
+    let (t1, mut stored) = (Instant::now(), 0);
+    while t1.elapsed() < Duration::from_secs(30) {
+        let answers = store.answers(chat.id).unwrap_or_default();
+        stored = answers
+            .iter()
+            .filter(|a| a.remote_id.as_ref().is_some_and(|r| ids.contains(r)))
+            .count();
+        if stored == ids.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (stored, t1.elapsed())
+}
+
+/// Each post's lateness (ms) until Q1 of all `chats` is out, the least at
+/// each planned instant, and the posts' ids with their planned instants.
+async fn lateness(
+    events: &mut UnboundedReceiver<Event>,
+    chats: usize,
+) -> (
+    Vec<f64>,
+    BTreeMap<DateTime<Utc>, f64>,
+    Vec<(String, DateTime<Utc>)>,
+) {
+    let (mut late_ms, mut first_ms) = (Vec::new(), BTreeMap::new());
+    let (mut q1, mut remote) = (0, Vec::new());
+    while q1 < chats {
+        match events.recv().await {
+            Some(Event::Posted {
+                chat,
+                key,
+                planned,
+                at,
+                remote_id,
+                ..
+            }) => {
+                let ms = (at - planned).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+                println!("  {chat} {key}: {ms:.2} ms late");
+                remote.push((remote_id, planned));
+                late_ms.push(ms);
+                // The first post at each instant waits for nobody else.
+                let first = first_ms.entry(planned).or_insert(ms);
+                *first = f64::min(*first, ms);
+                q1 += usize::from(key == "q1");
+            }
+            Some(Event::Failed { key, reason, .. }) => println!("  failed {key}: {reason}"),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    (late_ms, first_ms, remote)
 }
