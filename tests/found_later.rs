@@ -299,18 +299,40 @@ fn given_up_unknown(rig: &Rig) -> Store {
         )
         .unwrap();
     store.sync_steps(record.id, &plan, now).unwrap();
-    let q1 = store
-        .steps(record.id)
-        .unwrap()
-        .into_iter()
-        .find(|s| s.key == "q1")
-        .unwrap();
+    let q1 = step(&store, record.id, "q1");
     store.begin_attempt(q1.id, now).unwrap();
     store.mark_failed_unknown(q1.id, "unknown", now).unwrap();
     store
         .set_chat_state(record.id, chathost::store::ChatState::Done, now)
         .unwrap();
     store
+}
+
+/// The step `key` of the chat date `chat`.
+fn step(store: &Store, chat: ChatId, key: &str) -> StepRecord {
+    store
+        .steps(chat)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.key == key)
+        .unwrap()
+}
+
+/// A restart: a new engine on the rig's state runs the chat date again
+/// (`adjust` first sets it up) until its after part ends.
+async fn run_date_again(rig: &Rig, adjust: impl FnOnce(&mut chathost::engine::Engine)) -> Started {
+    let started = rig.engine().await;
+    let chat = common::load_config(&rig.dir).chats[0].clone();
+    let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
+    let mut engine = started.engine.clone();
+    adjust(&mut engine);
+    let finished = tokio::time::timeout(Duration::from_secs(120), async move {
+        engine.run_occurrence("wenurses", &occ).await
+    })
+    .await
+    .expect("the date's after part ends within 120 s");
+    assert!(finished);
+    started
 }
 
 /// A restart after the chat, before the recap is due: a step an earlier
@@ -340,27 +362,11 @@ async fn a_restart_before_the_recap_finds_a_step_given_up_unknown() {
             serde_json::json!({ "status": text, "visibility": "public" }),
         )
         .await;
-    let started = rig.engine().await;
-    let chat = common::load_config(&rig.dir).chats[0].clone();
-    let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
-    let mut engine = started.engine.clone();
     // Posting's pause (a 429 on a POST) runs past the look's time: reading
     // the bot's statuses is not held by it.
-    engine.rate_limited = (1, Some(rig.clock.now() + chrono::Duration::hours(2)));
-    let finished = tokio::time::timeout(Duration::from_secs(120), async move {
-        engine.run_occurrence("wenurses", &occ).await
-    })
-    .await
-    .expect("the date's after part ends within 120 s");
-    assert!(finished);
-    let q1 = started
-        .engine
-        .store
-        .steps(chat_id)
-        .unwrap()
-        .into_iter()
-        .find(|s| s.key == "q1")
-        .unwrap();
+    let paused = rig.clock.now() + chrono::Duration::hours(2);
+    let started = run_date_again(&rig, |engine| engine.rate_limited = (1, Some(paused))).await;
+    let q1 = step(&started.engine.store, chat_id, "q1");
     assert_eq!(q1.state, StepState::Posted, "{:?}", q1.reason);
     assert_eq!(
         q1.remote.map(|r| r.id),
@@ -441,23 +447,9 @@ async fn a_question_found_after_the_final_sweep_gets_its_answers() {
     let q1_id = posted["id"].as_str().unwrap().to_string();
     replies_swept_untied(&store, chat_id, &q1_id);
     drop(store);
-    let started = rig.engine().await;
-    let chat = common::load_config(&rig.dir).chats[0].clone();
-    let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
-    let mut engine = started.engine.clone();
-    let finished = tokio::time::timeout(Duration::from_secs(120), async move {
-        engine.run_occurrence("wenurses", &occ).await
-    })
-    .await
-    .expect("the date's after part ends within 120 s");
-    assert!(finished);
+    let started = run_date_again(&rig, |_| {}).await;
     let store = &started.engine.store;
-    let q1 = store
-        .steps(chat_id)
-        .unwrap()
-        .into_iter()
-        .find(|s| s.key == "q1")
-        .unwrap();
+    let q1 = step(store, chat_id, "q1");
     assert_eq!(q1.state, StepState::Posted, "{:?}", q1.reason);
     for a in store.answers(chat_id).unwrap() {
         assert_eq!(a.question, Some(1), "{} tied to Q1", a.uri);
@@ -529,23 +521,9 @@ async fn a_found_status_another_step_holds_ends_the_unknown() {
     };
     store.mark_posted(q2.id, &held, now).unwrap();
     drop(store);
-    let started = rig.engine().await;
-    let chat = common::load_config(&rig.dir).chats[0].clone();
-    let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
-    let mut engine = started.engine.clone();
-    let finished = tokio::time::timeout(Duration::from_secs(120), async move {
-        engine.run_occurrence("wenurses", &occ).await
-    })
-    .await
-    .expect("the date's after part ends within 120 s");
-    assert!(finished);
+    let started = run_date_again(&rig, |_| {}).await;
     let store = &started.engine.store;
-    let q1 = store
-        .steps(chat_id)
-        .unwrap()
-        .into_iter()
-        .find(|s| s.key == "q1")
-        .unwrap();
+    let q1 = step(store, chat_id, "q1");
     assert_eq!(q1.state, StepState::Failed);
     assert!(!q1.outcome_unknown, "known now: {:?}", q1.reason);
     assert_eq!(q1.remote, None, "not claimed");
