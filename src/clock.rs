@@ -18,7 +18,16 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
     /// Completes once [`Clock::now`] has reached `deadline`.
     fn sleep_until(&self, deadline: DateTime<Utc>) -> Sleep<'_>;
+    /// As [`Clock::sleep_until`], but as close after `deadline` as the
+    /// machine allows: the moment a post is sent. Only for short waits.
+    fn sleep_until_exact(&self, deadline: DateTime<Utc>) -> Sleep<'_> {
+        self.sleep_until(deadline)
+    }
 }
+
+/// tokio's timer rounds a wait up to its next millisecond tick; the last
+/// stretch before a post's instant is covered by yielding instead.
+const TIMER_TICK: chrono::Duration = chrono::Duration::milliseconds(2);
 
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
@@ -43,6 +52,17 @@ impl Clock for SystemClock {
                     return;
                 }
                 tokio::time::sleep(left.min(Duration::from_secs(30))).await;
+            }
+        })
+    }
+
+    fn sleep_until_exact(&self, deadline: DateTime<Utc>) -> Sleep<'_> {
+        Box::pin(async move {
+            self.sleep_until(deadline - TIMER_TICK).await;
+            // At most TIMER_TICK of yielding (other tasks still run), once
+            // per post.
+            while Utc::now() < deadline {
+                tokio::task::yield_now().await;
             }
         })
     }
@@ -166,5 +186,20 @@ mod tests {
             .await;
         assert!(clock.now() >= start + chrono::Duration::minutes(60));
         assert_eq!(real.elapsed().as_secs(), 6);
+    }
+
+    /// A post's send never leaves before its instant, whatever the timer's
+    /// rounding (the last stretch is yielded through, not slept).
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_exact_wait_of_the_wall_clock_never_ends_early() {
+        for ms in [0, 1, 3, 17, 40] {
+            let deadline = Utc::now() + chrono::Duration::milliseconds(ms);
+            SystemClock.sleep_until_exact(deadline).await;
+            let now = Utc::now();
+            assert!(now >= deadline, "{ms} ms: woke {} early", deadline - now);
+        }
+        // A deadline already past returns at once.
+        let past = Utc::now() - chrono::Duration::seconds(1);
+        SystemClock.sleep_until_exact(past).await;
     }
 }

@@ -4,284 +4,25 @@
 //! for, with consent respected; a deleted answer is a tombstone; nothing by
 //! the bot or an automated account. Then again through a restart and a
 //! dropped stream, with a burst of 2,000 answers within a third of the rate
-//! limit, and with another instance read for posts that never reached ours.
+//! limit, with the stream read while a long catch-up waits, and with
+//! another instance read for posts that never reached ours.
 //!
-//! Time is a scaled clock (the collector and the poster wait side by side).
+//! Time is a scaled clock (the collector and the poster wait side by side);
+//! the rig is in `collect/rig.rs`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::sync::Arc;
+#[path = "collect/rig.rs"]
+mod rig;
+
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chathost::clock::{ScaledClock, SharedClock};
-use chathost::engine::service::{self, Started};
-use chathost::engine::{Shutdown, ShutdownTrigger};
 use chathost::sandbox::{
     AnswerMade, Fault, FaultKind, Flavour, Method, Sandbox, SandboxConfig, TestPost,
 };
 use chathost::secret::Secret;
-use chathost::store::{AnswerRecord, Store};
+use chathost::store::AnswerRecord;
 use chrono::{DateTime, Utc};
-
-/// Wednesday 24 March 2027, 20:00 in London is 20:00Z (GMT that week).
-const DATE: &str = "2027-03-24";
-/// Virtual seconds per real second.
-const SPEED: f64 = 120.0;
-
-const QUESTIONS: &str = r#"topic = "Handovers"
-
-[[question]]
-text = "What do you always say at a handover?"
-
-[[question]]
-text = "How do you keep a handover short?"
-
-[[question]]
-text = "Which checklist has helped you?"
-"#;
-
-fn t(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-/// A 16-minute chat: welcome 20:00, Q1 20:02, Q2 and Q3 after, last call
-/// 20:13, wrap-up 20:16; answers count until 20:19.
-fn bot_toml(url: &str, software: &str, extra: &str) -> String {
-    format!(
-        r#"[instance]
-url = "{url}"
-software = "{software}"
-timeout_seconds = 2
-
-[account]
-token_env = "UNUSED_IN_TESTS"
-
-[state]
-dir = "state"
-
-[chats.wenurses]
-hashtag = "WeNurses"
-weekday = "Wednesday"
-time = "20:00"
-zone = "Europe/London"
-duration_minutes = 16
-reminders = []
-
-[chats.wenurses.pacing]
-welcome = 0
-first_question = 2
-last_call = 13
-wrap_up = 16
-
-[chats.wenurses.collect]
-grace_minutes = 3
-{extra}
-"#
-    )
-}
-
-struct Rig {
-    dir: PathBuf,
-    sandbox: Sandbox,
-    clock: SharedClock,
-    software: &'static str,
-}
-
-impl Rig {
-    async fn new(name: &str, flavour: Flavour, participants: usize) -> Rig {
-        let clock: SharedClock = Arc::new(ScaledClock::new(t("2027-03-24T19:57:30Z"), SPEED));
-        let sandbox = Sandbox::start(SandboxConfig {
-            flavour,
-            participants,
-            clock: clock.clone(),
-            hashtag: "WeNurses".into(),
-            answer_window: Duration::from_secs(150),
-            ..SandboxConfig::default()
-        })
-        .await
-        .unwrap();
-        let software = match flavour {
-            Flavour::Mastodon => "mastodon",
-            Flavour::GoToSocial => "gotosocial",
-        };
-        let dir = std::env::temp_dir().join(format!(
-            "chathost-collect-{name}-{software}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("prompts")).unwrap();
-        std::fs::write(dir.join(format!("prompts/{DATE}.toml")), QUESTIONS).unwrap();
-        let rig = Rig {
-            dir,
-            sandbox,
-            clock,
-            software,
-        };
-        rig.settings("");
-        rig
-    }
-
-    fn settings(&self, extra: &str) {
-        let toml = bot_toml(self.sandbox.base_url(), self.software, extra);
-        std::fs::write(self.dir.join("bot.toml"), toml).unwrap();
-    }
-
-    async fn engine(&self) -> (Started, ShutdownTrigger) {
-        let config = chathost::config::load_with_env(&self.dir.join("bot.toml"), &BTreeMap::new())
-            .unwrap_or_else(|d| panic!("{}", d.iter().map(ToString::to_string).collect::<String>()))
-            .config;
-        let (trigger, shutdown) = Shutdown::new();
-        let started = service::start(service::Parts {
-            config,
-            token: Secret::new(self.sandbox.bot().token.expose()),
-            clock: self.clock.clone(),
-            use_scheduler: false,
-            events: None,
-            shutdown,
-        })
-        .await
-        .unwrap();
-        (started, trigger)
-    }
-
-    /// Hosts the chat date to its end (posting, collection, sweep).
-    async fn host(&self) -> Store {
-        let (started, _trigger) = self.engine().await;
-        self.run(&started).await;
-        started.engine.store.clone()
-    }
-
-    /// Hosts the chat date in a task of its own.
-    fn spawn(&self, started: &Started) -> tokio::task::JoinHandle<bool> {
-        let chat = started.engine.config.borrow().chats[0].clone();
-        let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
-        let mut engine = started.engine.clone();
-        tokio::spawn(async move { engine.run_occurrence("wenurses", &occ).await })
-    }
-
-    async fn run(&self, started: &Started) -> bool {
-        let chat = started.engine.config.borrow().chats[0].clone();
-        let occ = chathost::plan::resolve_start(chat.zone, DATE.parse().unwrap(), chat.time);
-        let mut engine = started.engine.clone();
-        tokio::time::timeout(
-            Duration::from_secs(90),
-            engine.run_occurrence("wenurses", &occ),
-        )
-        .await
-        .expect("the chat date ends within 90 s")
-    }
-
-    /// What the participants made that should be collected: not by the
-    /// automated account, and (for visible) not deleted.
-    fn truth(&self) -> Vec<AnswerMade> {
-        self.sandbox
-            .answers_made()
-            .into_iter()
-            .filter(|a| !a.bot)
-            .collect()
-    }
-}
-
-fn stored(store: &Store) -> Vec<AnswerRecord> {
-    let chat = store
-        .chat("wenurses", DATE.parse().unwrap())
-        .unwrap()
-        .unwrap();
-    assert!(chat.swept_at.is_some(), "the final sweep ran");
-    store.answers(chat.id).unwrap()
-}
-
-/// The store holds exactly the visible answers made, each under its
-/// question and with why it counted; deleted ones are text-less tombstones
-/// if at all; nothing by the bot or the automated account.
-fn assert_matches_truth(truth: &[AnswerMade], answers: &[AnswerRecord], sandbox: &Sandbox) {
-    let by_uri: HashMap<&str, &AnswerRecord> =
-        answers.iter().map(|a| (a.uri.as_str(), a)).collect();
-    let visible: Vec<&AnswerMade> = truth.iter().filter(|a| a.deleted_at.is_none()).collect();
-    assert!(visible.len() >= 6, "the participants answered: {truth:#?}");
-    for made in &visible {
-        let got = by_uri
-            .get(made.uri.as_str())
-            .unwrap_or_else(|| panic!("not collected: {made:#?}"));
-        assert!(
-            got.deleted_at.is_none(),
-            "a visible answer stored deleted: {got:#?}"
-        );
-        assert_eq!(
-            got.question,
-            Some(made.question),
-            "attributed wrongly: {got:#?} for {made:#?}"
-        );
-        assert_eq!(got.via_tag, made.tagged, "why it counted (tag): {got:#?}");
-        assert_eq!(
-            got.via_reply, made.reply,
-            "why it counted (reply): {got:#?}"
-        );
-        if made.edited_at.is_some() && got.quotable {
-            assert!(
-                got.text.as_deref().is_some_and(|t| t.contains("(edited")),
-                "the edit was not kept: {got:#?}"
-            );
-        }
-    }
-    let shown: Vec<&AnswerRecord> = answers.iter().filter(|a| a.deleted_at.is_none()).collect();
-    assert_eq!(
-        shown.len(),
-        visible.len(),
-        "visible answers stored {} != made {}: extra ones: {:#?}",
-        shown.len(),
-        visible.len(),
-        shown
-            .iter()
-            .filter(|a| !visible.iter().any(|m| m.uri == a.uri))
-            .collect::<Vec<_>>()
-    );
-    for gone in truth.iter().filter(|a| a.deleted_at.is_some()) {
-        if let Some(got) = by_uri.get(gone.uri.as_str()) {
-            assert!(got.deleted_at.is_some(), "a deleted answer shown: {got:#?}");
-            assert_eq!((&got.text, &got.html, &got.url), (&None, &None, &None));
-        }
-    }
-    let bot = sandbox.bot().acct;
-    let automated: Vec<String> = sandbox
-        .accounts()
-        .into_iter()
-        .filter(|a| a.bot)
-        .map(|a| a.acct)
-        .collect();
-    for a in answers {
-        let user = a.acct.split('@').next().unwrap();
-        assert_ne!(user, bot, "the bot's own post collected: {a:#?}");
-        assert!(
-            !automated.iter().any(|b| b == user),
-            "an automated account collected: {a:#?}"
-        );
-    }
-}
-
-/// `#nobot` in a profile: counted, never stored for display.
-fn assert_nobot_counted_not_quoted(answers: &[AnswerRecord], sandbox: &Sandbox) {
-    let nobot = sandbox
-        .accounts()
-        .into_iter()
-        .find(|a| a.note.contains("#nobot"))
-        .expect("a #nobot participant");
-    let theirs: Vec<&AnswerRecord> = answers
-        .iter()
-        .filter(|a| a.acct.starts_with(&format!("{}@", nobot.acct)))
-        .collect();
-    assert!(
-        !theirs.is_empty(),
-        "the #nobot participant's answers are counted"
-    );
-    for a in theirs {
-        assert!(!a.quotable);
-        assert_eq!(
-            (&a.text, &a.html, &a.url, &a.display_name, &a.account_url),
-            (&None, &None, &None, &None, &None)
-        );
-    }
-}
+use rig::*;
 
 async fn collects_everything(flavour: Flavour) {
     let rig = Rig::new("all", flavour, 8).await;
@@ -701,5 +442,97 @@ async fn collecting_again_is_idempotent_and_a_failing_server_is_an_error() {
     let (started, _trigger) = rig.engine().await;
     let after = stored(&started.engine.store);
     assert_eq!(after, before, "a failed collection changes nothing stored");
+    let _ = std::fs::remove_dir_all(&rig.dir);
+}
+
+/// A slow server: an answer the stream delivers is stored while a hashtag
+/// timeline read is still waiting for its answer, not after it (a busy
+/// chat's stream was left unread for as long as a catch-up took).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_is_stored_while_a_slow_timeline_read_waits() {
+    let rig = Rig::new("slowread", Flavour::Mastodon, 4).await;
+    let (started, _trigger) = rig.engine().await;
+    let store = started.engine.store.clone();
+    let host = rig.spawn(&started);
+    // Q1 went out at 20:02 and the stream is up.
+    rig.clock.sleep_until(t("2027-03-24T20:02:20Z")).await;
+    // Below the rig's 2 s timeout: the read is answered, late.
+    let hang = Duration::from_millis(1500);
+    rig.sandbox.faults().inject(
+        Fault::new(
+            Method::GET,
+            "/api/v1/timelines/tag",
+            FaultKind::Latency(hang),
+        )
+        .times(1),
+    );
+    // The next hashtag timeline read is the one held back.
+    let held = || {
+        rig.sandbox.log().records().iter().any(|r| {
+            r.endpoint.starts_with("/api/v1/timelines/tag")
+                && matches!(r.fault, Some(FaultKind::Latency(_)))
+                && r.status.is_none()
+        })
+    };
+    let waited = std::time::Instant::now();
+    while !held() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "no hashtag timeline read came"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The read now hangs; meanwhile someone answers.
+    let acct = rig
+        .sandbox
+        .accounts()
+        .into_iter()
+        .find(|a| {
+            !a.bot
+                && !a.noindex
+                && a.discoverable
+                && !a.note.to_lowercase().contains("#nobot")
+                && a.persona
+                    .as_ref()
+                    .is_some_and(|p| p.visibility == chathost::sandbox::Visibility::Public)
+        })
+        .expect("an ordinary participant")
+        .acct;
+    let id = rig
+        .sandbox
+        .post_as(
+            &acct,
+            TestPost::answer(1, "A1: said while the server is slow #WeNurses"),
+        )
+        .unwrap();
+    let chat = store
+        .chat("wenurses", DATE.parse().unwrap())
+        .unwrap()
+        .unwrap();
+    loop {
+        // In this order: the answer stored while the read is still held
+        // can only have come by the stream.
+        let stored = store
+            .answers(chat.id)
+            .unwrap()
+            .iter()
+            .any(|a| a.remote_id.as_deref() == Some(id.as_str()));
+        let still_held = held();
+        assert!(
+            still_held,
+            "the streamed answer was not stored while the timeline read waited"
+        );
+        if stored {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The hanging read still ends and the chat date finishes as usual.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(120), host)
+            .await
+            .unwrap()
+            .unwrap()
+    );
     let _ = std::fs::remove_dir_all(&rig.dir);
 }

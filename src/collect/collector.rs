@@ -38,7 +38,7 @@ pub enum From {
 pub struct Collector {
     pub(super) store: Store,
     pub(super) instance: Arc<Instance>,
-    pub(super) extra: Vec<PublicSource>,
+    pub(super) extra: Vec<Arc<PublicSource>>,
     pub(super) waiter: Waiter,
     pub(super) shutdown: Shutdown,
     pub(super) chat_id: ChatId,
@@ -73,6 +73,20 @@ pub struct Collector {
     /// `chathost collect`: every source must be read in full, or the
     /// collection fails (the service settles for what it has).
     pub(super) strict: bool,
+    /// The live stream, while the hour is collected: read during every
+    /// wait of the collector, so a long catch-up never leaves it unread.
+    pub(super) intake: Option<Intake>,
+}
+
+/// The stream's events, and what they said about it since the live loop
+/// last looked.
+pub(super) struct Intake {
+    pub(super) rx: tokio::sync::mpsc::Receiver<crate::instance::StreamEvent>,
+    pub(super) streaming: bool,
+    /// A (re)connection: the timeline is read at once, closing any gap.
+    pub(super) connected: bool,
+    /// The stream went down while it was up.
+    pub(super) lost: Option<String>,
 }
 
 /// What a collector is made from.
@@ -107,7 +121,7 @@ impl Collector {
             hashtag: setup.hashtag.trim_start_matches('#').to_lowercase(),
             store: setup.store,
             instance: setup.instance,
-            extra: setup.extra,
+            extra: setup.extra.into_iter().map(Arc::new).collect(),
             waiter: setup.waiter,
             shutdown: setup.shutdown,
             chat_id: setup.chat_id,
@@ -125,6 +139,7 @@ impl Collector {
             stream_posts: 0,
             patience: chrono::Duration::hours(SWEEP_PATIENCE_HOURS),
             strict: false,
+            intake: None,
         }
     }
 
@@ -182,12 +197,22 @@ impl Collector {
     }
 
     /// `work`'s outcome, or `None` when a stop comes first. Reads and waits
-    /// are safe to abandon: a stop never waits for one.
-    pub(super) async fn or_stop<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+    /// are safe to abandon: a stop never waits for one. Meanwhile, what the
+    /// live stream delivers is stored as it comes: a long catch-up (a
+    /// slow server, the budget's waits) never leaves the stream unread.
+    pub(super) async fn or_stop<T>(
+        &mut self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
         let mut shutdown = self.shutdown.clone();
-        tokio::select! {
-            done = work => Some(done),
-            _ = shutdown.wait() => None,
+        tokio::pin!(work);
+        loop {
+            let events = tokio::select! {
+                done = &mut work => return Some(done),
+                _ = shutdown.wait() => return None,
+                events = super::live::next_events(&mut self.intake) => events,
+            };
+            self.on_events(events);
         }
     }
 

@@ -7,7 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use megalodon::SNS;
 use tokio::sync::mpsc;
 
-use super::collector::{Collector, From};
+use super::collector::{Collector, From, Intake};
+use super::timeline::CaughtUp;
 use crate::instance::{StreamEvent, StreamKind};
 
 /// Tag timeline reads while the stream is up (a safety net) and while it
@@ -44,9 +45,20 @@ fn backoff(base: i64, failures: u32) -> Duration {
 impl Collector {
     /// Collects until the window ends. False on stop.
     pub(super) async fn live(&mut self) -> bool {
-        let (tx, mut rx) = mpsc::channel(1024);
+        let (tx, rx) = mpsc::channel(1024);
         let _stream = self.open_stream(tx).await;
-        let mut streaming = false;
+        self.intake = Some(Intake {
+            rx,
+            streaming: false,
+            connected: false,
+            lost: None,
+        });
+        let going = self.live_reads().await;
+        self.intake = None;
+        going
+    }
+
+    async fn live_reads(&mut self) -> bool {
         let now = self.now();
         let n = self.extra.len();
         let mut due = Due {
@@ -64,34 +76,39 @@ impl Collector {
                 .min(due.replies)
                 .min(due.extra)
                 .min(self.window.until);
-            let clock = self.waiter.clock().clone();
-            let mut shutdown = self.shutdown.clone();
-            tokio::select! {
-                _ = clock.sleep_until(next) => {}
-                _ = shutdown.wait() => return false,
-                Some(event) = rx.recv() => {
-                    // Whatever else has arrived goes with it: one
-                    // transaction for a burst, not one per post.
-                    let mut events = vec![event];
-                    while events.len() < STREAM_BATCH {
-                        match rx.try_recv() {
-                            Ok(e) => events.push(e),
-                            Err(_) => break,
-                        }
-                    }
-                    self.on_events(events, &mut streaming, &mut due);
-                    continue;
-                }
-            }
-            if !self.polls(&mut due, streaming).await {
+            // Stream events are stored as they come, here and in every
+            // wait of the reads below.
+            if !self.sleep_until(next).await {
                 return false;
             }
+            self.stream_news(&mut due);
+            if !self.polls(&mut due).await {
+                return false;
+            }
+            self.stream_news(&mut due);
         }
         true
     }
 
+    /// Acts on what the stream said about itself: a (re)connection makes
+    /// the timeline read at once, closing any gap; a drop, soon.
+    fn stream_news(&mut self, due: &mut Due) {
+        let now = self.now();
+        let Some(intake) = self.intake.as_mut() else {
+            return;
+        };
+        if std::mem::take(&mut intake.connected) {
+            due.tag = now;
+        }
+        if let Some(reason) = intake.lost.take() {
+            tracing::info!("stream lost ({reason}); reading the timeline until it is back");
+            due.tag = due.tag.min(now + Duration::seconds(TAG_POLL_ALONE));
+        }
+    }
+
     /// Does the reads that are due. False on stop.
-    async fn polls(&mut self, due: &mut Due, streaming: bool) -> bool {
+    async fn polls(&mut self, due: &mut Due) -> bool {
+        let streaming = self.intake.as_ref().is_some_and(|i| i.streaming);
         if let Err(e) = self.load_questions() {
             tracing::warn!("cannot read the chat's questions: {e}");
         }
@@ -120,10 +137,14 @@ impl Collector {
             TAG_POLL_ALONE
         };
         match self.catch_up(From::Tag).await {
-            Ok(false) => return false,
-            Ok(true) => {
+            Ok(CaughtUp::Stopped) => return false,
+            Ok(caught) => {
                 due.tag_failures = 0;
-                due.tag = self.now() + Duration::seconds(every);
+                due.tag = match caught {
+                    // Once the other reads that are due are done.
+                    CaughtUp::More => self.now(),
+                    _ => self.now() + Duration::seconds(every),
+                };
             }
             Err(e) => {
                 due.tag_failures += 1;
@@ -165,9 +186,10 @@ impl Collector {
             if due.extra_off[i] {
                 continue;
             }
+            // Another instance's long gap closes over several polls.
             match self.catch_up(From::Extra(i)).await {
-                Ok(false) => return false,
-                Ok(true) => due.extra_failures[i] = 0,
+                Ok(CaughtUp::Stopped) => return false,
+                Ok(_) => due.extra_failures[i] = 0,
                 Err(e) if e.class == crate::instance::FailureClass::Permanent => {
                     let url = self.extra[i].url();
                     tracing::warn!("not reading {url} any more during this chat: {e}");
@@ -240,26 +262,25 @@ impl Collector {
     }
 
     /// Stream events: posts go the one path into the store, in one batch;
-    /// a (re)connection makes the timeline read at once, closing any gap.
-    fn on_events(&mut self, events: Vec<StreamEvent>, streaming: &mut bool, due: &mut Due) {
+    /// news of the stream itself is kept for the live loop.
+    pub(super) fn on_events(&mut self, events: Vec<StreamEvent>) {
         let mut posts = Vec::new();
         let mut outcome = Ok(());
         for event in events {
             match event {
                 StreamEvent::Connected => {
-                    *streaming = true;
-                    due.tag = self.now();
+                    if let Some(intake) = self.intake.as_mut() {
+                        intake.streaming = true;
+                        intake.connected = true;
+                    }
                 }
                 StreamEvent::Lost(reason) => {
-                    // Read the timeline soon after a drop; while the
-                    // stream stays down, the polls' own pace and backoff.
-                    if *streaming {
-                        tracing::info!(
-                            "stream lost ({reason}); reading the timeline until it is back"
-                        );
-                        due.tag = due.tag.min(self.now() + Duration::seconds(TAG_POLL_ALONE));
+                    if let Some(intake) = self.intake.as_mut() {
+                        if intake.streaming {
+                            intake.lost = Some(reason);
+                        }
+                        intake.streaming = false;
                     }
-                    *streaming = false;
                 }
                 StreamEvent::Update(s) | StreamEvent::Edit(s) => posts.push(s),
                 // In order: a post and its deletion in one batch end deleted.
@@ -287,4 +308,24 @@ impl Collector {
         let batch = std::mem::take(posts);
         self.ingest(&batch, From::Tag).map(|_| ())
     }
+}
+
+/// The next events of the stream, as many as have arrived (one transaction
+/// for a burst, not one per post); never, without a stream.
+pub(super) async fn next_events(intake: &mut Option<Intake>) -> Vec<StreamEvent> {
+    let Some(intake) = intake.as_mut() else {
+        return std::future::pending().await;
+    };
+    let Some(first) = intake.rx.recv().await else {
+        // The stream's task ended (it sends `Lost` first): nothing more.
+        return std::future::pending().await;
+    };
+    let mut events = vec![first];
+    while events.len() < STREAM_BATCH {
+        match intake.rx.try_recv() {
+            Ok(e) => events.push(e),
+            Err(_) => break,
+        }
+    }
+    events
 }

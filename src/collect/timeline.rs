@@ -8,9 +8,21 @@ use std::collections::HashSet;
 use super::collector::{Collector, From};
 use crate::instance::{CallError, SeenStatus, TagPage};
 
-/// Pages per forward catch-up at most (10,000 posts; the next poll goes
-/// on from there).
-const MAX_PAGES: usize = 250;
+/// Pages per forward catch-up at most (400 posts): a long gap is closed
+/// over several rounds, with the questions' replies and other instances
+/// read between them, never starved by one busy timeline.
+const MAX_PAGES: usize = 10;
+
+/// How far a forward catch-up came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CaughtUp {
+    /// To the newest post.
+    Newest,
+    /// To the page bound: more to read at once.
+    More,
+    /// A stop came first.
+    Stopped,
+}
 
 /// Pages of a backward scan at most: 40,000 posts, a busy tag's weeks.
 const MAX_SCAN_PAGES: usize = 1000;
@@ -46,19 +58,26 @@ impl Collector {
         if !self.request_slot().await {
             return Ok(None);
         }
-        let tag = &self.hashtag;
+        // The read holds its own handles: the stream is stored meanwhile.
+        let tag = self.hashtag.clone();
+        let instance = self.instance.clone();
+        let extra = match from {
+            From::Extra(i) => Some(self.extra[i].clone()),
+            _ => None,
+        };
         let read = async {
-            match from {
-                From::Extra(i) => self.extra[i].tag_timeline(tag, min_id, max_id).await,
-                _ => self.instance.tag_timeline(tag, min_id, max_id).await,
+            match &extra {
+                Some(source) => source.tag_timeline(&tag, min_id, max_id).await,
+                None => instance.tag_timeline(&tag, min_id, max_id).await,
             }
         };
         self.or_stop(read).await.transpose()
     }
 
-    /// Reads forward from the stored cursor until the newest post; with no
-    /// cursor yet, scans the window backward first. `Ok(false)` on stop.
-    pub(super) async fn catch_up(&mut self, from: From) -> Result<bool, CallError> {
+    /// Reads forward from the stored cursor towards the newest post, at
+    /// most [`MAX_PAGES`]; with no cursor yet, scans the window backward
+    /// first.
+    pub(super) async fn catch_up(&mut self, from: From) -> Result<CaughtUp, CallError> {
         let name = self.source_name(from);
         let cursor = match self.store.source(self.chat_id, &name) {
             Ok(s) => s.and_then(|s| s.cursor),
@@ -69,11 +88,14 @@ impl Collector {
         };
         let Some(mut cursor) = cursor else {
             let scan = self.scan_back(from).await?;
-            return Ok(scan.is_some());
+            return Ok(match scan {
+                Some(_) => CaughtUp::Newest,
+                None => CaughtUp::Stopped,
+            });
         };
         for _ in 0..MAX_PAGES {
             let Some(page) = self.tag_page(from, Some(&cursor), None).await? else {
-                return Ok(false);
+                return Ok(CaughtUp::Stopped);
             };
             let list = match page {
                 TagPage::NeverUsed => Vec::new(),
@@ -81,19 +103,20 @@ impl Collector {
             };
             let Some(newest) = newest(&list) else {
                 self.note(&name, None, 0);
-                break;
+                return Ok(CaughtUp::Newest);
             };
-            // The cursor moves only past answers that are stored.
+            // The cursor moves only past answers that are stored; a store
+            // that refused is tried again at the next poll.
             if !self.store_page(&list, from) {
-                break;
+                return Ok(CaughtUp::Newest);
             }
             self.note(&name, Some(&newest), list.len());
             cursor = newest;
             if list.len() < 20 {
-                break;
+                return Ok(CaughtUp::Newest);
             }
         }
-        Ok(true)
+        Ok(CaughtUp::More)
     }
 
     /// Reads the timeline backward from its newest post to the window's

@@ -28,6 +28,11 @@ use crate::policy::{self, ChatTimes, Decision};
 use crate::prompts::{self, Templates};
 use crate::store::{ChatId, ChatRecord, ChatState, NewChat, StepRecord, StepState};
 
+/// How far ahead of a post's instant its round runs (re-reading the
+/// question file, storing the intent), so the POST leaves at the instant
+/// itself. Generous for a loaded machine; a stop waits at most this long.
+const POST_LEAD: chrono::Duration = chrono::Duration::milliseconds(250);
+
 impl Engine {
     /// Hosts one chat date to its end. Returns false when stopped early.
     pub async fn run_occurrence(&mut self, name: &str, occ: &Occurrence) -> bool {
@@ -355,21 +360,42 @@ impl Posting {
         {
             return flow;
         }
-        match decide(self.engine.now()) {
-            Decision::WaitUntil(t) => self.engine.wait_until(t).await.into(),
-            Decision::Skip(reason) => self.skip(step, reason).await,
-            Decision::PostNow => {
-                let deadline = poster::give_up_at(step.kind, step.planned_at, times);
-                let posted = self.engine.post_step(chat, step, deadline, false).await;
-                match posted {
-                    Some(remote_id) if step.kind == StepKind::Welcome => {
-                        self.pin_welcome(chat, &remote_id).await;
-                        Flow::Next
-                    }
-                    None if self.engine.shutdown.requested() => Flow::End(false),
-                    _ => Flow::Next,
-                }
+        let now = self.engine.now();
+        match decide(now) {
+            // The round before a post runs a moment ahead, so re-planning
+            // and storing the intent are done when the instant comes.
+            Decision::WaitUntil(t) if t - now > POST_LEAD => {
+                self.engine.wait_until(t - POST_LEAD).await.into()
             }
+            Decision::WaitUntil(t) if decide(t) != Decision::PostNow => {
+                self.engine.wait_until(t).await.into()
+            }
+            Decision::WaitUntil(t) => self.post(chat, step, times, Some(t)).await,
+            Decision::Skip(reason) => self.skip(step, reason).await,
+            Decision::PostNow => self.post(chat, step, times, None).await,
+        }
+    }
+
+    /// Posts `step`, at `send_at` when given (a moment ahead).
+    async fn post(
+        &mut self,
+        chat: &Chat,
+        step: &StepRecord,
+        times: ChatTimes,
+        send_at: Option<DateTime<Utc>>,
+    ) -> Flow {
+        let deadline = poster::give_up_at(step.kind, step.planned_at, times);
+        let posted = self
+            .engine
+            .post_step(chat, step, deadline, false, send_at)
+            .await;
+        match posted {
+            Some(remote_id) if step.kind == StepKind::Welcome => {
+                self.pin_welcome(chat, &remote_id).await;
+                Flow::Next
+            }
+            None if self.engine.shutdown.requested() => Flow::End(false),
+            _ => Flow::Next,
         }
     }
 

@@ -44,7 +44,8 @@ const MAX_HINT: Duration = Duration::from_secs(3 * 3600);
 const MAX_ATTEMPTS: u32 = 30;
 
 impl Engine {
-    /// Posts one step exactly once. Returns the remote id when posted;
+    /// Posts one step exactly once; with `send_at`, everything is made
+    /// ready now and the POST leaves at that instant (a moment ahead). Returns the remote id when posted;
     /// `None` when given up, stopped, or after a rate-limit pause (the
     /// caller asks the catch-up policy again: the step may be too late now).
     pub(super) async fn post_step(
@@ -53,6 +54,7 @@ impl Engine {
         step: &StepRecord,
         deadline: DateTime<Utc>,
         mut unknown_outcome: bool,
+        mut send_at: Option<DateTime<Utc>>,
     ) -> Option<String> {
         loop {
             // A damaged store found meanwhile stops everything: post nothing.
@@ -125,6 +127,12 @@ impl Engine {
                 }
             };
             tracing::info!(attempt = attempt.number, planned = %step.planned_at.format("%H:%M:%SZ"), "posting");
+            if let Some(at) = send_at.take() {
+                // Prepared ahead (plan read, intent stored): out at the
+                // instant itself. Not cut short by a stop or a reload: it
+                // is a fraction of a second, and the intent is stored.
+                self.waiter.clock().sleep_until_exact(at).await;
+            }
             let result = self
                 .instance
                 .post_status(&NewStatus {
