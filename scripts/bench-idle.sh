@@ -30,15 +30,23 @@ for _ in $(seq 100); do grep -q "next chat" "$dir/run.log" 2>/dev/null && break;
 sleep 2
 
 ticks() { awk '{print $14 + $15}' "/proc/$run_pid/stat"; }
-switches() { cat /proc/"$run_pid"/task/*/status | awk '/^(non)?voluntary_ctxt_switches/ {s += $2} END {print s}'; }
+# Context switches per thread ("tid count"): a thread that ends during the
+# window takes its count with it, so wake-ups are summed per thread over
+# the threads alive at the end (a thread started meanwhile counts from 0).
+switches() {
+  for t in /proc/"$run_pid"/task/*; do
+    awk -v tid="${t##*/}" '/^(non)?voluntary_ctxt_switches/ {s += $2} END {print tid, s}' "$t/status" 2>/dev/null || true
+  done
+}
+woke() { awk 'NR == FNR {before[$1] = $2; next} {n += $2 - ($1 in before ? before[$1] : 0)} END {print n + 0}' <(echo "$1") <(switches); }
 field() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$run_pid/status"; }
 measure() {
   local label="$1" t0 s0 l0
-  t0=$(ticks); s0=$(switches); l0=$(wc -l <"$dir/run.log")
+  t0=$(ticks); s0="$(switches)"; l0=$(wc -l <"$dir/run.log")
   sleep "$window"
   printf '%-22s rss %6s KiB  anon %5s KiB  threads %s  cpu ticks %s  wake-ups %s  log lines %s  (over %s s)\n' \
     "$label" "$(field VmRSS)" "$(field RssAnon)" "$(field Threads)" \
-    "$(( $(ticks) - t0 ))" "$(( $(switches) - s0 ))" "$(( $(wc -l <"$dir/run.log") - l0 ))" "$window"
+    "$(( $(ticks) - t0 ))" "$(woke "$s0")" "$(( $(wc -l <"$dir/run.log") - l0 ))" "$window"
 }
 measure "idle"
 before=$(wc -l <"$dir/run.log")

@@ -28,6 +28,7 @@ pub trait Clock: Send + Sync + 'static {
 /// tokio's timer rounds a wait up to its next millisecond tick; the last
 /// stretch before a post's instant is covered by yielding instead.
 const TIMER_TICK: chrono::Duration = chrono::Duration::milliseconds(2);
+const YIELD_AT_MOST: Duration = Duration::from_millis(5);
 
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
@@ -59,9 +60,14 @@ impl Clock for SystemClock {
     fn sleep_until_exact(&self, deadline: DateTime<Utc>) -> Sleep<'_> {
         Box::pin(async move {
             self.sleep_until(deadline - TIMER_TICK).await;
-            // At most TIMER_TICK of yielding (other tasks still run), once
-            // per post.
+            // About TIMER_TICK of yielding (other tasks still run), once per
+            // post; bounded by the monotonic clock too, so a wall clock
+            // stepped back meanwhile is slept through, never spun through.
+            let yielding = std::time::Instant::now();
             while Utc::now() < deadline {
+                if yielding.elapsed() > YIELD_AT_MOST {
+                    return self.sleep_until(deadline).await;
+                }
                 tokio::task::yield_now().await;
             }
         })

@@ -78,7 +78,7 @@ impl Collector {
                 .min(self.window.until);
             // Stream events are stored as they come, here and in every
             // wait of the reads below.
-            if !self.sleep_until(next).await {
+            if !self.wait_or_news(next).await {
                 return false;
             }
             self.stream_news(&mut due);
@@ -88,6 +88,29 @@ impl Collector {
             self.stream_news(&mut due);
         }
         true
+    }
+
+    /// Waits until `next`, storing what the stream delivers; ends early
+    /// when the stream (re)connects or drops, so that is acted on at once.
+    /// False on stop.
+    async fn wait_or_news(&mut self, next: DateTime<Utc>) -> bool {
+        let clock = self.waiter.clock().clone();
+        loop {
+            let mut shutdown = self.shutdown.clone();
+            let events = tokio::select! {
+                _ = clock.sleep_until(next) => return true,
+                _ = shutdown.wait() => return false,
+                events = next_events(&mut self.intake) => events,
+            };
+            self.on_events(events);
+            if self
+                .intake
+                .as_ref()
+                .is_some_and(|i| i.connected || i.lost.is_some())
+            {
+                return true;
+            }
+        }
     }
 
     /// Acts on what the stream said about itself: a (re)connection makes
@@ -182,14 +205,18 @@ impl Collector {
     /// Other instances' tag timelines; one that refuses us for good is
     /// left alone for the rest of the chat. False on stop.
     async fn poll_extra(&mut self, due: &mut Due) -> bool {
+        let mut more = false;
         for i in 0..self.extra.len() {
             if due.extra_off[i] {
                 continue;
             }
-            // Another instance's long gap closes over several polls.
+            // Another instance's long gap closes over several rounds.
             match self.catch_up(From::Extra(i)).await {
                 Ok(CaughtUp::Stopped) => return false,
-                Ok(_) => due.extra_failures[i] = 0,
+                Ok(caught) => {
+                    due.extra_failures[i] = 0;
+                    more |= caught == CaughtUp::More;
+                }
                 Err(e) if e.class == crate::instance::FailureClass::Permanent => {
                     let url = self.extra[i].url();
                     tracing::warn!("not reading {url} any more during this chat: {e}");
@@ -203,7 +230,12 @@ impl Collector {
             }
         }
         let worst = due.extra_failures.iter().copied().max().unwrap_or(0);
-        due.extra = self.now() + backoff(EXTRA_POLL, worst);
+        due.extra = if more {
+            // Once the other reads that are due are done.
+            self.now()
+        } else {
+            self.now() + backoff(EXTRA_POLL, worst)
+        };
         true
     }
 

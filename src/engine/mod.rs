@@ -38,6 +38,7 @@ mod pin;
 mod poster;
 mod recheck;
 pub mod service;
+mod step;
 
 use std::sync::Arc;
 

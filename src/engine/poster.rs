@@ -44,8 +44,8 @@ const MAX_HINT: Duration = Duration::from_secs(3 * 3600);
 const MAX_ATTEMPTS: u32 = 30;
 
 impl Engine {
-    /// Posts one step exactly once; with `send_at`, everything is made
-    /// ready now and the POST leaves at that instant (a moment ahead). Returns the remote id when posted;
+    /// Posts one step exactly once; with `send_at` (a moment ahead), the
+    /// checks are done now, the intent and the POST at that instant. Returns the remote id when posted;
     /// `None` when given up, stopped, or after a rate-limit pause (the
     /// caller asks the catch-up policy again: the step may be too late now).
     pub(super) async fn post_step(
@@ -117,6 +117,16 @@ impl Engine {
                 },
                 _ => (chat.visibility, None),
             };
+            if let Some(at) = send_at.take() {
+                // Prepared ahead (plan read, checks done): the intent is
+                // stored and the POST sent at the instant itself, so a
+                // crash meanwhile leaves the step pending, as before. A
+                // stop that came meanwhile posts nothing (a restart does).
+                self.waiter.clock().sleep_until_exact(at).await;
+                if self.shutdown.requested() {
+                    return None;
+                }
+            }
             let now = self.now();
             let attempt = match self.store.begin_attempt(step.id, now) {
                 Ok(a) => a,
@@ -127,12 +137,6 @@ impl Engine {
                 }
             };
             tracing::info!(attempt = attempt.number, planned = %step.planned_at.format("%H:%M:%SZ"), "posting");
-            if let Some(at) = send_at.take() {
-                // Prepared ahead (plan read, intent stored): out at the
-                // instant itself. Not cut short by a stop or a reload: it
-                // is a fraction of a second, and the intent is stored.
-                self.waiter.clock().sleep_until_exact(at).await;
-            }
             let result = self
                 .instance
                 .post_status(&NewStatus {
