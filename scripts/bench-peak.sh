@@ -84,5 +84,11 @@ done
 used=$(( $(ticks) - t0 ))
 printf 'peak: rss before the chat %s KiB; peak rss %s KiB (%s s after the welcome, anon %s KiB now); cpu ticks over the chat %s (%s s, %s Hz); threads %s\n' \
   "$idle_rss" "$peak" "$peak_at" "$(field RssAnon)" "$used" "$(( 6 * 60 + 30 ))" "$(getconf CLK_TCK)" "$(field Threads)"
-echo "posts and answers by the log: $(grep -c 'posted' "$dir/run.log" || true) 'posted' lines; $(grep -ci 'answer' "$dir/run.log" || true) lines naming answers"
+# What the store holds, read beside the running service (read-only).
+status=$(cd "$dir" || exit; "$bin" status --format json --config bot.toml 2>/dev/null) || true
+echo "the store, by chathost status: $(printf '%s' "$status" | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+for c in d.get("chats", []):
+    last = c.get("last") or {}
+    print(c.get("name"), "steps posted", last.get("steps", {}).get("posted"), "answers", last.get("answers"), "participants", last.get("participants"))' 2>/dev/null || echo unreadable)"
 echo "rerun: bash scripts/bench-peak.sh $participants"

@@ -45,7 +45,7 @@ const MAX_ATTEMPTS: u32 = 30;
 
 impl Engine {
     /// Posts one step exactly once; with `send_at` (a moment ahead), the
-    /// checks are done now, the intent and the POST at that instant. Returns the remote id when posted;
+    /// checks and the intent are done now, the POST at that instant. Returns the remote id when posted;
     /// `None` when given up, stopped, or after a rate-limit pause (the
     /// caller asks the catch-up policy again: the step may be too late now).
     pub(super) async fn post_step(
@@ -117,16 +117,6 @@ impl Engine {
                 },
                 _ => (chat.visibility, None),
             };
-            if let Some(at) = send_at.take() {
-                // Prepared ahead (plan read, checks done): the intent is
-                // stored and the POST sent at the instant itself, so a
-                // crash meanwhile leaves the step pending, as before. A
-                // stop that came meanwhile posts nothing (a restart does).
-                self.waiter.clock().sleep_until_exact(at).await;
-                if self.shutdown.requested() {
-                    return None;
-                }
-            }
             let now = self.now();
             let attempt = match self.store.begin_attempt(step.id, now) {
                 Ok(a) => a,
@@ -137,6 +127,19 @@ impl Engine {
                 }
             };
             tracing::info!(attempt = attempt.number, planned = %step.planned_at.format("%H:%M:%SZ"), "posting");
+            if let Some(at) = send_at.take() {
+                // Prepared ahead (plan read, checks done, intent stored:
+                // its fsync is the slowest part): the POST leaves at the
+                // instant itself. A SIGTERM meanwhile still posts (a moment
+                // later the service stops); a crash meanwhile leaves the
+                // step `posting`, settled on restart like any cut short.
+                self.waiter.clock().sleep_until_exact(at).await;
+                if self.shutdown.fatal().is_some() {
+                    // A damaged store: post nothing (the step stays
+                    // `posting`, reconciled once the store is mended).
+                    return None;
+                }
+            }
             let result = self
                 .instance
                 .post_status(&NewStatus {

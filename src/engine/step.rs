@@ -14,10 +14,11 @@ use crate::policy::{self, ChatTimes, Decision};
 use crate::store::{StepRecord, StepState};
 
 /// How far ahead of a post's instant its round runs (re-reading the
-/// question file and templates, re-planning, the rate-limit checks), so
-/// the POST leaves at the instant itself. Generous for a loaded machine;
-/// a stop is noticed at most this late.
-const POST_LEAD: chrono::Duration = chrono::Duration::milliseconds(250);
+/// question file and templates, re-planning, the rate-limit checks, the
+/// fsync'd intent), so the POST leaves at the instant itself: a few
+/// milliseconds of work on a quiet machine, more on a loaded one. A stop
+/// is noticed at most this late.
+const POST_LEAD: chrono::Duration = chrono::Duration::milliseconds(100);
 
 impl Posting {
     /// Settles, decides and acts on one step.
