@@ -5,8 +5,10 @@
 //! zones, html5ever's entity names) are tables of pointers. In a PIE binary
 //! the loader rewrites each of them at start (1.5 MiB of them then stay in
 //! memory as the process's own) after reading 1.4 MiB of relocation
-//! records; linked at a fixed address neither happens: idle resident memory
-//! 9.5 MiB instead of 12 MiB (BENCHMARKS.md, "idle").
+//! records (the `.data.rel.ro` and `.rela.dyn` sections; `readelf -S`);
+//! linked at a fixed address neither happens: idle resident memory 9.5 MiB
+//! after start-up instead of 12.2 MiB (BENCHMARKS.md, "idle").
+//! Needs a linker that knows `-no-pie` (gcc 6 or later, clang).
 //!
 //! The cost: chathost's own code (with the bundled SQLite and the TLS
 //! library) sits at the same address in every run, so an attacker who

@@ -6,6 +6,9 @@
 //!   recorded by the engine, p50/p99/max. Pacing is whole minutes (the
 //!   shortest allowed), so the run holds a reminder, the welcome and Q1 of
 //!   several chats at once (`CHATHOST_BENCH_CHATS`, default 4): ~3 minutes.
+//!   The engine runs on one thread as `chathost run` does, while answers
+//!   go into the first chat's hashtag (`CHATHOST_BENCH_LOAD` a second,
+//!   default 50), so its collector works beside the posting.
 //! - `ingest`: answers posted into the hashtag at a fixed rate during a
 //!   chat in real time (from 5 s before Q1); what the store holds against
 //!   what was posted, and store growth per 10,000.
@@ -174,20 +177,45 @@ async fn punctuality() {
         .map(|n| chat_table(n, &weekday, &time, "reminders = [\"1m\"]"))
         .collect();
     let bot = sandbox.bot();
-    let (_started, mut events, dir) = engine(
-        "punctual",
-        sandbox.base_url(),
-        bot.token.expose(),
-        clock,
-        &tables,
-        &names,
-    )
-    .await;
+    // The engine on a runtime of its own with one thread, as `chathost run`
+    // has (`main.rs`): its collectors share that thread with the posting.
+    let (url, token) = (
+        sandbox.base_url().to_string(),
+        bot.token.expose().to_string(),
+    );
+    let (handed, taken) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let (started, events, dir) =
+                engine("punctual", &url, &token, clock, &tables, &names).await;
+            handed.send((events, dir)).expect("hand over");
+            // The engine's tasks run until the process ends.
+            std::future::pending::<()>().await;
+            drop(started);
+        });
+    });
+    let (mut events, dir) = taken.recv().expect("the engine starts");
+    // A busy chat beside the posting: answers into the first chat's tag.
+    let load = env_num("CHATHOST_BENCH_LOAD", 50);
+    let posters = posters(&sandbox);
     println!(
-        "punctuality: {chats} chats at {time} UTC, each a 1-minute reminder, the welcome and Q1 (real time, ~{} s)",
+        "punctuality: {chats} chats at {time} UTC, each a 1-minute reminder, the welcome and Q1 (real time, ~{} s); {load} answers a second into #Bench0 meanwhile",
         (start - now).num_seconds() + 60
     );
-    let (mut late_ms, first_ms, remote) = lateness(&mut events, chats).await;
+    let measured = lateness(&mut events, chats);
+    tokio::pin!(measured);
+    let (mut late_ms, first_ms, remote) = if load > 0 {
+        tokio::select! {
+            m = &mut measured => m,
+            _ = post_at_rate(&sandbox, &posters, load, 600) => measured.await,
+        }
+    } else {
+        measured.await
+    };
     late_ms.sort_by(f64::total_cmp);
     let firsts: Vec<f64> = first_ms.values().copied().collect();
     println!(
@@ -203,7 +231,9 @@ async fn punctuality() {
             .join(", ")
     );
     server_lateness(&sandbox, &bot.acct, &remote);
-    println!("  rerun: CHATHOST_BENCH_CHATS={chats} cargo bench --bench load -- punctuality");
+    println!(
+        "  rerun: CHATHOST_BENCH_CHATS={chats} CHATHOST_BENCH_LOAD={load} cargo bench --bench load -- punctuality"
+    );
     sandbox.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -13,7 +13,8 @@ window="${1:-30}"
 cargo build --release --locked -q
 bin="$PWD/target/release/chathost"
 dir="$(mktemp -d)"
-cleanup() { kill "$run_pid" "$sandbox_pid" 2>/dev/null || true; rm -rf "$dir"; }
+run_pid="" sandbox_pid=""
+cleanup() { kill ${run_pid:+"$run_pid"} ${sandbox_pid:+"$sandbox_pid"} 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 
 port=$(( 20000 + RANDOM % 20000 ))

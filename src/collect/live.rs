@@ -205,18 +205,15 @@ impl Collector {
     /// Other instances' tag timelines; one that refuses us for good is
     /// left alone for the rest of the chat. False on stop.
     async fn poll_extra(&mut self, due: &mut Due) -> bool {
-        let mut more = false;
         for i in 0..self.extra.len() {
             if due.extra_off[i] {
                 continue;
             }
-            // Another instance's long gap closes over several rounds.
+            // Another instance's long gap closes over several polls, at
+            // their pace: its reads share the bot's budget.
             match self.catch_up(From::Extra(i)).await {
                 Ok(CaughtUp::Stopped) => return false,
-                Ok(caught) => {
-                    due.extra_failures[i] = 0;
-                    more |= caught == CaughtUp::More;
-                }
+                Ok(_) => due.extra_failures[i] = 0,
                 Err(e) if e.class == crate::instance::FailureClass::Permanent => {
                     let url = self.extra[i].url();
                     tracing::warn!("not reading {url} any more during this chat: {e}");
@@ -230,12 +227,7 @@ impl Collector {
             }
         }
         let worst = due.extra_failures.iter().copied().max().unwrap_or(0);
-        due.extra = if more {
-            // Once the other reads that are due are done.
-            self.now()
-        } else {
-            self.now() + backoff(EXTRA_POLL, worst)
-        };
+        due.extra = self.now() + backoff(EXTRA_POLL, worst);
         true
     }
 

@@ -111,10 +111,12 @@ impl Collector {
                 return Ok(CaughtUp::Newest);
             }
             self.note(&name, Some(&newest), list.len());
-            cursor = newest;
-            if list.len() < 20 {
+            // A server that ignores `min_id` sends the same page again:
+            // no progress is no reason to read on.
+            if list.len() < 20 || newest == cursor {
                 return Ok(CaughtUp::Newest);
             }
+            cursor = newest;
         }
         Ok(CaughtUp::More)
     }

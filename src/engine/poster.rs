@@ -127,18 +127,10 @@ impl Engine {
                 }
             };
             tracing::info!(attempt = attempt.number, planned = %step.planned_at.format("%H:%M:%SZ"), "posting");
-            if let Some(at) = send_at.take() {
-                // Prepared ahead (plan read, checks done, intent stored:
-                // its fsync is the slowest part): the POST leaves at the
-                // instant itself. A SIGTERM meanwhile still posts (a moment
-                // later the service stops); a crash meanwhile leaves the
-                // step `posting`, settled on restart like any cut short.
-                self.waiter.clock().sleep_until_exact(at).await;
-                if self.shutdown.fatal().is_some() {
-                    // A damaged store: post nothing (the step stays
-                    // `posting`, reconciled once the store is mended).
-                    return None;
-                }
+            if let Some(at) = send_at.take()
+                && !self.send_at(at).await
+            {
+                return None;
             }
             let result = self
                 .instance
@@ -227,6 +219,27 @@ impl Engine {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Waits for the instant a prepared post leaves (plan read, checks
+    /// done, intent stored: its fsync is the slowest part). A stop in the
+    /// last moment still posts and the service stops right after; a stop
+    /// while the instant is further off (the wall clock was set back)
+    /// posts nothing: the step stays `posting`, settled on restart like
+    /// any attempt cut short. So does a crash meanwhile. False: not posted.
+    async fn send_at(&mut self, at: DateTime<Utc>) -> bool {
+        let clock = self.waiter.clock().clone();
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            () = clock.sleep_until_exact(at) => true,
+            _ = shutdown.wait() => {
+                if at - self.now() > chrono::Duration::seconds(1) {
+                    return false;
+                }
+                clock.sleep_until_exact(at).await;
+                true
             }
         }
     }

@@ -17,7 +17,7 @@ use crate::store::{StepRecord, StepState};
 /// question file and templates, re-planning, the rate-limit checks, the
 /// fsync'd intent), so the POST leaves at the instant itself: a few
 /// milliseconds of work on a quiet machine, more on a loaded one. A stop
-/// is noticed at most this late.
+/// in this moment still lets the post go out (`Engine::send_at`).
 const POST_LEAD: chrono::Duration = chrono::Duration::milliseconds(100);
 
 impl Posting {
