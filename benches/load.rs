@@ -10,17 +10,17 @@
 //!   go into the first chat's hashtag (`CHATHOST_BENCH_LOAD` a second,
 //!   default 50), so its collector works beside the posting.
 //! - `ingest`: answers posted into the hashtag at a fixed rate during a
-//!   chat in real time (from 5 s before Q1); what the store holds against
-//!   what was posted, and store growth per 10,000.
+//!   chat in real time (from 5 s before Q1), the engine on one thread;
+//!   what the store holds against what was posted, and store growth per
+//!   10,000.
 //!   `CHATHOST_BENCH_SECONDS` (default 60, the minute) and
 //!   `CHATHOST_BENCH_RATE` (default 200 a second).
-//!
-//! `RUST_LOG=info` shows the engine's log lines.
 //! - `economy`: whole chats (posting, collection, recap, archive) on a 60x
 //!   clock with 100, 1,000, 2,000 and 10,000 answers; requests the bot made
 //!   (the sandbox's request log) and the most in any 5-minute window / 300.
 //!
-//! `cargo bench --bench load -- punctuality|ingest|economy` (all without).
+//! `cargo bench --bench load -- punctuality|ingest|economy` (all without);
+//! `RUST_LOG=info` shows the engine's log lines.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -130,6 +130,35 @@ async fn engine(
     (started, rx, dir)
 }
 
+/// [`engine`] on a runtime of its own with one thread, as `chathost run`
+/// has (`main.rs`): its collectors share that thread with the posting.
+fn engine_on_one_thread(
+    name: &'static str,
+    url: &str,
+    token: &str,
+    clock: SharedClock,
+    chats: String,
+    names: Vec<String>,
+) -> (UnboundedReceiver<Event>, std::path::PathBuf, Store) {
+    let (url, token) = (url.to_string(), token.to_string());
+    let (handed, taken) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let (started, events, dir) = engine(name, &url, &token, clock, &chats, &names).await;
+            let store = started.engine.store.clone();
+            handed.send((events, dir, store)).expect("hand over");
+            // The engine's tasks run until the process ends.
+            std::future::pending::<()>().await;
+            drop(started);
+        });
+    });
+    taken.recv().expect("the engine starts")
+}
+
 fn sandbox_config(clock: SharedClock, participants: usize) -> SandboxConfig {
     SandboxConfig {
         participants,
@@ -177,28 +206,14 @@ async fn punctuality() {
         .map(|n| chat_table(n, &weekday, &time, "reminders = [\"1m\"]"))
         .collect();
     let bot = sandbox.bot();
-    // The engine on a runtime of its own with one thread, as `chathost run`
-    // has (`main.rs`): its collectors share that thread with the posting.
-    let (url, token) = (
-        sandbox.base_url().to_string(),
-        bot.token.expose().to_string(),
+    let (mut events, dir, _store) = engine_on_one_thread(
+        "punctual",
+        sandbox.base_url(),
+        bot.token.expose(),
+        clock,
+        tables,
+        names,
     );
-    let (handed, taken) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let (started, events, dir) =
-                engine("punctual", &url, &token, clock, &tables, &names).await;
-            handed.send((events, dir)).expect("hand over");
-            // The engine's tasks run until the process ends.
-            std::future::pending::<()>().await;
-            drop(started);
-        });
-    });
-    let (mut events, dir) = taken.recv().expect("the engine starts");
     // A busy chat beside the posting: answers into the first chat's tag.
     let load = env_num("CHATHOST_BENCH_LOAD", 50);
     let posters = posters(&sandbox);
@@ -278,20 +293,19 @@ async fn ingest() {
     let posters = posters(&sandbox);
     let names = vec!["bench0".to_string()];
     let bot = sandbox.bot();
-    let (started, mut events, dir) = engine(
+    let (mut events, dir, store) = engine_on_one_thread(
         "ingest",
         sandbox.base_url(),
         bot.token.expose(),
         clock,
-        &chat_table(0, "Wednesday", "20:00", "reminders = []"),
-        &names,
-    )
-    .await;
+        chat_table(0, "Wednesday", "20:00", "reminders = []"),
+        names,
+    );
     wait_for(&mut events, "q1").await;
-    let store_path = started.engine.store.path().to_path_buf();
+    let store_path = store.path().to_path_buf();
     let bytes_before = store_bytes(&store_path);
     let (ids, posting) = post_at_rate(&sandbox, &posters, rate, seconds).await;
-    let (stored, lag) = wait_stored(&started.engine.store, &ids).await;
+    let (stored, lag) = wait_stored(&store, &ids).await;
     let growth = store_bytes(&store_path).saturating_sub(bytes_before);
     println!(
         "ingest: {} answers posted in {:.1} s ({:.0}/s asked, {:.0}/s achieved); stored {} ({} not stored), the last {:.1} s after posting stopped; store + WAL grew {:.2} MiB, {:.2} MiB per 10,000 answers",
