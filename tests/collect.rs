@@ -4,7 +4,8 @@
 //! for, with consent respected; a deleted answer is a tombstone; nothing by
 //! the bot or an automated account. Then again through a restart and a
 //! dropped stream, with a burst of 2,000 answers within a third of the rate
-//! limit, with the stream read while a long catch-up waits, and with
+//! limit, with the stream read while a long catch-up waits, a dropped
+//! stream's gap read at its pace at once, and with
 //! another instance read for posts that never reached ours.
 //!
 //! Time is a scaled clock (the collector and the poster wait side by side);
@@ -534,5 +535,61 @@ async fn the_stream_is_stored_while_a_slow_timeline_read_waits() {
             .unwrap()
             .unwrap()
     );
+    let _ = std::fs::remove_dir_all(&rig.dir);
+}
+
+/// A dropped stream that stays down: the hashtag timeline is read within
+/// its 15 s pace of the drop, not at the next read that happened to be due
+/// (here the replies', about 33 s later, which then waited 15 s more).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_stream_brings_the_timeline_read_forward_at_once() {
+    let rig = Rig::new("dropped", Flavour::Mastodon, 4).await;
+    let (started, _trigger) = rig.engine().await;
+    let host = rig.spawn(&started);
+    rig.clock.sleep_until(t("2027-03-24T20:03:00Z")).await;
+    // The next stream event cuts the socket, and it cannot come back.
+    let faults = rig.sandbox.faults();
+    faults
+        .inject(Fault::new(Method::GET, "/api/v1/streaming", FaultKind::Status(502)).times(10_000));
+    faults.inject(
+        Fault::new(
+            Method::GET,
+            "/api/v1/streaming",
+            FaultKind::StreamDisconnect,
+        )
+        .times(1),
+    );
+    let acct = rig
+        .sandbox
+        .accounts()
+        .into_iter()
+        .find(|a| !a.bot && a.acct != "chatbot")
+        .expect("a participant")
+        .acct;
+    let dropped = rig.clock.now();
+    rig.sandbox
+        .post_as(
+            &acct,
+            TestPost::answer(1, "A1: the last one streamed #WeNurses"),
+        )
+        .unwrap();
+    rig.clock
+        .sleep_until(dropped + chrono::Duration::seconds(60))
+        .await;
+    let first_read = rig
+        .sandbox
+        .log()
+        .records()
+        .into_iter()
+        .filter(|r| r.endpoint.starts_with("/api/v1/timelines/tag") && r.at > dropped)
+        .map(|r| r.at - dropped)
+        .min()
+        .expect("the timeline was read after the drop");
+    assert!(
+        first_read <= chrono::Duration::seconds(30),
+        "the first timeline read came {} s after the stream dropped",
+        first_read.num_seconds()
+    );
+    host.abort();
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
