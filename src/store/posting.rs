@@ -45,6 +45,26 @@ pub(super) fn require(located: &Located, allowed: &[StepState]) -> Result<(), Pr
     }
 }
 
+/// Refuses a status another step is already recorded as (a status is one
+/// step's post, never two).
+fn refuse_claimed(conn: &Connection, label: String, post: &RemotePost) -> Result<(), Problem> {
+    let other: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM steps WHERE remote_uri = ?1",
+            [&post.uri],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match other {
+        Some(other) => Err(Problem::PostClaimed {
+            step: label,
+            uri: post.uri.clone(),
+            other: locate(conn, StepId(other))?.label,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Refuses a change unless the step is `failed` with the outcome unknown.
 fn require_unknown(located: &Located) -> Result<(), Problem> {
     require(located, &[StepState::Failed])?;
@@ -158,20 +178,7 @@ impl Store {
                 };
             }
             require(&located, &[StepState::Posting])?;
-            let other: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM steps WHERE remote_uri = ?1",
-                    [&post.uri],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(other) = other {
-                return Err(Problem::PostClaimed {
-                    step: located.label,
-                    uri: post.uri.clone(),
-                    other: locate(tx, StepId(other))?.label,
-                });
-            }
+            refuse_claimed(tx, located.label, post)?;
             close_open_attempt(tx, id, AttemptOutcome::Posted, None, None, now)?;
             tx.execute(
                 "UPDATE steps SET state = ?2, remote_id = ?3, remote_uri = ?4, remote_url = ?5, \
@@ -279,20 +286,7 @@ impl Store {
         self.write("record a post found later", |tx| {
             let located = locate(tx, id)?;
             require_unknown(&located)?;
-            let other: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM steps WHERE remote_uri = ?1",
-                    [&post.uri],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(other) = other {
-                return Err(Problem::PostClaimed {
-                    step: located.label,
-                    uri: post.uri.clone(),
-                    other: locate(tx, StepId(other))?.label,
-                });
-            }
+            refuse_claimed(tx, located.label, post)?;
             tx.execute(
                 "UPDATE steps SET state = ?2, remote_id = ?3, remote_uri = ?4, remote_url = ?5, \
                  remote_created_at = ?6, posted_at = ?7, updated_at = ?7, reason = NULL, \
